@@ -1,0 +1,1 @@
+"""Adapters: the real services behind the ports (Google Sheets, Todoist)."""

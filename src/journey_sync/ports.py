@@ -1,0 +1,257 @@
+"""The two ports the core talks through: a sheet gateway and a task gateway.
+
+Everything here is plain data. The core never sees gspread, httpx or the Todoist SDK;
+adapters (``journey_sync.adapters``) and in-memory fakes (``tests/fakes.py``) implement
+these protocols, and both pass the same contract tests.
+
+Rows and columns are 1-based, as a person reads them in the sheet (row 1 is the top row,
+column 1 is column A). Adapters convert to the API's 0-based grid indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+# A cell as the Sheets API returns it with valueRenderOption=UNFORMATTED_VALUE and
+# dateTimeRenderOption=SERIAL_NUMBER: text, a number (dates are serial numbers) or a boolean.
+CellValue = str | int | float | bool
+
+# Todoist accepts at most this many commands in one /api/v1/sync request.
+MAX_COMMANDS_PER_REQUEST = 100
+
+
+# ---------------------------------------------------------------- sheet side
+
+
+@dataclass(frozen=True)
+class SheetSnapshot:
+    """One read of the worksheet's used range.
+
+    ``rows[0]`` is sheet row 1. Rows are ragged and trailing empty cells and rows are
+    omitted, exactly as ``values.get`` returns them; formulas arrive as their results.
+    """
+
+    title: str
+    rows: tuple[tuple[CellValue, ...], ...]
+
+    def cell(self, row: int, column: int) -> CellValue | None:
+        """The value at 1-based (row, column), or None when the cell is empty."""
+        if row < 1 or column < 1 or row > len(self.rows):
+            return None
+        cells = self.rows[row - 1]
+        if column > len(cells):
+            return None
+        value = cells[column - 1]
+        return None if value == "" else value
+
+
+@dataclass(frozen=True)
+class CellWrite:
+    """A value written RAW (never parsed: a string stays text, never becomes a formula).
+
+    ``value=None`` clears the cell. ``as_date`` asks the gateway to give the cell a date
+    number format, because a serial number written RAW would otherwise show as 46349.
+    """
+
+    row: int
+    column: int
+    value: CellValue | None
+    as_date: bool = False
+
+
+@dataclass(frozen=True)
+class FormulaWrite:
+    """A formula of journey-sync's own (the footer), entered as a formula."""
+
+    row: int
+    column: int
+    formula: str  # starts with "="
+
+
+@dataclass(frozen=True)
+class CellNote:
+    """A note on a cell; an empty ``text`` removes the note."""
+
+    row: int
+    column: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ColourRule:
+    """A conditional-format rule that colours a whole lead row.
+
+    ``formula`` is a custom formula written for ``first_row`` (e.g. ``=AND($S2<>"",$K2=1)``)
+    and applied from ``first_row`` down to the end of the sheet, columns 1..``last_column``.
+    Rules come in priority order: the first that matches wins (red before green).
+    """
+
+    name: Literal["departed", "paid"]
+    formula: str
+    first_row: int
+    last_column: int
+    red: float
+    green: float
+    blue: float
+
+
+@dataclass(frozen=True)
+class RowInsert:
+    """Insert ``count`` empty rows above ``before_row`` (used to move the footer down)."""
+
+    before_row: int
+    count: int
+
+
+@dataclass(frozen=True)
+class SheetWrites:
+    """Everything one cycle writes into the sheet.
+
+    Applied in this order: inserts, then formulas, notes and colour rules (one
+    ``spreadsheets.batchUpdate``), then values (one ``values.batchUpdate``, RAW). Row
+    numbers of formulas, notes and values are those *after* the inserts.
+
+    ``colour_rules`` are the rules the sheet should have; the gateway adds the ones that
+    are missing and never duplicates one, so passing them every cycle costs nothing.
+    """
+
+    inserts: tuple[RowInsert, ...] = ()
+    values: tuple[CellWrite, ...] = ()
+    formulas: tuple[FormulaWrite, ...] = ()
+    notes: tuple[CellNote, ...] = ()
+    colour_rules: tuple[ColourRule, ...] = ()
+
+    def has_cell_changes(self) -> bool:
+        return bool(self.inserts or self.values or self.formulas or self.notes)
+
+
+class SheetGateway(Protocol):
+    """The worksheet a workflow syncs with."""
+
+    def read(self) -> SheetSnapshot:
+        """Read the whole used range (one request in steady state)."""
+        ...
+
+    def apply(self, writes: SheetWrites) -> None:
+        """Write exactly the cells named (at most one request per kind of write)."""
+        ...
+
+
+# ----------------------------------------------------------------- task side
+
+
+@dataclass(frozen=True)
+class Due:
+    """When a task is due: a whole day, or a moment in the business's time zone."""
+
+    day: date
+    at: datetime | None = None  # timezone-aware when set
+    timezone: str | None = None  # IANA name, sent with a timed due
+
+
+@dataclass(frozen=True)
+class Task:
+    """A Todoist task (a sync ``item``) as journey-sync needs to see it."""
+
+    id: str
+    project_id: str
+    content: str
+    description: str
+    checked: bool = False
+    is_deleted: bool = False
+    due: Due | None = None
+    responsible_uid: str | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    is_deleted: bool = False
+    is_archived: bool = False
+
+
+@dataclass(frozen=True)
+class TaskChanges:
+    """What changed in Todoist since a sync token (everything, when ``full``).
+
+    A full sync lists active tasks only; completed ones arrive through
+    ``TaskGateway.completed``. An incremental sync lists every task that changed,
+    including ones completed (``checked``) or deleted (``is_deleted``).
+    """
+
+    sync_token: str
+    full: bool
+    tasks: tuple[Task, ...] = ()
+    projects: tuple[Project, ...] = ()
+    collaborators: Mapping[str, str] = field(default_factory=dict)  # user id -> full name
+
+
+@dataclass(frozen=True)
+class AddTask:
+    uuid: str
+    temp_id: str
+    project_id: str  # a real id, or the temp_id of an AddProject in the same request
+    content: str
+    description: str
+    due: Due
+    priority: int = 1  # Todoist's API scale: 1 (normal) .. 4 (urgent)
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddProject:
+    uuid: str
+    temp_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CloseTask:
+    uuid: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class DeleteTask:
+    uuid: str
+    task_id: str
+
+
+TaskCommand = AddTask | AddProject | CloseTask | DeleteTask
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Todoist's answer to one command: ``sync_status[uuid]`` and, for adds, the new id."""
+
+    uuid: str
+    ok: bool
+    new_id: str | None = None
+    error: str | None = None  # Todoist's error text when not ok
+    error_code: int | None = None
+
+
+class TaskGateway(Protocol):
+    """The Todoist account a workflow syncs with."""
+
+    def changes(self, sync_token: str | None) -> TaskChanges:
+        """Items, projects and collaborators changed since ``sync_token`` (``None``: full
+        sync). A token Todoist rejects leads to a full sync, never to an error."""
+        ...
+
+    def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
+        """Tasks of a project completed since ``since`` (as far back as Todoist keeps)."""
+        ...
+
+    def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
+        """Send at most ``MAX_COMMANDS_PER_REQUEST`` commands in one request.
+
+        The caller stores each command's uuid before calling, so a resend after a crash is
+        recognised by Todoist and not executed twice.
+        """
+        ...
