@@ -1,0 +1,573 @@
+"""The Todoist side of journey-sync: ``TaskGateway`` over the Todoist API v1.
+
+Three endpoints, all with the same ``httpx.Client``, the same retry policy and the same
+error mapping:
+
+* ``POST /api/v1/sync`` without commands: items, projects and collaborators changed since
+  a sync token (``changes``).
+* ``POST /api/v1/sync`` with up to 100 commands: adds, closes and deletes in one request
+  (``apply``). Every command carries a uuid that Todoist never executes twice, which is
+  what makes resending a request (after a timeout, a 5xx or a crash) safe.
+* ``GET /api/v1/tasks/completed/by_completion_date``: completions older than the sync
+  token, e.g. made while the service was down (``completed``).
+
+Why not the SDK's methods: todoist-api-python 4.0.0 does not wrap ``/sync`` at all, its
+``get_completed_tasks_by_completion_date`` has no ``project_id`` argument (the API has
+one), and its ``Task`` model refuses an object that lacks any of ~20 keys we never read.
+Both kinds of answer use the same v1 field names, so one lenient mapping serves both.
+Calling the endpoints directly also means ``base_url`` (the sandbox emulator) needs no
+URL-rewriting trick: every URL is built from it.
+
+Text sent to Todoist is never parsed: tasks are created with ``item_add`` (never quick
+add), due dates are sent as structured ``date``/``timezone`` (never ``due.string``) and
+label parsing from the content is switched off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from types import TracebackType
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from ..errors import AccessError, ApiError, ServiceError, SettingsError
+from ..ports import (
+    MAX_COMMANDS_PER_REQUEST,
+    AddProject,
+    AddTask,
+    CloseTask,
+    CommandResult,
+    DeleteTask,
+    Due,
+    Project,
+    Task,
+    TaskChanges,
+    TaskCommand,
+)
+from ..settings import DEFAULT_TODOIST_API_URL, Secret
+from .retry import RetryPolicy, RetryStats, TransientFailure
+
+log = logging.getLogger(__name__)
+
+SERVICE: Final = "Todoist"
+SYNC_PATH: Final = "/api/v1/sync"
+COMPLETED_PATH: Final = "/api/v1/tasks/completed/by_completion_date"
+FULL_SYNC_TOKEN: Final = "*"
+RESOURCE_TYPES: Final = ("items", "projects", "collaborators")
+
+# The API refuses a since..until window longer than 3 months on this endpoint (docs; the
+# SDK docstring says "up to 3 months"). 89 days fits inside any three calendar months.
+COMPLETED_WINDOW: Final = timedelta(days=89)
+COMPLETED_PAGE_SIZE: Final = 200  # the API's maximum `limit`
+
+# Same budget as the SDK: Todoist itself cuts requests off after 60 s.
+TIMEOUT: Final = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+
+TOKEN_REFUSED: Final = (
+    "Todoist refused the API token (revoked or mistyped?): copy a fresh token from Todoist "
+    "Settings > Integrations > Developer and set TODOIST_API_TOKEN"
+)
+RATE_LIMITED: Final = "Todoist is rate-limiting journey-sync; the next cycle will try again"
+UNAVAILABLE: Final = "Todoist is unavailable; the next cycle will try again"
+
+_EXCERPT_CHARS: Final = 300  # how much of an unexpected body an error keeps
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TodoistGateway:
+    """``TaskGateway`` for one Todoist account (one API token).
+
+    ``client`` lets tests (and the daemon) supply a configured ``httpx.Client``; when it
+    is omitted the gateway creates one and ``close`` closes it. ``uuid_fn`` makes the
+    ``X-Request-Id`` of each request; ``clock`` is "now" for ``completed``.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: Secret,
+        base_url: str = DEFAULT_TODOIST_API_URL,
+        client: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        stats: RetryStats | None = None,
+        uuid_fn: Callable[[], str] = _new_uuid,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise SettingsError(
+                f"The Todoist API URL {base_url!r} is not an http(s) URL: set "
+                "JOURNEY_SYNC_TODOIST_API_URL to e.g. https://api.todoist.com."
+            )
+        self._token = token
+        self.base_url = base_url.rstrip("/")
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=TIMEOUT)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self.stats = stats if stats is not None else RetryStats()
+        self._uuid_fn = uuid_fn
+        self._clock = clock
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> TodoistGateway:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TodoistGateway(base_url={self.base_url!r})"
+
+    # --------------------------------------------------------------- the port
+
+    def changes(self, sync_token: str | None) -> TaskChanges:
+        """Items, projects and collaborators changed since ``sync_token``.
+
+        A token Todoist no longer accepts (expired, from another account, garbage in the
+        state database) must not stop the service for good: the gateway then asks for a
+        full sync, and the caller stores the fresh token it gets back.
+        """
+        token = sync_token or FULL_SYNC_TOKEN
+        response = self._request("POST", SYNC_PATH, data=_read_form(token))
+        if token != FULL_SYNC_TOKEN and _rejects_sync_token(response):
+            log.warning(
+                "Todoist rejected the stored sync token (HTTP %s: %s); doing a full sync",
+                response.status_code,
+                _error_text(_body_of(response)) or "no reason given",
+            )
+            token = FULL_SYNC_TOKEN
+            response = self._request("POST", SYNC_PATH, data=_read_form(token))
+        data = self._json_or_raise(response)
+
+        new_token = data.get("sync_token")
+        if not isinstance(new_token, str) or not new_token:
+            raise _malformed(response, "a sync answer without a sync_token")
+        # Todoist may answer an old token with a full sync of its own accord; trust it.
+        full = bool(data.get("full_sync", token == FULL_SYNC_TOKEN))
+        return TaskChanges(
+            sync_token=new_token,
+            full=full,
+            tasks=tuple(_task(item) for item in _dicts(data.get("items"))),
+            projects=tuple(_project(p) for p in _dicts(data.get("projects"))),
+            collaborators={
+                str(c["id"]): str(c.get("full_name") or c.get("email") or "")
+                for c in _dicts(data.get("collaborators"))
+                if "id" in c
+            },
+        )
+
+    def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
+        """Tasks of ``project_id`` completed from ``since`` until now, marked ``checked``.
+
+        The window is walked in steps the API accepts, each step page by page. A task
+        completed on a step boundary (both ends are inclusive) or a recurring task
+        completed several times is listed once, with its latest completion.
+        """
+        start = _as_utc(since)
+        now = _as_utc(self._clock())
+        found: dict[str, Task] = {}
+        while start < now:
+            end = min(start + COMPLETED_WINDOW, now)
+            for item in self._completed_between(project_id, start, end):
+                task = _task(item, checked=True)
+                if task.project_id != project_id:
+                    continue  # the API filters by project; this guards against one that doesn't
+                seen = found.get(task.id)
+                if seen is None or _later(task.completed_at, seen.completed_at):
+                    found[task.id] = task
+            start = end
+        return tuple(found.values())
+
+    def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
+        """Send ``commands`` in one ``/sync`` request; one result per command, in order.
+
+        A command Todoist refuses does not fail the request (HTTP 200, an error object
+        under its uuid), so results must be read one by one. A successful add resent
+        after a crash is not executed again; its ``new_id`` may then be missing, and the
+        caller finds the task again by the lead id and step key in its description.
+        """
+        if len(commands) > MAX_COMMANDS_PER_REQUEST:
+            raise ValueError(
+                f"{len(commands)} commands in one request; Todoist accepts at most "
+                f"{MAX_COMMANDS_PER_REQUEST}: split them into batches"
+            )
+        uuids = [c.uuid for c in commands]
+        if len(set(uuids)) != len(uuids):
+            # sync_status is keyed by uuid: two commands with one uuid cannot be told apart.
+            raise ValueError("two commands in one request share a uuid")
+        if not commands:
+            return ()
+        payload = [_command(c) for c in commands]
+        form = {"commands": json.dumps(payload, ensure_ascii=False, separators=(",", ":"))}
+        data = self._json_or_raise(self._request("POST", SYNC_PATH, data=form))
+        statuses = data.get("sync_status")
+        mapping = data.get("temp_id_mapping")
+        statuses = statuses if isinstance(statuses, dict) else {}
+        mapping = mapping if isinstance(mapping, dict) else {}
+        return tuple(_result(c, statuses.get(c.uuid, _MISSING), mapping) for c in commands)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request with retries; the answer may still be a 429/5xx."""
+        request = self._client.build_request(
+            method,
+            self.base_url + path,
+            params=params,
+            data=data,
+            headers={
+                "Authorization": f"Bearer {self._token.reveal()}",
+                # One id per logical request, kept across retries, so the server can
+                # recognise a resend.
+                "X-Request-Id": self._uuid_fn(),
+                "User-Agent": "journey-sync",
+            },
+            timeout=TIMEOUT,
+        )
+
+        def send() -> httpx.Response:
+            try:
+                return self._client.send(request)
+            except httpx.TransportError as exc:  # timeouts, refused connections, resets
+                raise TransientFailure(f"{type(exc).__name__}: {exc}") from None
+
+        try:
+            return self._retry.run(
+                send,
+                status_of=lambda r: r.status_code,
+                retry_after_of=_retry_after,
+                stats=self.stats,
+            )
+        except TransientFailure as exc:
+            raise ServiceError(
+                f"Could not reach Todoist at {self.base_url} ({exc}); the next cycle will "
+                "try again."
+            ) from None
+
+    def _json_or_raise(self, response: httpx.Response) -> dict[str, Any]:
+        if not response.is_success:
+            raise _error_for(response)
+        try:
+            data = response.json()
+        except ValueError:
+            raise _malformed(response, "a body that is not JSON") from None
+        if not isinstance(data, dict):
+            raise _malformed(response, f"JSON that is not an object ({type(data).__name__})")
+        return data
+
+    def _completed_between(
+        self, project_id: str, since: datetime, until: datetime
+    ) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            params = {
+                "since": _api_datetime(since),
+                "until": _api_datetime(until),
+                "project_id": project_id,
+                "limit": str(COMPLETED_PAGE_SIZE),
+            }
+            if cursor:
+                params["cursor"] = cursor
+            response = self._request("GET", COMPLETED_PATH, params=params)
+            data = self._json_or_raise(response)
+            yield from _dicts(data.get("items"))
+            next_cursor = data.get("next_cursor")
+            if not isinstance(next_cursor, str) or not next_cursor:
+                return
+            if next_cursor in seen_cursors:
+                raise _malformed(response, "a page cursor it had already given")
+            seen_cursors.add(next_cursor)
+            cursor = next_cursor
+
+
+# ---------------------------------------------------------------- requests out
+
+
+def _read_form(sync_token: str) -> dict[str, str]:
+    # Form fields, as in the docs' curl examples; list-valued fields are JSON text.
+    return {"sync_token": sync_token, "resource_types": json.dumps(list(RESOURCE_TYPES))}
+
+
+def _command(command: TaskCommand) -> dict[str, Any]:
+    if isinstance(command, AddTask):
+        return {
+            "type": "item_add",
+            "uuid": command.uuid,
+            "temp_id": command.temp_id,
+            "args": {
+                "content": command.content,
+                "description": command.description,
+                "project_id": command.project_id,
+                "due": _due_out(command.due),
+                "priority": command.priority,
+                "labels": list(command.labels),
+                # Content like "Call @Sam" must stay text, not create a label "Sam".
+                "auto_parse_labels": False,
+            },
+        }
+    if isinstance(command, AddProject):
+        return {
+            "type": "project_add",
+            "uuid": command.uuid,
+            "temp_id": command.temp_id,
+            "args": {"name": command.name},
+        }
+    if isinstance(command, CloseTask):
+        # item_close, not item_complete: it behaves like a person ticking the task
+        # (a recurring task moves to its next date instead of vanishing).
+        return {"type": "item_close", "uuid": command.uuid, "args": {"id": command.task_id}}
+    if isinstance(command, DeleteTask):
+        return {"type": "item_delete", "uuid": command.uuid, "args": {"id": command.task_id}}
+    raise TypeError(f"not a task command: {command!r}")
+
+
+def _due_out(due: Due) -> dict[str, str]:
+    """A structured due: never ``string``, which Todoist would parse as natural language.
+
+    A whole day is a bare date. A moment is sent as a fixed UTC instant plus the IANA zone
+    it belongs to (Todoist's "fixed timezone" due), so it stays at 09:00 local time on
+    both sides of a DST change and whatever zone the Todoist user's devices are in.
+    """
+    if due.at is None:
+        return {"date": due.day.isoformat()}
+    if due.at.tzinfo is None or due.at.utcoffset() is None:
+        raise ValueError(f"Due.at must be timezone-aware, got {due.at.isoformat()}")
+    out = {"date": due.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    zone = due.timezone or getattr(due.at.tzinfo, "key", None)
+    if zone:
+        out["timezone"] = zone
+    return out
+
+
+def _api_datetime(moment: datetime) -> str:
+    # The SDK's format for aware datetimes: UTC, whole seconds, "Z".
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- answers in
+
+_MISSING: Final = object()
+
+
+def _result(command: TaskCommand, status: object, mapping: Mapping[str, Any]) -> CommandResult:
+    if status == "ok":
+        new_id = None
+        if isinstance(command, AddTask | AddProject):
+            mapped = mapping.get(command.temp_id)
+            new_id = str(mapped) if mapped is not None else None
+        return CommandResult(uuid=command.uuid, ok=True, new_id=new_id)
+    if status is _MISSING:
+        return CommandResult(
+            uuid=command.uuid,
+            ok=False,
+            error=(
+                "Todoist's answer has no status for this command; it may not have run: "
+                "send it again with the same uuid"
+            ),
+        )
+    if isinstance(status, dict):
+        code = status.get("error_code")
+        return CommandResult(
+            uuid=command.uuid,
+            ok=False,
+            error=_error_text(status) or json.dumps(status)[:_EXCERPT_CHARS],
+            error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        )
+    return CommandResult(uuid=command.uuid, ok=False, error=str(status)[:_EXCERPT_CHARS])
+
+
+def _task(item: Mapping[str, Any], *, checked: bool | None = None) -> Task:
+    responsible = item.get("responsible_uid")
+    return Task(
+        id=str(item.get("id", "")),
+        project_id=str(item.get("project_id", "")),
+        content=str(item.get("content") or ""),
+        description=str(item.get("description") or ""),
+        checked=bool(item.get("checked")) if checked is None else checked,
+        is_deleted=bool(item.get("is_deleted")),
+        due=_due_in(item.get("due")),
+        responsible_uid=str(responsible) if responsible is not None else None,
+        completed_at=_timestamp(item.get("completed_at")),
+    )
+
+
+def _project(raw: Mapping[str, Any]) -> Project:
+    return Project(
+        id=str(raw.get("id", "")),
+        name=str(raw.get("name") or ""),
+        is_deleted=bool(raw.get("is_deleted")),
+        is_archived=bool(raw.get("is_archived")),
+    )
+
+
+def _due_in(raw: object) -> Due | None:
+    """Read the three kinds of v1 due date.
+
+    ``"2016-12-01"`` is a whole day. ``"2016-12-01T12:00:00.000000"`` (no ``Z``) is a
+    floating time: noon wherever the person happens to be, so it has no instant; we keep
+    its day. ``"2016-12-06T13:00:00.000000Z"`` with ``timezone`` is a fixed instant, shown
+    in that zone; its day is the day in that zone.
+    """
+    if not isinstance(raw, dict):
+        return None
+    text = raw.get("date")
+    if not isinstance(text, str):
+        return None
+    zone = _zone(raw.get("timezone"))
+    try:
+        if "T" not in text:
+            return Due(day=date.fromisoformat(text))
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        # One unreadable date must not hide every other change: keep the task, drop the due.
+        log.warning("Ignoring a Todoist due date that cannot be read: %r", text)
+        return None
+    if moment.tzinfo is None:
+        if zone is None:
+            return Due(day=moment.date())
+        moment = moment.replace(tzinfo=zone)
+    local = moment.astimezone(zone or UTC)
+    return Due(day=local.date(), at=local, timezone=getattr(zone, "key", None))
+
+
+def _zone(name: object) -> tzinfo | None:
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Ignoring an unknown time zone in a Todoist due date: %r", name)
+        return None
+
+
+def _timestamp(raw: object) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return _as_utc(datetime.fromisoformat(raw))
+    except ValueError:
+        log.warning("Ignoring a Todoist timestamp that cannot be read: %r", raw)
+        return None
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # Naive datetimes are taken as UTC, as the API's own timestamps are.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _later(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and (b is None or a > b)
+
+
+def _dicts(raw: object) -> list[dict[str, Any]]:
+    return [x for x in raw if isinstance(x, dict)] if isinstance(raw, list) else []
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _retry_after(response: httpx.Response) -> str | None:
+    """Retry-After, or Todoist's ``error_extra.retry_after`` when the header is absent."""
+    header: str | None = response.headers.get("Retry-After")
+    if header is not None:
+        return header
+    if response.status_code != 429:
+        return None
+    body = _body_of(response)
+    extra = body.get("error_extra") if isinstance(body, dict) else None
+    seconds = extra.get("retry_after") if isinstance(extra, dict) else None
+    return str(seconds) if isinstance(seconds, int | float) else None
+
+
+def _rejects_sync_token(response: httpx.Response) -> bool:
+    """Whether an incremental read failed because of the token it sent.
+
+    The read's only variable input is the token (the resource types are constants), so
+    any client error that is not about credentials, the URL or the rate limit is taken
+    as a rejected token. A full sync then either works or fails with its own error.
+    """
+    status = response.status_code
+    return 400 <= status < 500 and status not in (401, 403, 404, 429)
+
+
+def _body_of(response: httpx.Response) -> object:
+    """The parsed JSON body, or an excerpt of the text when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:_EXCERPT_CHARS]
+
+
+def _error_text(body: object) -> str | None:
+    """Todoist's own words from an error object ``{"error", "error_tag", ...}``."""
+    if not isinstance(body, dict) or not body.get("error"):
+        return None
+    text = str(body["error"])
+    tag = body.get("error_tag")
+    extra = body.get("error_extra")
+    details = [str(tag)] if tag else []
+    if isinstance(extra, dict):
+        details += [f"{k}: {extra[k]}" for k in ("argument", "explanation") if extra.get(k)]
+    return f"{text} ({'; '.join(details)})" if details else text
+
+
+def _error_for(response: httpx.Response) -> Exception:
+    """The error for a non-2xx answer; messages are built from what we know, never by
+    echoing the request (its headers carry the token)."""
+    status = response.status_code
+    body = _body_of(response)
+    said = _error_text(body) or (body if isinstance(body, str) and body else None)
+    if status in (401, 403):
+        return AccessError(TOKEN_REFUSED)
+    if status == 404:
+        where = response.request.url.copy_with(query=None)
+        message = f"{where} was not found ({said or 'no reason given'})"
+        if response.request.url.path == SYNC_PATH:
+            message += ": check that JOURNEY_SYNC_TODOIST_API_URL points at the Todoist API"
+        return ApiError(SERVICE, status, message, body)
+    if status == 429:
+        return ApiError(SERVICE, status, RATE_LIMITED, body)
+    if status >= 500:
+        return ApiError(SERVICE, status, UNAVAILABLE, body)
+    return ApiError(SERVICE, status, said or "no reason given", body)
+
+
+def _malformed(response: httpx.Response, what: str) -> ApiError:
+    excerpt = response.text[:_EXCERPT_CHARS]
+    return ApiError(
+        SERVICE,
+        response.status_code,
+        f"Todoist answered {response.request.url.path} with {what}: {excerpt!r}",
+        excerpt,
+    )

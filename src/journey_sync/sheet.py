@@ -1,0 +1,219 @@
+"""Reading a worksheet snapshot into leads. Pure: no I/O.
+
+Columns are found by header text (case and surrounding spaces forgiven). A row is a lead
+when its name and lead-date cells are both non-empty; the footer's rows carry a marker in
+the lead-id column (a column only journey-sync writes), so they are recognised wherever
+people move them and are never leads, unless a person types a lead over one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from .dates import parse_text_date, serial_to_date
+from .errors import SheetLayoutError
+from .ports import CellValue, SheetSnapshot
+from .workflow import Workflow
+
+FOOTER_MARK = "#footer:"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each role and stage sits in this sheet (1-based columns)."""
+
+    header_row: int
+    roles: dict[str, int]  # role -> column
+    stages: dict[str, int]  # stage key -> column, funnel order
+    last_column: int
+
+    def column(self, role: str) -> int | None:
+        return self.roles.get(role)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int
+    column: int
+    message: str
+    lead_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Lead:
+    row: int
+    name: str
+    raw_date: CellValue
+    lead_date: date | None  # None when the cell cannot be read as a date
+    lead_id: str | None
+    marks: frozenset[str]  # stages whose cell holds 1
+    filled: frozenset[str]  # stages whose cell holds anything (never written over)
+    reason_left: str | None
+    left_on: CellValue | None
+    coach: str | None
+    source: str | None
+    facts: dict[str, str] = field(default_factory=dict)  # role -> text, for step templates
+    over_footer: bool = False  # typed into a footer row: its stage cells are ours to clear
+
+    @property
+    def departed(self) -> bool:
+        return self.reason_left is not None
+
+    def fingerprint(self) -> tuple[str, str]:
+        return (self.name.strip().casefold(), _text(self.raw_date))
+
+
+@dataclass(frozen=True)
+class FooterRow:
+    row: int
+    kind: str  # what follows FOOTER_MARK
+
+
+@dataclass(frozen=True)
+class SheetModel:
+    snapshot: SheetSnapshot
+    layout: Layout
+    leads: tuple[Lead, ...]
+    problems: tuple[RowProblem, ...]
+    footer: tuple[FooterRow, ...]
+    last_data_row: int  # the last row with a name or a lead date (not the footer)
+
+
+def _text(value: CellValue | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def normalise_header(text: CellValue | None) -> str:
+    return " ".join(_text(text).split()).casefold()
+
+
+def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
+    """Locate every mapped header; a missing one names what it wanted and what it found."""
+    header_row = workflow.sheet.header_row
+    headers = snapshot.rows[header_row - 1] if len(snapshot.rows) >= header_row else ()
+    position: dict[str, int] = {}
+    for index, cell in enumerate(headers, start=1):
+        key = normalise_header(cell)
+        if key and key not in position:
+            position[key] = index
+    wanted = dict(workflow.sheet.columns.roles())
+    missing = [h for h in [*wanted.values(), *(s.header for s in workflow.stages)]
+               if normalise_header(h) not in position]
+    if missing:
+        found = [_text(h) for h in headers if _text(h).strip()]
+        raise SheetLayoutError(
+            f"worksheet {snapshot.title!r} row {header_row} has no column "
+            + ", ".join(repr(m) for m in missing)
+            + ". Headers found: "
+            + (", ".join(repr(f) for f in found) if found else "none (is the header row right?)")
+            + ". Add the column, or change its header in the workflow file to match the sheet."
+        )
+    roles = {role: position[normalise_header(h)] for role, h in wanted.items()}
+    stages = {s.key: position[normalise_header(s.header)] for s in workflow.stages}
+    return Layout(
+        header_row=header_row,
+        roles=roles,
+        stages=stages,
+        last_column=max([*roles.values(), *stages.values()]),
+    )
+
+
+def read_date(value: CellValue, declared_format: str | None) -> date | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        # Serial numbers of plausible lead dates only (1900..2199); 5 is not a date.
+        if 1 <= value < 110_000:
+            return serial_to_date(value)
+        return None
+    return parse_text_date(value, declared_format)
+
+
+def is_mark(value: CellValue | None) -> bool:
+    """A stage is reached when its cell holds the number 1 (what people type and we write)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == 1
+
+
+def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
+    layout = find_layout(workflow, snapshot)
+    roles = layout.roles
+    name_col, date_col, id_col = roles["name"], roles["lead_date"], roles["lead_id"]
+    leads: list[Lead] = []
+    problems: list[RowProblem] = []
+    footer: list[FooterRow] = []
+    last_data_row = layout.header_row
+    for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
+        cell = lambda column, r=row: snapshot.cell(r, column)  # noqa: E731
+        name, raw_date, raw_id = cell(name_col), cell(date_col), cell(id_col)
+        marker = _text(raw_id) if _text(raw_id).startswith(FOOTER_MARK) else None
+        is_lead = name is not None and raw_date is not None
+        if marker is not None and not is_lead:
+            footer.append(FooterRow(row, marker.removeprefix(FOOTER_MARK)))
+            continue
+        if name is not None or raw_date is not None:
+            last_data_row = row
+        if not is_lead:
+            continue
+        assert raw_date is not None
+        lead_date = read_date(raw_date, workflow.sheet.date_format)
+        lead_id = None if marker is not None or raw_id is None else _text(raw_id).strip() or None
+        stage_cells = {key: cell(column) for key, column in layout.stages.items()}
+        if marker is not None:
+            stage_cells = {key: None for key in stage_cells}
+        facts = {role: _text(cell(column)) for role, column in roles.items()}
+        if lead_date is not None:
+            facts["lead_date"] = lead_date.isoformat()
+        reason = _text(cell(roles["reason_left"])).strip() if "reason_left" in roles else ""
+        coach = _text(cell(roles["coach"])).strip() if "coach" in roles else ""
+        source = _text(cell(roles["source"])).strip() if "source" in roles else ""
+        lead = Lead(
+            row=row,
+            name=_text(name),
+            raw_date=raw_date,
+            lead_date=lead_date,
+            lead_id=lead_id,
+            marks=frozenset(k for k, v in stage_cells.items() if is_mark(v)),
+            filled=frozenset(k for k, v in stage_cells.items() if v is not None),
+            reason_left=reason or None,
+            left_on=cell(roles["left_on"]) if "left_on" in roles else None,
+            coach=coach or None,
+            source=source or None,
+            facts=facts,
+            over_footer=marker is not None,
+        )
+        leads.append(lead)
+        if lead_date is None:
+            problems.append(
+                RowProblem(
+                    row,
+                    date_col,
+                    f"journey-sync cannot read the lead date {_text(raw_date)!r}: type a date "
+                    "(e.g. 2026-03-31)"
+                    + (f" or use the format {workflow.sheet.date_format}" if workflow.sheet.date_format else "")
+                    + ". This lead gets no tasks until then.",
+                )
+            )
+    return SheetModel(
+        snapshot=snapshot,
+        layout=layout,
+        leads=tuple(leads),
+        problems=tuple(problems),
+        footer=tuple(footer),
+        last_data_row=last_data_row,
+    )
+
+
+def column_letter(column: int) -> str:
+    """1 -> A, 27 -> AA."""
+    letters = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters

@@ -1,0 +1,223 @@
+"""The state store: what journey-sync already did, in one SQLite file.
+
+It is a cache, not the truth: every task carries its lead id and step key in its
+description and every lead its id in the sheet, so a lost file is rebuilt from Todoist and
+the sheet. What it must never lose *within* a run is the uuid of a command before that
+command is sent: Todoist ignores a command whose uuid it has already executed, which is
+what makes a resend after a crash safe (see ``pending``).
+
+Writes happen in short transactions; WAL journaling keeps a kill -9 from corrupting it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .plan import Memory, TaskRecord, TaskStatus
+
+SCHEMA_VERSION = 1
+
+# Each entry upgrades the schema from version i to i+1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (workflow TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+                       PRIMARY KEY (workflow, key));
+    CREATE TABLE leads (workflow TEXT NOT NULL, lead_id TEXT NOT NULL, name TEXT NOT NULL,
+                        lead_date TEXT NOT NULL, PRIMARY KEY (workflow, lead_id));
+    CREATE TABLE tasks (workflow TEXT NOT NULL, lead_id TEXT NOT NULL, step_key TEXT NOT NULL,
+                        task_id TEXT, status TEXT NOT NULL, responsible_uid TEXT,
+                        PRIMARY KEY (workflow, lead_id, step_key));
+    CREATE INDEX tasks_by_id ON tasks (workflow, task_id);
+    CREATE TABLE pending (workflow TEXT NOT NULL, uuid TEXT NOT NULL, kind TEXT NOT NULL,
+                          lead_id TEXT, step_key TEXT, temp_id TEXT, task_id TEXT,
+                          PRIMARY KEY (workflow, uuid));
+    CREATE TABLE marks (workflow TEXT NOT NULL, lead_id TEXT NOT NULL, stage_key TEXT NOT NULL,
+                        PRIMARY KEY (workflow, lead_id, stage_key));
+    CREATE TABLE left_on (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
+                          PRIMARY KEY (workflow, lead_id));
+    CREATE TABLE coach (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
+                        PRIMARY KEY (workflow, lead_id));
+    CREATE TABLE flagged (workflow TEXT NOT NULL, lead_id TEXT NOT NULL, note TEXT NOT NULL,
+                          PRIMARY KEY (workflow, lead_id));
+    CREATE TABLE collaborators (workflow TEXT NOT NULL, uid TEXT NOT NULL, name TEXT NOT NULL,
+                                PRIMARY KEY (workflow, uid));
+    """,
+]
+
+
+@dataclass(frozen=True)
+class PendingCommand:
+    uuid: str
+    kind: str  # "add", "close", "delete", "project"
+    lead_id: str | None
+    step_key: str | None
+    temp_id: str | None
+    task_id: str | None
+
+
+class StateStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so a
+            # second process fails fast instead of interleaving writes.
+            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise UserError(
+                f"cannot open the state database {self.path} ({exc}): check that its folder "
+                "exists and is writable (JOURNEY_SYNC_STATE; /data is a volume in the container)."
+            ) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise UserError(
+                f"the state database {self.path} was written by a newer journey-sync "
+                f"(schema {version}, this one knows {SCHEMA_VERSION}): upgrade journey-sync."
+            )
+        for index in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                self._db.executescript("SAVEPOINT migrate;" + MIGRATIONS[index] + "RELEASE migrate;")
+                self._db.execute(f"PRAGMA user_version = {index + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------- meta values
+
+    def get(self, workflow: str, key: str) -> str | None:
+        row = self._db.execute(
+            "SELECT value FROM meta WHERE workflow=? AND key=?", (workflow, key)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def put(self, db: sqlite3.Connection, workflow: str, key: str, value: str | None) -> None:
+        if value is None:
+            db.execute("DELETE FROM meta WHERE workflow=? AND key=?", (workflow, key))
+        else:
+            db.execute(
+                "INSERT INTO meta VALUES (?,?,?) ON CONFLICT(workflow,key) DO UPDATE SET value=excluded.value",
+                (workflow, key, value),
+            )
+
+    # ------------------------------------------------------------------ memory
+
+    def memory(self, workflow: str) -> Memory:
+        db = self._db
+        return Memory(
+            leads={
+                r[0]: (r[1], r[2])
+                for r in db.execute("SELECT lead_id, name, lead_date FROM leads WHERE workflow=?", (workflow,))
+            },
+            tasks={
+                (r[0], r[1]): TaskRecord(r[0], r[1], r[2], r[3], r[4])
+                for r in db.execute(
+                    "SELECT lead_id, step_key, task_id, status, responsible_uid FROM tasks WHERE workflow=?",
+                    (workflow,),
+                )
+            },
+            marks_written=frozenset(
+                (r[0], r[1]) for r in db.execute("SELECT lead_id, stage_key FROM marks WHERE workflow=?", (workflow,))
+            ),
+            left_on_written=frozenset(
+                r[0] for r in db.execute("SELECT lead_id FROM left_on WHERE workflow=?", (workflow,))
+            ),
+            coach_written=frozenset(
+                r[0] for r in db.execute("SELECT lead_id FROM coach WHERE workflow=?", (workflow,))
+            ),
+            flagged={
+                r[0]: r[1] for r in db.execute("SELECT lead_id, note FROM flagged WHERE workflow=?", (workflow,))
+            },
+            collaborators={
+                r[0]: r[1] for r in db.execute("SELECT uid, name FROM collaborators WHERE workflow=?", (workflow,))
+            },
+        )
+
+    def task_count(self, workflow: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM tasks WHERE workflow=?", (workflow,)).fetchone()[0])
+
+    # ------------------------------------------------------------ task records
+
+    @staticmethod
+    def put_task(db: sqlite3.Connection, workflow: str, record: TaskRecord) -> None:
+        db.execute(
+            "INSERT INTO tasks VALUES (?,?,?,?,?,?) ON CONFLICT(workflow,lead_id,step_key) DO UPDATE SET "
+            "task_id=excluded.task_id, status=excluded.status, responsible_uid=excluded.responsible_uid",
+            (workflow, record.lead_id, record.step_key, record.task_id, record.status, record.responsible_uid),
+        )
+
+    @staticmethod
+    def set_status(db: sqlite3.Connection, workflow: str, task_id: str, status: TaskStatus) -> None:
+        db.execute("UPDATE tasks SET status=? WHERE workflow=? AND task_id=?", (status, workflow, task_id))
+
+    # ---------------------------------------------------------------- pending
+
+    def pending(self, workflow: str) -> list[PendingCommand]:
+        return [
+            PendingCommand(*r)
+            for r in self._db.execute(
+                "SELECT uuid, kind, lead_id, step_key, temp_id, task_id FROM pending WHERE workflow=? ORDER BY rowid",
+                (workflow,),
+            )
+        ]
+
+    @staticmethod
+    def add_pending(db: sqlite3.Connection, workflow: str, commands: Iterable[PendingCommand]) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO pending VALUES (?,?,?,?,?,?,?)",
+            [(workflow, c.uuid, c.kind, c.lead_id, c.step_key, c.temp_id, c.task_id) for c in commands],
+        )
+
+    @staticmethod
+    def drop_pending(db: sqlite3.Connection, workflow: str, uuids: Iterable[str]) -> None:
+        db.executemany("DELETE FROM pending WHERE workflow=? AND uuid=?", [(workflow, u) for u in uuids])
+
+    # ------------------------------------------------------------- sheet facts
+
+    @staticmethod
+    def put_leads(db: sqlite3.Connection, workflow: str, leads: Iterable[tuple[str, tuple[str, str]]]) -> None:
+        db.executemany(
+            "INSERT INTO leads VALUES (?,?,?,?) ON CONFLICT(workflow,lead_id) DO UPDATE SET "
+            "name=excluded.name, lead_date=excluded.lead_date",
+            [(workflow, lead_id, fp[0], fp[1]) for lead_id, fp in leads],
+        )
+
+    @staticmethod
+    def set_pairs(
+        db: sqlite3.Connection, table: str, workflow: str, rows: Iterable[tuple[str, ...]], *, present: bool
+    ) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        width = len(rows[0])
+        if table not in ("marks", "left_on", "coach", "flagged", "collaborators"):
+            raise ValueError(table)
+        if present:
+            marks = ",".join("?" * (width + 1))
+            db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", [(workflow, *r) for r in rows])
+        else:
+            columns = {"marks": ("lead_id", "stage_key"), "left_on": ("lead_id",), "coach": ("lead_id",),
+                       "flagged": ("lead_id",), "collaborators": ("uid",)}[table]
+            where = " AND ".join(f"{c}=?" for c in columns)
+            db.executemany(f"DELETE FROM {table} WHERE workflow=? AND {where}",
+                           [(workflow, *r[: len(columns)]) for r in rows])
