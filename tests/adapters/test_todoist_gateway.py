@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from journey_sync.adapters.retry import RetryPolicy, RetryStats
-from journey_sync.adapters.todoist import TodoistGateway
+from journey_sync.adapters.todoist import NOT_ACKNOWLEDGED, TodoistGateway
 from journey_sync.errors import AccessError, ApiError, ServiceError, SettingsError
 from journey_sync.ports import (
     MAX_COMMANDS_PER_REQUEST,
@@ -32,6 +32,7 @@ from journey_sync.ports import (
     Due,
     Project,
     Task,
+    TaskCommand,
 )
 from journey_sync.settings import Secret
 
@@ -194,9 +195,10 @@ def test_every_request_has_a_timeout_the_bearer_token_and_a_request_id() -> None
     assert len({r.headers["X-Request-Id"] for r in h.fake.requests}) == 3
 
 
-def test_a_base_url_that_is_not_http_is_a_settings_error() -> None:
+@pytest.mark.parametrize("base_url", ["api.todoist.com", "ftp://api.todoist.com", "http://[::1"])
+def test_a_base_url_that_is_not_http_is_a_settings_error(base_url: str) -> None:
     with pytest.raises(SettingsError, match="JOURNEY_SYNC_TODOIST_API_URL"):
-        TodoistGateway(token=Secret(TOKEN), base_url="api.todoist.com")
+        TodoistGateway(token=Secret(TOKEN), base_url=base_url)
 
 
 def test_repr_does_not_show_the_token() -> None:
@@ -493,7 +495,7 @@ def test_apply_rejects_two_commands_with_one_uuid() -> None:
 
 
 def test_form_body_encodes_every_kind_of_command_as_json() -> None:
-    commands = [
+    commands: list[TaskCommand] = [
         AddProject(uuid="u-p", temp_id="t-p", name="Journeys"),
         AddTask(
             uuid="u-t",
@@ -638,9 +640,8 @@ def test_sync_status_with_ok_errors_and_a_missing_uuid() -> None:
     assert refused == CommandResult(
         uuid=commands[1].uuid, ok=False, error="Invalid temporary id", error_code=15
     )
-    assert missing.ok is False and missing.new_id is None
-    assert missing.error is not None and "no status" in missing.error
-    assert "same uuid" in missing.error
+    assert missing == CommandResult(uuid="uuid-3", ok=False, error=NOT_ACKNOWLEDGED)
+    assert "no status" in NOT_ACKNOWLEDGED and "same uuid" in NOT_ACKNOWLEDGED
 
     (detailed,) = h.gateway.apply(
         [CloseTask(uuid="bec5b356-3cc1-462a-9887-fe145e3e1ebf", task_id="1")]

@@ -75,6 +75,13 @@ TOKEN_REFUSED: Final = (
 )
 RATE_LIMITED: Final = "Todoist is rate-limiting journey-sync; the next cycle will try again"
 UNAVAILABLE: Final = "Todoist is unavailable; the next cycle will try again"
+# The error of a command Todoist's answer does not mention. Its outcome is unknown (it may
+# have run), so the caller should keep it pending and resend it with the same uuid rather
+# than treat it as refused; this exact text lets it tell the two apart.
+NOT_ACKNOWLEDGED: Final = (
+    "Todoist's answer has no status for this command; it may not have run: "
+    "send it again with the same uuid"
+)
 
 _EXCERPT_CHARS: Final = 300  # how much of an unexpected body an error keeps
 
@@ -106,7 +113,10 @@ class TodoistGateway:
         uuid_fn: Callable[[], str] = _new_uuid,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        url = httpx.URL(base_url)
+        try:
+            url = httpx.URL(base_url)
+        except httpx.InvalidURL:
+            url = httpx.URL()
         if url.scheme not in ("http", "https") or not url.host:
             raise SettingsError(
                 f"The Todoist API URL {base_url!r} is not an http(s) URL: set "
@@ -388,14 +398,7 @@ def _result(command: TaskCommand, status: object, mapping: Mapping[str, Any]) ->
             new_id = str(mapped) if mapped is not None else None
         return CommandResult(uuid=command.uuid, ok=True, new_id=new_id)
     if status is _MISSING:
-        return CommandResult(
-            uuid=command.uuid,
-            ok=False,
-            error=(
-                "Todoist's answer has no status for this command; it may not have run: "
-                "send it again with the same uuid"
-            ),
-        )
+        return CommandResult(uuid=command.uuid, ok=False, error=NOT_ACKNOWLEDGED)
     if isinstance(status, dict):
         code = status.get("error_code")
         return CommandResult(
