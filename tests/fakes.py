@@ -1,0 +1,325 @@
+"""In-memory gateways: real fakes of the two ports, not mocks.
+
+``FakeSheet`` keeps a grid of entered values and formulas and evaluates the formulas on
+read with the sandbox's evaluator, so the footer's formulas are checked for what they
+compute. ``FakeTodoist`` keeps tasks, a change log for incremental syncs, and the set of
+executed command uuids, so resends after a simulated crash behave as Todoist documents.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from journey_sync.ports import (
+    MAX_COMMANDS_PER_REQUEST,
+    AddProject,
+    AddTask,
+    CellValue,
+    CloseTask,
+    ColourRule,
+    CommandResult,
+    DeleteTask,
+    Project,
+    SheetSnapshot,
+    SheetWrites,
+    Task,
+    TaskChanges,
+    TaskCommand,
+)
+from journey_sync.sandbox import formulas
+
+
+@dataclass
+class Formula:
+    text: str
+
+
+class FakeSheet:
+    def __init__(self, rows: Sequence[Sequence[CellValue]], title: str = "Leads"):
+        self.title = title
+        self.cells: dict[tuple[int, int], CellValue | Formula] = {}
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value not in ("", None):
+                    self.cells[(r, c)] = value
+        self.notes: dict[tuple[int, int], str] = {}
+        self.rules: list[ColourRule] = []
+        self.date_cells: set[tuple[int, int]] = set()
+        self.reads = 0
+        self.write_requests = 0
+        self.applied: list[SheetWrites] = []
+        self.fail_next_apply: Exception | None = None
+
+    # ---------------------------------------------------------------- port
+    def read(self) -> SheetSnapshot:
+        self.reads += 1
+        return SheetSnapshot(self.title, self.evaluated_rows())
+
+    def apply(self, writes: SheetWrites) -> None:
+        if self.fail_next_apply is not None:
+            failure, self.fail_next_apply = self.fail_next_apply, None
+            raise failure
+        self.applied.append(writes)
+        missing_rules = [r for r in writes.colour_rules if r.formula not in {x.formula for x in self.rules}]
+        if writes.inserts or writes.formulas or writes.notes or missing_rules or any(
+            v.as_date for v in writes.values
+        ):
+            self.write_requests += 1
+        for insert in writes.inserts:
+            self.insert_rows(insert.before_row, insert.count)
+        for f in writes.formulas:
+            self.cells[(f.row, f.column)] = Formula(f.formula)
+        for note in writes.notes:
+            if note.text:
+                self.notes[(note.row, note.column)] = note.text
+            else:
+                self.notes.pop((note.row, note.column), None)
+        self.rules.extend(missing_rules)
+        if writes.values:
+            self.write_requests += 1
+        for v in writes.values:
+            if v.value is None or v.value == "":
+                self.cells.pop((v.row, v.column), None)
+            else:
+                self.cells[(v.row, v.column)] = v.value
+            if v.as_date:
+                self.date_cells.add((v.row, v.column))
+
+    # ---------------------------------------------------- what people do
+    def header_column(self, header: str) -> int:
+        for (r, c), v in self.cells.items():
+            if r == 1 and isinstance(v, str) and v.strip().casefold() == header.strip().casefold():
+                return c
+        raise KeyError(header)
+
+    def get(self, row: int, header: str) -> CellValue | None:
+        value = self.cells.get((row, self.header_column(header)))
+        if isinstance(value, Formula):
+            return self.evaluated_rows()[row - 1][self.header_column(header) - 1]
+        return value
+
+    def set(self, row: int, header: str, value: CellValue | None) -> None:
+        column = self.header_column(header)
+        if value is None or value == "":
+            self.cells.pop((row, column), None)
+        else:
+            self.cells[(row, column)] = value
+
+    def row_of(self, name: str) -> int:
+        column = self.header_column("Client name")
+        rows = [r for (r, c), v in self.cells.items() if c == column and v == name]
+        assert len(rows) == 1, f"{name!r} is on rows {rows}"
+        return rows[0]
+
+    def last_row(self) -> int:
+        return max((r for r, _ in self.cells), default=0)
+
+    def append_lead(self, values: dict[str, CellValue]) -> int:
+        """Type a lead into the first empty row after the last lead-looking row (as a person does:
+        directly under the last lead, which may be the footer's blank separator row)."""
+        name_col = self.header_column("Client name")
+        date_col = self.header_column("Date of lead")
+        rows = [r for (r, c), v in self.cells.items() if c in (name_col, date_col) and r > 1
+                and not self._is_footer(r)]
+        row = max(rows, default=1) + 1
+        for header, value in values.items():
+            self.set(row, header, value)
+        return row
+
+    def _is_footer(self, row: int) -> bool:
+        return any(isinstance(v, str) and v.startswith("#footer:") for (r, _), v in self.cells.items() if r == row)
+
+    def insert_rows(self, before_row: int, count: int) -> None:
+        moved: dict[tuple[int, int], CellValue | Formula] = {}
+        for (r, c), v in self.cells.items():
+            if isinstance(v, Formula):
+                v = Formula(formulas.shift_formula(v.text, before_row, count))
+            moved[(r + count if r >= before_row else r, c)] = v
+        self.cells = moved
+        self.notes = {(r + count if r >= before_row else r, c): t for (r, c), t in self.notes.items()}
+
+    def sort_leads(self, key_header: str, *, first: int, last: int, reverse: bool = False) -> None:
+        """Sort rows first..last by a column, as Data > Sort range does (formulas elsewhere keep)."""
+        column = self.header_column(key_header)
+        rows = {r: {c: v for (rr, c), v in self.cells.items() if rr == r} for r in range(first, last + 1)}
+        order = sorted(rows, key=lambda r: str(rows[r].get(column, "")), reverse=reverse)
+        for r in range(first, last + 1):
+            for c in list(rows[r]):
+                self.cells.pop((r, c), None)
+        for target, source in zip(range(first, last + 1), order, strict=True):
+            for c, v in rows[source].items():
+                self.cells[(target, c)] = v
+
+    def evaluated_rows(self) -> tuple[tuple[CellValue, ...], ...]:
+        height = self.last_row()
+        width = max((c for _, c in self.cells), default=0)
+        raw: dict[tuple[int, int], CellValue | Formula] = dict(self.cells)
+
+        def lookup(row: int, column: int) -> CellValue | None:
+            value = raw.get((row, column))
+            if isinstance(value, Formula):
+                return formulas.evaluate(value.text, lookup)
+            return value
+
+        grid: list[list[CellValue]] = []
+        for r in range(1, height + 1):
+            row = [lookup(r, c) for c in range(1, width + 1)]
+            values: list[CellValue] = ["" if v is None else v for v in row]
+            while values and values[-1] == "":
+                values.pop()
+            grid.append(values)
+        while grid and not grid[-1]:
+            grid.pop()
+        return tuple(tuple(r) for r in grid)
+
+    def row_colour(self, row: int) -> str | None:
+        rows = self.evaluated_rows()
+        for rule in self.rules:
+            if row < rule.first_row:
+                continue
+            # A rule's formula is written for its first row; "$K2" means "column K, this row".
+            here = re.sub(r"\$([A-Z]+)(\d+)", lambda m: f"${m.group(1)}{int(m.group(2)) - rule.first_row + row}",
+                          rule.formula)
+            if formulas.evaluate(here, lambda r, c: _cell(rows, r, c)) is True:
+                return rule.name
+        return None
+
+
+def _cell(rows: tuple[tuple[CellValue, ...], ...], r: int, c: int) -> CellValue | None:
+    if r < 1 or r > len(rows) or c < 1 or c > len(rows[r - 1]):
+        return None
+    value = rows[r - 1][c - 1]
+    return None if value == "" else value
+
+
+@dataclass
+class _Item:
+    task: Task
+    seq: int
+    added_at: datetime
+
+
+@dataclass
+class FakeTodoist:
+    """Todoist as the sync API documents it, in memory."""
+
+    clock: object = None
+    items: dict[str, _Item] = field(default_factory=dict)
+    projects: dict[str, tuple[Project, int]] = field(default_factory=dict)
+    collaborators: dict[str, str] = field(default_factory=dict)
+    executed: dict[str, CommandResult] = field(default_factory=dict)
+    requests: int = 0
+    sync_requests: int = 0
+    command_requests: int = 0
+    lose_answer_after: int | None = None  # simulate a crash: execute, then "lose" the reply
+    _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+
+    def now(self) -> datetime:
+        return self.clock() if callable(self.clock) else datetime(2026, 1, 1, tzinfo=UTC)
+
+    # ---------------------------------------------------------------- port
+    def changes(self, sync_token: str | None) -> TaskChanges:
+        self.requests += 1
+        self.sync_requests += 1
+        head = next(self._seq)
+        if sync_token is None or sync_token == "*":
+            tasks = tuple(i.task for i in self.items.values() if not i.task.checked and not i.task.is_deleted)
+            projects = tuple(p for p, _ in self.projects.values() if not p.is_deleted)
+            return TaskChanges(f"t{head}", True, tasks, projects, dict(self.collaborators))
+        since = int(sync_token.removeprefix("t"))
+        tasks = tuple(i.task for i in self.items.values() if i.seq > since)
+        projects = tuple(p for p, seq in self.projects.values() if seq > since)
+        return TaskChanges(f"t{head}", False, tasks, projects, dict(self.collaborators))
+
+    def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
+        self.requests += 1
+        return [
+            i.task for i in self.items.values()
+            if i.task.checked and not i.task.is_deleted and i.task.project_id == project_id
+            and i.task.completed_at is not None and i.task.completed_at >= since
+        ]
+
+    def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
+        assert len(commands) <= MAX_COMMANDS_PER_REQUEST
+        self.requests += 1
+        self.command_requests += 1
+        temp: dict[str, str] = {}
+        results: list[CommandResult] = []
+        for command in commands:
+            if command.uuid in self.executed:
+                results.append(self.executed[command.uuid])
+                continue
+            result = self._execute(command, temp)
+            self.executed[command.uuid] = result
+            results.append(result)
+        if self.lose_answer_after is not None:
+            self.lose_answer_after -= 1
+            if self.lose_answer_after < 0:
+                self.lose_answer_after = None
+                raise ConnectionError("simulated crash: the answer was lost")
+        return results
+
+    def _execute(self, command: TaskCommand, temp: dict[str, str]) -> CommandResult:
+        if isinstance(command, AddProject):
+            pid = f"P{next(self._ids)}"
+            self.projects[pid] = (Project(pid, command.name), next(self._seq))
+            temp[command.temp_id] = pid
+            return CommandResult(command.uuid, True, pid)
+        if isinstance(command, AddTask):
+            project_id = temp.get(command.project_id, command.project_id)
+            if project_id not in self.projects:
+                return CommandResult(command.uuid, False, None, "Project not found", 21)
+            tid = f"T{next(self._ids)}"
+            task = Task(tid, project_id, command.content, command.description, due=command.due)
+            self.items[tid] = _Item(task, next(self._seq), self.now())
+            temp[command.temp_id] = tid
+            return CommandResult(command.uuid, True, tid)
+        if isinstance(command, CloseTask | DeleteTask):
+            item = self.items.get(command.task_id)
+            if item is None or item.task.is_deleted:
+                return CommandResult(command.uuid, False, None, "Item not found", 22)
+            if isinstance(command, CloseTask):
+                self._change(command.task_id, checked=True, completed_at=self.now())
+            else:
+                self._change(command.task_id, is_deleted=True)
+            return CommandResult(command.uuid, True)
+        raise TypeError(command)
+
+    # ---------------------------------------------------- what people do
+    def _change(self, task_id: str, **changes: object) -> None:
+        item = self.items[task_id]
+        item.task = replace(item.task, **changes)  # type: ignore[arg-type]
+        item.seq = next(self._seq)
+
+    def complete(self, task_id: str) -> None:
+        self._change(task_id, checked=True, completed_at=self.now())
+
+    def uncomplete(self, task_id: str) -> None:
+        self._change(task_id, checked=False, completed_at=None)
+
+    def delete(self, task_id: str) -> None:
+        self._change(task_id, is_deleted=True)
+
+    def assign(self, task_id: str, uid: str) -> None:
+        self._change(task_id, responsible_uid=uid)
+
+    def delete_project(self, project_id: str) -> None:
+        project, _ = self.projects[project_id]
+        self.projects[project_id] = (replace(project, is_deleted=True), next(self._seq))
+
+    def active(self) -> list[Task]:
+        return [i.task for i in self.items.values() if not i.task.checked and not i.task.is_deleted]
+
+    def all_tasks(self) -> list[Task]:
+        return [i.task for i in self.items.values()]
+
+    def task_for(self, lead_id: str, step_key: str) -> Task:
+        found = [t for t in self.all_tasks() if f"lead {lead_id} · step {step_key}" in t.description
+                 and not t.is_deleted]
+        assert len(found) == 1, f"{len(found)} tasks for {lead_id}/{step_key}"
+        return found[0]
