@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from .dates import today_in
 from .errors import UserError
+from .ports import NOT_ACKNOWLEDGED
 from .plan import Memory, Plan, TaskRecord, TaskStatus, parse_marker, plan_cycle
 from .ports import (
     MAX_COMMANDS_PER_REQUEST,
@@ -322,17 +323,23 @@ class Engine:
     ) -> None:
         name, state = self.name, self.state
         by_uuid = {r.uuid: r for r in results}
+        settled: list[str] = []
         with state.transaction() as db:
             for command, p in batch:
                 result = by_uuid.get(command.uuid)
-                if result is None:
+                if result is None or result.error == NOT_ACKNOWLEDGED:
                     continue  # unknown outcome: stays pending, resent with the same uuid
+                if result.ok and isinstance(command, AddTask | AddProject) and not result.new_id:
+                    # A resent uuid Todoist had already run: "ok", but no id in
+                    # temp_id_mapping. The task is found by its marker in the next sync.
+                    continue
+                settled.append(command.uuid)
                 if not result.ok:
                     report.failed_commands.append(f"{type(command).__name__} {p.lead_id}/{p.step_key}: {result.error}")
                     log.warning("Todoist refused %s for lead %s step %s: %s",
                                 type(command).__name__, p.lead_id, p.step_key, result.error)
                 elif isinstance(command, AddProject):
-                    state.put(db, name, "project_id", result.new_id or "")
+                    state.put(db, name, "project_id", result.new_id)
                 elif isinstance(command, AddTask):
                     assert p.lead_id is not None and p.step_key is not None
                     state.put_task(db, name, TaskRecord(p.lead_id, p.step_key, result.new_id, "open"))
@@ -340,7 +347,7 @@ class Engine:
                     state.set_status(db, name, command.task_id, "completed")
                 elif isinstance(command, DeleteTask):
                     state.set_status(db, name, command.task_id, "deleted")
-            state.drop_pending(db, name, [c.uuid for c, _ in batch if c.uuid in by_uuid])
+            state.drop_pending(db, name, settled)
 
 
 class _DryRun(Exception):

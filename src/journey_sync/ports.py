@@ -225,6 +225,14 @@ class DeleteTask:
 TaskCommand = AddTask | AddProject | CloseTask | DeleteTask
 
 
+# The error text of a CommandResult whose uuid Todoist's answer did not mention: the
+# command may or may not have run, so it stays pending and is resent with the same uuid.
+NOT_ACKNOWLEDGED = (
+    "Todoist's answer has no status for this command; it may not have run: "
+    "send it again with the same uuid"
+)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """Todoist's answer to one command: ``sync_status[uuid]`` and, for adds, the new id."""

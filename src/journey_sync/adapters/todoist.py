@@ -39,6 +39,7 @@ import httpx
 from ..errors import AccessError, ApiError, ServiceError, SettingsError
 from ..ports import (
     MAX_COMMANDS_PER_REQUEST,
+    NOT_ACKNOWLEDGED,
     AddProject,
     AddTask,
     CloseTask,
@@ -75,13 +76,6 @@ TOKEN_REFUSED: Final = (
 )
 RATE_LIMITED: Final = "Todoist is rate-limiting journey-sync; the next cycle will try again"
 UNAVAILABLE: Final = "Todoist is unavailable; the next cycle will try again"
-# The error of a command Todoist's answer does not mention. Its outcome is unknown (it may
-# have run), so the caller should keep it pending and resend it with the same uuid rather
-# than treat it as refused; this exact text lets it tell the two apart.
-NOT_ACKNOWLEDGED: Final = (
-    "Todoist's answer has no status for this command; it may not have run: "
-    "send it again with the same uuid"
-)
 
 _EXCERPT_CHARS: Final = 300  # how much of an unexpected body an error keeps
 
