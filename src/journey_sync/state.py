@@ -72,7 +72,7 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise UserError(
                 f"cannot open the state database {self.path} ({exc}): check that its folder "
                 "exists and is writable (JOURNEY_SYNC_STATE; /data is a volume in the container)."
@@ -89,9 +89,13 @@ class StateStore:
                 f"(schema {version}, this one knows {SCHEMA_VERSION}): upgrade journey-sync."
             )
         for index in range(version, SCHEMA_VERSION):
-            with self.transaction():
-                self._db.executescript("SAVEPOINT migrate;" + MIGRATIONS[index] + "RELEASE migrate;")
-                self._db.execute(f"PRAGMA user_version = {index + 1}")
+            # Statement by statement: executescript() would commit on its own, and a
+            # migration must land whole or not at all.
+            with self.transaction() as db:
+                for statement in MIGRATIONS[index].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {index + 1}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
