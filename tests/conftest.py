@@ -12,20 +12,34 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from journey_sync.dates import date_to_serial  # noqa: E402
-from journey_sync.engine import Engine  # noqa: E402
-from journey_sync.state import StateStore  # noqa: E402
-from journey_sync.workflow import Workflow, load_workflows  # noqa: E402
+from journey_sync.dates import date_to_serial
+from journey_sync.engine import Engine
+from journey_sync.state import StateStore
+from journey_sync.workflow import Workflow, load_workflows
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT.parent / "shared" / "recordings"
 
 HEADERS = [
-    "Client name", "Date of lead", "How did you hear about us?", "Source of lead",
-    "Client contacted", "Client meeting booked", "Client meeting had", "Referred to coach",
-    "Name of coach", "Coach complimentary session done", "First paid session",
-    "1 month post-lead", "2 months post-lead", "3 months post-lead", "6 months post-lead",
-    "12 months post-lead", "Reason for discontinue", "When left journey", "Lead ID",
+    "Client name",
+    "Date of lead",
+    "How did you hear about us?",
+    "Source of lead",
+    "Client contacted",
+    "Client meeting booked",
+    "Client meeting had",
+    "Referred to coach",
+    "Name of coach",
+    "Coach complimentary session done",
+    "First paid session",
+    "1 month post-lead",
+    "2 months post-lead",
+    "3 months post-lead",
+    "6 months post-lead",
+    "12 months post-lead",
+    "Reason for discontinue",
+    "When left journey",
+    "Lead ID",
 ]
 
 
@@ -34,7 +48,9 @@ def workflow() -> Workflow:
     return load_workflows(ROOT / "workflows.yaml").workflows[0]
 
 
-def lead_row(name: str, day: date, source: str = "Instagram", heard: str = "A friend") -> list[object]:
+def lead_row(
+    name: str, day: date, source: str = "Instagram", heard: str = "A friend"
+) -> list[object]:
     return [name, date_to_serial(day), heard, source]
 
 
@@ -68,7 +84,14 @@ class World:
         self.engine = self._engine()
 
     def _engine(self) -> Engine:
-        return Engine(self.workflow, self.sheet, self.todoist, self.state, clock=self.clock, new_id=self.new_id)
+        return Engine(
+            self.workflow,
+            self.sheet,
+            self.todoist,
+            self.state,
+            clock=self.clock,
+            new_id=self.new_id,
+        )
 
     def cycle(self):  # type: ignore[no-untyped-def]
         return self.engine.run_cycle()

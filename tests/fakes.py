@@ -64,9 +64,15 @@ class FakeSheet:
             failure, self.fail_next_apply = self.fail_next_apply, None
             raise failure
         self.applied.append(writes)
-        missing_rules = [r for r in writes.colour_rules if r.formula not in {x.formula for x in self.rules}]
-        if writes.inserts or writes.formulas or writes.notes or missing_rules or any(
-            v.as_date for v in writes.values
+        missing_rules = [
+            r for r in writes.colour_rules if r.formula not in {x.formula for x in self.rules}
+        ]
+        if (
+            writes.inserts
+            or writes.formulas
+            or writes.notes
+            or missing_rules
+            or any(v.as_date for v in writes.values)
         ):
             self.write_requests += 1
         for insert in writes.inserts:
@@ -123,15 +129,22 @@ class FakeSheet:
         directly under the last lead, which may be the footer's blank separator row)."""
         name_col = self.header_column("Client name")
         date_col = self.header_column("Date of lead")
-        rows = [r for (r, c), v in self.cells.items() if c in (name_col, date_col) and r > 1
-                and not self._is_footer(r)]
+        rows = [
+            r
+            for (r, c), v in self.cells.items()
+            if c in (name_col, date_col) and r > 1 and not self._is_footer(r)
+        ]
         row = max(rows, default=1) + 1
         for header, value in values.items():
             self.set(row, header, value)
         return row
 
     def _is_footer(self, row: int) -> bool:
-        return any(isinstance(v, str) and v.startswith("#footer:") for (r, _), v in self.cells.items() if r == row)
+        return any(
+            isinstance(v, str) and v.startswith("#footer:")
+            for (r, _), v in self.cells.items()
+            if r == row
+        )
 
     def insert_rows(self, before_row: int, count: int) -> None:
         moved: dict[tuple[int, int], CellValue | Formula] = {}
@@ -140,12 +153,17 @@ class FakeSheet:
                 v = Formula(formulas.shift_formula(v.text, before_row, count))
             moved[(r + count if r >= before_row else r, c)] = v
         self.cells = moved
-        self.notes = {(r + count if r >= before_row else r, c): t for (r, c), t in self.notes.items()}
+        self.notes = {
+            (r + count if r >= before_row else r, c): t for (r, c), t in self.notes.items()
+        }
 
     def sort_leads(self, key_header: str, *, first: int, last: int, reverse: bool = False) -> None:
         """Sort rows first..last by a column, as Data > Sort range does (formulas elsewhere keep)."""
         column = self.header_column(key_header)
-        rows = {r: {c: v for (rr, c), v in self.cells.items() if rr == r} for r in range(first, last + 1)}
+        rows = {
+            r: {c: v for (rr, c), v in self.cells.items() if rr == r}
+            for r in range(first, last + 1)
+        }
         order = sorted(rows, key=lambda r: str(rows[r].get(column, "")), reverse=reverse)
         for r in range(first, last + 1):
             for c in list(rows[r]):
@@ -182,8 +200,11 @@ class FakeSheet:
             if row < rule.first_row:
                 continue
             # A rule's formula is written for its first row; "$K2" means "column K, this row".
-            here = re.sub(r"\$([A-Z]+)(\d+)", lambda m: f"${m.group(1)}{int(m.group(2)) - rule.first_row + row}",
-                          rule.formula)
+            here = re.sub(
+                r"\$([A-Z]+)(\d+)",
+                lambda m, first=rule.first_row: f"${m.group(1)}{int(m.group(2)) - first + row}",
+                rule.formula,
+            )
             if formulas.evaluate(here, lambda r, c: _cell(rows, r, c)) is True:
                 return rule.name
         return None
@@ -228,7 +249,9 @@ class FakeTodoist:
         self.sync_requests += 1
         head = next(self._seq)
         if sync_token is None or sync_token == "*":
-            tasks = tuple(i.task for i in self.items.values() if not i.task.checked and not i.task.is_deleted)
+            tasks = tuple(
+                i.task for i in self.items.values() if not i.task.checked and not i.task.is_deleted
+            )
             projects = tuple(p for p, _ in self.projects.values() if not p.is_deleted)
             return TaskChanges(f"t{head}", True, tasks, projects, dict(self.collaborators))
         since = int(sync_token.removeprefix("t"))
@@ -239,9 +262,13 @@ class FakeTodoist:
     def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
         self.requests += 1
         return [
-            i.task for i in self.items.values()
-            if i.task.checked and not i.task.is_deleted and i.task.project_id == project_id
-            and i.task.completed_at is not None and i.task.completed_at >= since
+            i.task
+            for i in self.items.values()
+            if i.task.checked
+            and not i.task.is_deleted
+            and i.task.project_id == project_id
+            and i.task.completed_at is not None
+            and i.task.completed_at >= since
         ]
 
     def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
@@ -319,7 +346,10 @@ class FakeTodoist:
         return [i.task for i in self.items.values()]
 
     def task_for(self, lead_id: str, step_key: str) -> Task:
-        found = [t for t in self.all_tasks() if f"lead {lead_id} · step {step_key}" in t.description
-                 and not t.is_deleted]
+        found = [
+            t
+            for t in self.all_tasks()
+            if f"lead {lead_id} · step {step_key}" in t.description and not t.is_deleted
+        ]
         assert len(found) == 1, f"{len(found)} tasks for {lead_id}/{step_key}"
         return found[0]

@@ -25,11 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check a workflow file and print what it defines")
-    p.add_argument("file", nargs="?", type=Path, help="default: $JOURNEY_SYNC_WORKFLOWS or ./workflows.yaml")
+    p.add_argument(
+        "file", nargs="?", type=Path, help="default: $JOURNEY_SYNC_WORKFLOWS or ./workflows.yaml"
+    )
 
     p = sub.add_parser("run", help="run the sync service (every JOURNEY_SYNC_INTERVAL seconds)")
     p.add_argument("--once", action="store_true", help="run one cycle of each workflow and exit")
-    p.add_argument("--dry-run", action="store_true", help="print what one cycle would do; change nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what one cycle would do; change nothing"
+    )
 
     p = sub.add_parser("report", help="print the funnel: overall, by source and by month")
     p.add_argument("--json", action="store_true", help="as JSON")
@@ -42,11 +46,15 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="a simulated year of a studio against the built-in sandbox")
     p.add_argument("--leads", type=int, default=60, help="leads arriving over the year")
-    p.add_argument("--out", type=Path, default=Path("demo-output"), help="folder for the HTML sheet")
+    p.add_argument(
+        "--out", type=Path, default=Path("demo-output"), help="folder for the HTML sheet"
+    )
     p.add_argument("--seed", type=int, default=7)
 
     p = sub.add_parser("sandbox", help="emulated Google Sheets and Todoist APIs, for trying things")
-    p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help="serve --port PORT --workdir DIR [--leads N]")
+    p.add_argument(
+        "sandbox_args", nargs=argparse.REMAINDER, help="serve --port PORT --workdir DIR [--leads N]"
+    )
     return parser
 
 
@@ -125,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (WorkflowFileError, SettingsError) as exc:
-        print(f"journey-sync: {exc}" if isinstance(exc, SettingsError) else str(exc), file=sys.stderr)
+        print(
+            f"journey-sync: {exc}" if isinstance(exc, SettingsError) else str(exc), file=sys.stderr
+        )
         return 2
     except UserError as exc:
         print(f"journey-sync: {exc}", file=sys.stderr)

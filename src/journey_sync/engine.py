@@ -27,10 +27,10 @@ from datetime import UTC, datetime, timedelta
 
 from .dates import today_in
 from .errors import UserError
-from .ports import NOT_ACKNOWLEDGED
 from .plan import Memory, Plan, TaskRecord, TaskStatus, parse_marker, plan_cycle
 from .ports import (
     MAX_COMMANDS_PER_REQUEST,
+    NOT_ACKNOWLEDGED,
     AddProject,
     AddTask,
     CloseTask,
@@ -183,30 +183,41 @@ class Engine:
                     "(or rename another project to that name and delete the state file) and "
                     "journey-sync carries on at the next cycle."
                 )
-            if project_id is None and project.name == self.workflow.todoist_project and not (
-                project.is_deleted or project.is_archived
+            if (
+                project_id is None
+                and project.name == self.workflow.todoist_project
+                and not (project.is_deleted or project.is_archived)
             ):
                 project_id = project.id
                 state.put(db, name, "project_id", project_id)
-        if changes.full and project_id is not None and changes.projects and not any(
-            p.id == project_id for p in changes.projects
+        if (
+            changes.full
+            and project_id is not None
+            and changes.projects
+            and not any(p.id == project_id for p in changes.projects)
         ):
             raise UserError(
                 f"the Todoist project {self.workflow.todoist_project!r} (id {project_id}) no longer "
                 "exists: restore it from Todoist, or delete the state file to start a new project."
             )
         memory = state.memory(name)
-        by_task_id = {r.task_id: r for r in memory.tasks.values() if r.task_id}
+        by_task_id = {r.task_id: r for r in memory.tasks.values() if r.task_id is not None}
         seen: set[str] = set()
         adopted: set[tuple[str, str]] = set()
         for task in changes.tasks:
             seen.add(task.id)
             self._record(db, task, memory, by_task_id, adopted)
-        if changes.full and project_id is not None and (had_token or memory.tasks or _has_ids(model)):
+        if (
+            changes.full
+            and project_id is not None
+            and (had_token or memory.tasks or _has_ids(model))
+        ):
             # A full sync lists active tasks only. Tasks we knew as open that are not
             # listed were completed or deleted meanwhile; Todoist's completed history
             # tells which (and, after a lost state file, which steps were already done).
-            missing = [r for r in memory.tasks.values() if r.status == "open" and r.task_id not in seen]
+            missing = [
+                r for r in memory.tasks.values() if r.status == "open" and r.task_id not in seen
+            ]
             since = now - REBUILD_HISTORY
             completed = self.tasks.completed(project_id=project_id, since=since)
             for task in completed:
@@ -215,12 +226,22 @@ class Engine:
             completed_ids = {t.id for t in completed}
             for record in missing:
                 if record.task_id not in completed_ids:
-                    state.put_task(db, name, TaskRecord(record.lead_id, record.step_key, record.task_id, "deleted"))
+                    state.put_task(
+                        db,
+                        name,
+                        TaskRecord(record.lead_id, record.step_key, record.task_id, "deleted"),
+                    )
         if adopted:
-            stale = [p.uuid for p in state.pending(name) if (p.lead_id, p.step_key) in adopted and p.kind == "add"]
+            stale = [
+                p.uuid
+                for p in state.pending(name)
+                if (p.lead_id, p.step_key) in adopted and p.kind == "add"
+            ]
             state.drop_pending(db, name, stale)
         if changes.collaborators:
-            state.set_pairs(db, "collaborators", name, list(changes.collaborators.items()), present=True)
+            state.set_pairs(
+                db, "collaborators", name, list(changes.collaborators.items()), present=True
+            )
         state.put(db, name, "sync_token", changes.sync_token)
 
     def _record(
@@ -228,13 +249,15 @@ class Engine:
         db: object,
         task: Task,
         memory: Memory,
-        by_task_id: dict[str | None, TaskRecord],
+        by_task_id: dict[str, TaskRecord],
         adopted: set[tuple[str, str]],
     ) -> None:
         import sqlite3
 
         assert isinstance(db, sqlite3.Connection)
-        status: TaskStatus = "deleted" if task.is_deleted else "completed" if task.checked else "open"
+        status: TaskStatus = (
+            "deleted" if task.is_deleted else "completed" if task.checked else "open"
+        )
         key = parse_marker(task.description)
         known = by_task_id.get(task.id)
         if key is None and known is not None:
@@ -246,10 +269,15 @@ class Engine:
             if not task.is_deleted:
                 log.warning(
                     "Todoist has a second task for lead %s step %s (%s); keeping %s",
-                    key[0], key[1], task.id, existing.task_id,
+                    key[0],
+                    key[1],
+                    task.id,
+                    existing.task_id,
                 )
             return
-        self.state.put_task(db, self.name, TaskRecord(key[0], key[1], task.id, status, task.responsible_uid))
+        self.state.put_task(
+            db, self.name, TaskRecord(key[0], key[1], task.id, status, task.responsible_uid)
+        )
         adopted.add(key)
 
     # --------------------------------------------------------------- apply
@@ -261,7 +289,9 @@ class Engine:
         with state.transaction() as db:
             state.put_leads(db, name, changed_leads)
             state.set_pairs(db, "marks", name, plan.marks_written, present=True)
-            state.set_pairs(db, "marks", name, [*plan.marks_cleared, *plan.marks_forgotten], present=False)
+            state.set_pairs(
+                db, "marks", name, [*plan.marks_cleared, *plan.marks_forgotten], present=False
+            )
             state.set_pairs(db, "left_on", name, [(i,) for i in plan.left_on_written], present=True)
             state.set_pairs(db, "coach", name, [(i,) for i in plan.coach_written], present=True)
             state.set_pairs(db, "flagged", name, plan.flagged, present=True)
@@ -273,7 +303,9 @@ class Engine:
         reuse = {(p.kind, p.lead_id, p.step_key, p.task_id): p for p in pending}
         commands: list[tuple[TaskCommand, PendingCommand]] = []
 
-        def uuid_for(kind: str, lead_id: str | None, step_key: str | None, task_id: str | None) -> PendingCommand:
+        def uuid_for(
+            kind: str, lead_id: str | None, step_key: str | None, task_id: str | None
+        ) -> PendingCommand:
             earlier = reuse.pop((kind, lead_id, step_key, task_id), None)
             if earlier is not None:
                 return earlier
@@ -293,8 +325,16 @@ class Engine:
             assert p.temp_id is not None
             commands.append(
                 (
-                    AddTask(p.uuid, p.temp_id, project_ref, new.content, new.description, new.due,
-                            new.priority, new.labels),
+                    AddTask(
+                        p.uuid,
+                        p.temp_id,
+                        project_ref,
+                        new.content,
+                        new.description,
+                        new.due,
+                        new.priority,
+                        new.labels,
+                    ),
                     p,
                 )
             )
@@ -335,14 +375,23 @@ class Engine:
                     continue
                 settled.append(command.uuid)
                 if not result.ok:
-                    report.failed_commands.append(f"{type(command).__name__} {p.lead_id}/{p.step_key}: {result.error}")
-                    log.warning("Todoist refused %s for lead %s step %s: %s",
-                                type(command).__name__, p.lead_id, p.step_key, result.error)
+                    report.failed_commands.append(
+                        f"{type(command).__name__} {p.lead_id}/{p.step_key}: {result.error}"
+                    )
+                    log.warning(
+                        "Todoist refused %s for lead %s step %s: %s",
+                        type(command).__name__,
+                        p.lead_id,
+                        p.step_key,
+                        result.error,
+                    )
                 elif isinstance(command, AddProject):
                     state.put(db, name, "project_id", result.new_id)
                 elif isinstance(command, AddTask):
                     assert p.lead_id is not None and p.step_key is not None
-                    state.put_task(db, name, TaskRecord(p.lead_id, p.step_key, result.new_id, "open"))
+                    state.put_task(
+                        db, name, TaskRecord(p.lead_id, p.step_key, result.new_id, "open")
+                    )
                 elif isinstance(command, CloseTask):
                     state.set_status(db, name, command.task_id, "completed")
                 elif isinstance(command, DeleteTask):

@@ -70,7 +70,9 @@ def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterC
         here = f"{column_letter(column)}{total_row}"
         cells.append(FooterCell(total_row, column, formula=f"=COUNTIFS({is_lead},{rng(column)},1)"))
         cells.append(
-            FooterCell(row_of[SHARE], column, formula=f"=IF({leads}=0,0,ROUND(100*{here}/{leads},1))")
+            FooterCell(
+                row_of[SHARE], column, formula=f"=IF({leads}=0,0,ROUND(100*{here}/{leads},1))"
+            )
         )
         if index == 0:
             drop = f"=IF({leads}=0,0,ROUND(100*({leads}-{here})/{leads},1))"
@@ -101,7 +103,9 @@ def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterC
     return cells
 
 
-def expected_values(layout: Layout, figures: Funnel, start: int) -> dict[tuple[int, int], CellValue]:
+def expected_values(
+    layout: Layout, figures: Funnel, start: int
+) -> dict[tuple[int, int], CellValue]:
     """What the footer's cells should read (formula results) for these figures."""
     kinds = footer_kinds(layout)
     row_of = {kind: start + index for index, kind in enumerate(kinds)}

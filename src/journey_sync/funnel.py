@@ -51,8 +51,8 @@ def funnel(workflow: Workflow, leads: Iterable[Lead]) -> Funnel:
     departed = [lead for lead in leads if lead.departed]
     furthest: dict[str | None, int] = {}
     for lead in departed:
-        reached = [k for k in keys if k in lead.marks]
-        key = reached[-1] if reached else None
+        marked = [k for k in keys if k in lead.marks]
+        key = marked[-1] if marked else None
         furthest[key] = furthest.get(key, 0) + 1
     stages: list[StageFigures] = []
     previous = total

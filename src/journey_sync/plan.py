@@ -100,8 +100,12 @@ class Plan:
 
     def is_empty(self) -> bool:
         return not (
-            self.sheet.has_cell_changes() or self.creates or self.closes or self.deletes
-            or self.marks_forgotten or self.new_leads
+            self.sheet.has_cell_changes()
+            or self.creates
+            or self.closes
+            or self.deletes
+            or self.marks_forgotten
+            or self.new_leads
         )
 
 
@@ -125,13 +129,23 @@ def colour_rules(workflow: Workflow, model: SheetModel) -> tuple[ColourRule, ...
     rules: list[ColourRule] = []
     if "reason_left" in layout.roles:
         rules.append(
-            ColourRule("departed", f'=AND({lead},{ref(layout.roles["reason_left"])}<>"")',
-                       first, layout.last_column, *RED)
+            ColourRule(
+                "departed",
+                f'=AND({lead},{ref(layout.roles["reason_left"])}<>"")',
+                first,
+                layout.last_column,
+                *RED,
+            )
         )
     if workflow.paid_stage is not None:
         rules.append(
-            ColourRule("paid", f"=AND({lead},{ref(layout.stages[workflow.paid_stage])}=1)",
-                       first, layout.last_column, *GREEN)
+            ColourRule(
+                "paid",
+                f"=AND({lead},{ref(layout.stages[workflow.paid_stage])}=1)",
+                first,
+                layout.last_column,
+                *GREEN,
+            )
         )
     return tuple(rules)
 
@@ -242,7 +256,9 @@ def plan_cycle(
                 for step in steps_marking.get(stage_key, ()):
                     record = tasks[step.key]
                     if record is not None and record.status == "open" and record.task_id:
-                        closes.append(TaskAction(lead_id, step.key, record.task_id, "marked by hand"))
+                        closes.append(
+                            TaskAction(lead_id, step.key, record.task_id, "marked by hand")
+                        )
 
         # The coach's name from whoever a task of this lead is assigned to.
         if "coach" in roles and lead.coach is None and lead_id not in memory.coach_written:
@@ -255,8 +271,14 @@ def plan_cycle(
                     break
 
         if lead.departed:
-            if "left_on" in roles and lead.left_on is None and lead_id not in memory.left_on_written:
-                values.append(CellWrite(lead.row, roles["left_on"], date_to_serial(today), as_date=True))
+            if (
+                "left_on" in roles
+                and lead.left_on is None
+                and lead_id not in memory.left_on_written
+            ):
+                values.append(
+                    CellWrite(lead.row, roles["left_on"], date_to_serial(today), as_date=True)
+                )
                 left_on_written.append(lead_id)
             if workflow.on_leave != "keep":
                 for step in workflow.steps:
@@ -285,7 +307,9 @@ def plan_cycle(
                     step_key=step.key,
                     content=render(step.content, lead),
                     description="\n\n".join(
-                        part for part in (render(step.description, lead), task_marker(lead_id, step.key)) if part
+                        part
+                        for part in (render(step.description, lead), task_marker(lead_id, step.key))
+                        if part
                     ),
                     due=due_for(step, day, workflow.zone),
                     priority=step.priority,

@@ -16,7 +16,11 @@ def funnel_table(workflow: Workflow, figures: Funnel, title: str) -> str:
     lines = [
         f"{title}: {figures.leads} leads, {figures.still_in_journey} still in journey "
         f"({number_text(figures.still_share)}%)"
-        + (f", {figures.left_before_any_stage} left before any stage" if figures.left_before_any_stage else ""),
+        + (
+            f", {figures.left_before_any_stage} left before any stage"
+            if figures.left_before_any_stage
+            else ""
+        ),
         f"  {'stage':<{width}}{'reached':>8}{'share %':>9}{'drop-off %':>12}{'left here':>11}",
     ]
     for stage in figures.stages:

@@ -115,8 +115,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         workflows=Path(env.get("JOURNEY_SYNC_WORKFLOWS", "").strip() or "workflows.yaml"),
         state=Path(env.get("JOURNEY_SYNC_STATE", "").strip() or "journey-sync.db"),
-        sheets_api_url=(env.get("JOURNEY_SYNC_SHEETS_API_URL", "").strip() or DEFAULT_SHEETS_API_URL).rstrip("/"),
-        todoist_api_url=(env.get("JOURNEY_SYNC_TODOIST_API_URL", "").strip() or DEFAULT_TODOIST_API_URL).rstrip("/"),
+        sheets_api_url=(
+            env.get("JOURNEY_SYNC_SHEETS_API_URL", "").strip() or DEFAULT_SHEETS_API_URL
+        ).rstrip("/"),
+        todoist_api_url=(
+            env.get("JOURNEY_SYNC_TODOIST_API_URL", "").strip() or DEFAULT_TODOIST_API_URL
+        ).rstrip("/"),
         interval_seconds=_number(env, "JOURNEY_SYNC_INTERVAL", 60.0, minimum=1.0),
         health_port=int(_number(env, "JOURNEY_SYNC_HEALTH_PORT", 8080, minimum=0)),
         log_format=log_format,

@@ -104,8 +104,11 @@ def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
         if key and key not in position:
             position[key] = index
     wanted = dict(workflow.sheet.columns.roles())
-    missing = [h for h in [*wanted.values(), *(s.header for s in workflow.stages)]
-               if normalise_header(h) not in position]
+    missing = [
+        h
+        for h in [*wanted.values(), *(s.header for s in workflow.stages)]
+        if normalise_header(h) not in position
+    ]
     if missing:
         found = [_text(h) for h in headers if _text(h).strip()]
         raise SheetLayoutError(
@@ -150,7 +153,10 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
     footer: list[FooterRow] = []
     last_data_row = layout.header_row
     for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
-        cell = lambda column, r=row: snapshot.cell(r, column)  # noqa: E731
+
+        def cell(column: int, r: int = row) -> CellValue | None:
+            return snapshot.cell(r, column)
+
         name, raw_date, raw_id = cell(name_col), cell(date_col), cell(id_col)
         marker = _text(raw_id) if _text(raw_id).startswith(FOOTER_MARK) else None
         is_lead = name is not None and raw_date is not None
@@ -196,7 +202,11 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
                     date_col,
                     f"journey-sync cannot read the lead date {_text(raw_date)!r}: type a date "
                     "(e.g. 2026-03-31)"
-                    + (f" or use the format {workflow.sheet.date_format}" if workflow.sheet.date_format else "")
+                    + (
+                        f" or use the format {workflow.sheet.date_format}"
+                        if workflow.sheet.date_format
+                        else ""
+                    )
                     + ". This lead gets no tasks until then.",
                 )
             )

@@ -131,7 +131,9 @@ class StateStore:
         return Memory(
             leads={
                 r[0]: (r[1], r[2])
-                for r in db.execute("SELECT lead_id, name, lead_date FROM leads WHERE workflow=?", (workflow,))
+                for r in db.execute(
+                    "SELECT lead_id, name, lead_date FROM leads WHERE workflow=?", (workflow,)
+                )
             },
             tasks={
                 (r[0], r[1]): TaskRecord(r[0], r[1], r[2], r[3], r[4])
@@ -141,24 +143,38 @@ class StateStore:
                 )
             },
             marks_written=frozenset(
-                (r[0], r[1]) for r in db.execute("SELECT lead_id, stage_key FROM marks WHERE workflow=?", (workflow,))
+                (r[0], r[1])
+                for r in db.execute(
+                    "SELECT lead_id, stage_key FROM marks WHERE workflow=?", (workflow,)
+                )
             ),
             left_on_written=frozenset(
-                r[0] for r in db.execute("SELECT lead_id FROM left_on WHERE workflow=?", (workflow,))
+                r[0]
+                for r in db.execute("SELECT lead_id FROM left_on WHERE workflow=?", (workflow,))
             ),
             coach_written=frozenset(
                 r[0] for r in db.execute("SELECT lead_id FROM coach WHERE workflow=?", (workflow,))
             ),
             flagged={
-                r[0]: r[1] for r in db.execute("SELECT lead_id, note FROM flagged WHERE workflow=?", (workflow,))
+                r[0]: r[1]
+                for r in db.execute(
+                    "SELECT lead_id, note FROM flagged WHERE workflow=?", (workflow,)
+                )
             },
             collaborators={
-                r[0]: r[1] for r in db.execute("SELECT uid, name FROM collaborators WHERE workflow=?", (workflow,))
+                r[0]: r[1]
+                for r in db.execute(
+                    "SELECT uid, name FROM collaborators WHERE workflow=?", (workflow,)
+                )
             },
         )
 
     def task_count(self, workflow: str) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM tasks WHERE workflow=?", (workflow,)).fetchone()[0])
+        return int(
+            self._db.execute("SELECT COUNT(*) FROM tasks WHERE workflow=?", (workflow,)).fetchone()[
+                0
+            ]
+        )
 
     # ------------------------------------------------------------ task records
 
@@ -167,12 +183,21 @@ class StateStore:
         db.execute(
             "INSERT INTO tasks VALUES (?,?,?,?,?,?) ON CONFLICT(workflow,lead_id,step_key) DO UPDATE SET "
             "task_id=excluded.task_id, status=excluded.status, responsible_uid=excluded.responsible_uid",
-            (workflow, record.lead_id, record.step_key, record.task_id, record.status, record.responsible_uid),
+            (
+                workflow,
+                record.lead_id,
+                record.step_key,
+                record.task_id,
+                record.status,
+                record.responsible_uid,
+            ),
         )
 
     @staticmethod
     def set_status(db: sqlite3.Connection, workflow: str, task_id: str, status: TaskStatus) -> None:
-        db.execute("UPDATE tasks SET status=? WHERE workflow=? AND task_id=?", (status, workflow, task_id))
+        db.execute(
+            "UPDATE tasks SET status=? WHERE workflow=? AND task_id=?", (status, workflow, task_id)
+        )
 
     # ---------------------------------------------------------------- pending
 
@@ -186,20 +211,29 @@ class StateStore:
         ]
 
     @staticmethod
-    def add_pending(db: sqlite3.Connection, workflow: str, commands: Iterable[PendingCommand]) -> None:
+    def add_pending(
+        db: sqlite3.Connection, workflow: str, commands: Iterable[PendingCommand]
+    ) -> None:
         db.executemany(
             "INSERT OR IGNORE INTO pending VALUES (?,?,?,?,?,?,?)",
-            [(workflow, c.uuid, c.kind, c.lead_id, c.step_key, c.temp_id, c.task_id) for c in commands],
+            [
+                (workflow, c.uuid, c.kind, c.lead_id, c.step_key, c.temp_id, c.task_id)
+                for c in commands
+            ],
         )
 
     @staticmethod
     def drop_pending(db: sqlite3.Connection, workflow: str, uuids: Iterable[str]) -> None:
-        db.executemany("DELETE FROM pending WHERE workflow=? AND uuid=?", [(workflow, u) for u in uuids])
+        db.executemany(
+            "DELETE FROM pending WHERE workflow=? AND uuid=?", [(workflow, u) for u in uuids]
+        )
 
     # ------------------------------------------------------------- sheet facts
 
     @staticmethod
-    def put_leads(db: sqlite3.Connection, workflow: str, leads: Iterable[tuple[str, tuple[str, str]]]) -> None:
+    def put_leads(
+        db: sqlite3.Connection, workflow: str, leads: Iterable[tuple[str, tuple[str, str]]]
+    ) -> None:
         db.executemany(
             "INSERT INTO leads VALUES (?,?,?,?) ON CONFLICT(workflow,lead_id) DO UPDATE SET "
             "name=excluded.name, lead_date=excluded.lead_date",
@@ -208,7 +242,12 @@ class StateStore:
 
     @staticmethod
     def set_pairs(
-        db: sqlite3.Connection, table: str, workflow: str, rows: Iterable[tuple[str, ...]], *, present: bool
+        db: sqlite3.Connection,
+        table: str,
+        workflow: str,
+        rows: Iterable[tuple[str, ...]],
+        *,
+        present: bool,
     ) -> None:
         rows = list(rows)
         if not rows:
@@ -218,10 +257,19 @@ class StateStore:
             raise ValueError(table)
         if present:
             marks = ",".join("?" * (width + 1))
-            db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", [(workflow, *r) for r in rows])
+            db.executemany(
+                f"INSERT OR REPLACE INTO {table} VALUES ({marks})", [(workflow, *r) for r in rows]
+            )
         else:
-            columns = {"marks": ("lead_id", "stage_key"), "left_on": ("lead_id",), "coach": ("lead_id",),
-                       "flagged": ("lead_id",), "collaborators": ("uid",)}[table]
+            columns = {
+                "marks": ("lead_id", "stage_key"),
+                "left_on": ("lead_id",),
+                "coach": ("lead_id",),
+                "flagged": ("lead_id",),
+                "collaborators": ("uid",),
+            }[table]
             where = " AND ".join(f"{c}=?" for c in columns)
-            db.executemany(f"DELETE FROM {table} WHERE workflow=? AND {where}",
-                           [(workflow, *r[: len(columns)]) for r in rows])
+            db.executemany(
+                f"DELETE FROM {table} WHERE workflow=? AND {where}",
+                [(workflow, *r[: len(columns)]) for r in rows],
+            )

@@ -21,7 +21,9 @@ class ServiceStats:
     todoist: RetryStats = field(default_factory=RetryStats)
 
 
-def sheet_gateway(workflow: Workflow, settings: Settings, stats: RetryStats | None = None) -> GoogleSheetsGateway:
+def sheet_gateway(
+    workflow: Workflow, settings: Settings, stats: RetryStats | None = None
+) -> GoogleSheetsGateway:
     return GoogleSheetsGateway(
         spreadsheet=workflow.sheet.spreadsheet_id,
         worksheet=workflow.sheet.worksheet,
@@ -32,7 +34,9 @@ def sheet_gateway(workflow: Workflow, settings: Settings, stats: RetryStats | No
 
 
 def task_gateway(settings: Settings, stats: RetryStats | None = None) -> TodoistGateway:
-    return TodoistGateway(token=settings.require_todoist_token(), base_url=settings.todoist_api_url, stats=stats)
+    return TodoistGateway(
+        token=settings.require_todoist_token(), base_url=settings.todoist_api_url, stats=stats
+    )
 
 
 def build_engines(

@@ -69,8 +69,16 @@ class Columns(_Strict):
         """Every mapped role (including extras) to its header."""
         found = {
             role: header
-            for role in ("name", "lead_date", "lead_id", "source", "heard_about", "coach",
-                         "reason_left", "left_on")
+            for role in (
+                "name",
+                "lead_date",
+                "lead_id",
+                "source",
+                "heard_about",
+                "coach",
+                "reason_left",
+                "left_on",
+            )
             if (header := getattr(self, role)) is not None
         }
         found.update(self.extra)
@@ -159,7 +167,9 @@ class Workflow(_Strict):
         for key in _duplicates([s.key for s in self.steps]):
             problems.append(f"steps: step key {key!r} is used twice")
         if self.paid_stage is not None and self.paid_stage not in stage_keys:
-            problems.append(f"paid_stage: {self.paid_stage!r} is not a stage key ({', '.join(stage_keys)})")
+            problems.append(
+                f"paid_stage: {self.paid_stage!r} is not a stage key ({', '.join(stage_keys)})"
+            )
         placeholders = set(self.sheet.columns.roles()) | {"name", "lead_date"}
         for index, step in enumerate(self.steps):
             if step.marks is not None and step.marks not in stage_keys:
@@ -319,5 +329,5 @@ def summary(workflow: Workflow) -> str:
     for step in workflow.steps:
         extra = f" at {step.time:%H:%M}" if step.time else ""
         marks = f" -> marks {workflow.stage(step.marks).header!r}" if step.marks else ""
-        out.append(f"    {str(step.due):>5}{extra}  {step.key}: {step.content}{marks}")
+        out.append(f"    {step.due!s:>5}{extra}  {step.key}: {step.content}{marks}")
     return "\n".join(out)

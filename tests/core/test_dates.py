@@ -46,7 +46,9 @@ def test_offsets_clamp_months_to_month_end(start: date, offset: str, expected: d
 
 
 @given(days, st.integers(min_value=0, max_value=36))
-def test_month_offset_lands_in_the_right_month_and_never_past_its_end(start: date, months: int) -> None:
+def test_month_offset_lands_in_the_right_month_and_never_past_its_end(
+    start: date, months: int
+) -> None:
     result = add_offset(start, Offset.parse(f"+{months}m"))
     assert (result.year * 12 + result.month) - (start.year * 12 + start.month) == months
     assert result.day == min(start.day, calendar.monthrange(result.year, result.month)[1])
@@ -94,9 +96,14 @@ def test_time_in_the_spring_forward_gap_moves_forward() -> None:
     assert due.at is not None and due.at.time() == time(2, 30)
 
 
-@given(days, st.sampled_from(["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]),
-       st.times())
-def test_timed_due_is_that_wall_time_whenever_it_exists(day: date, zone_name: str, at: time) -> None:
+@given(
+    days,
+    st.sampled_from(["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]),
+    st.times(),
+)
+def test_timed_due_is_that_wall_time_whenever_it_exists(
+    day: date, zone_name: str, at: time
+) -> None:
     zone = ZoneInfo(zone_name)
     at = at.replace(microsecond=0, second=0)
     due = due_for(step(time=at.strftime("%H:%M")), day, zone)

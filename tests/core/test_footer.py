@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from conftest import HEADERS
-from fakes import FakeSheet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import HEADERS, ROOT
+from fakes import FakeSheet
 from journey_sync.dates import date_to_serial
 from journey_sync.footer import expected_values, plan_footer
 from journey_sync.funnel import funnel, percent
 from journey_sync.ports import SheetWrites
 from journey_sync.sheet import read_sheet
 from journey_sync.workflow import Workflow, load_workflows
-from conftest import ROOT
 
 WORKFLOW: Workflow = load_workflows(ROOT / "workflows.yaml").workflows[0]
 STAGES = [s.header for s in WORKFLOW.stages]
@@ -24,8 +23,12 @@ STAGES = [s.header for s in WORKFLOW.stages]
 lead_rows = st.lists(
     st.tuples(
         st.sampled_from(["Ann", "Bo", " ", "Cy Dunn"]),
-        st.one_of(st.just(date_to_serial(date(2026, 3, 2))), st.just("2026-04-01"), st.just("someday")),
-        st.lists(st.sampled_from([None, 1, 1, 1, "x", 0, 2]), min_size=len(STAGES), max_size=len(STAGES)),
+        st.one_of(
+            st.just(date_to_serial(date(2026, 3, 2))), st.just("2026-04-01"), st.just("someday")
+        ),
+        st.lists(
+            st.sampled_from([None, 1, 1, 1, "x", 0, 2]), min_size=len(STAGES), max_size=len(STAGES)
+        ),
         st.sampled_from([None, None, "Moved away", "Price"]),
         st.booleans(),  # an empty row instead
     ),
@@ -80,8 +83,20 @@ def test_figures_by_hand() -> None:
     sheet = build(
         [
             ("Ann", 46083, [1, 1, 1, None, None, 1, None, None, None, None, None], None, False),
-            ("Bo", 46083, [1, 1, None, None, None, None, None, None, None, None, None], "Price", False),
-            ("Cy", 46083, [1, None, None, None, None, None, None, None, None, None, None], None, False),
+            (
+                "Bo",
+                46083,
+                [1, 1, None, None, None, None, None, None, None, None, None],
+                "Price",
+                False,
+            ),
+            (
+                "Cy",
+                46083,
+                [1, None, None, None, None, None, None, None, None, None, None],
+                None,
+                False,
+            ),
             ("Dee", 46083, [None] * 11, "Moved", False),
         ]
     )

@@ -6,8 +6,8 @@ import json
 from datetime import date
 
 import pytest
-from conftest import HEADERS, RECORDINGS
 
+from conftest import HEADERS, RECORDINGS
 from journey_sync.errors import SheetLayoutError
 from journey_sync.ports import SheetSnapshot
 from journey_sync.sheet import column_letter, read_sheet
@@ -29,7 +29,12 @@ def test_ragged_rows_serial_dates_and_trailing_cells_omitted(workflow: Workflow)
         ),
     )
     ann, bob = model.leads
-    assert (ann.row, ann.lead_date, ann.marks, ann.source) == (2, date(2026, 3, 2), {"contacted"}, "Instagram")
+    assert (ann.row, ann.lead_date, ann.marks, ann.source) == (
+        2,
+        date(2026, 3, 2),
+        {"contacted"},
+        "Instagram",
+    )
     assert (bob.row, bob.lead_date, bob.marks) == (4, date(2026, 3, 3), frozenset())
     assert ann.lead_id is None and not ann.departed
 
@@ -59,7 +64,9 @@ def test_empty_sheet_says_no_headers(workflow: Workflow) -> None:
 
 
 def test_unreadable_date_is_a_problem_of_that_row_only(workflow: Workflow) -> None:
-    model = read_sheet(workflow, snap(HEADERS, ["Ann", "next tuesday"], ["Bob", "31/03/2026"], ["Cy", True]))
+    model = read_sheet(
+        workflow, snap(HEADERS, ["Ann", "next tuesday"], ["Bob", "31/03/2026"], ["Cy", True])
+    )
     assert [lead.lead_date for lead in model.leads] == [None, date(2026, 3, 31), None]
     assert [p.row for p in model.problems] == [2, 4]
     assert "next tuesday" in model.problems[0].message
@@ -90,7 +97,9 @@ def test_footer_rows_are_never_leads_but_a_lead_typed_over_one_is(workflow: Work
 
 def test_reads_the_recorded_sparse_values_shape(workflow: Workflow) -> None:
     # The recorded values.get answer: ragged rows with trailing empties omitted.
-    cassette = json.loads((RECORDINGS / "gsheets_values_get_sparse_trailing_cells_and_rows_omitted.json").read_text())
+    cassette = json.loads(
+        (RECORDINGS / "gsheets_values_get_sparse_trailing_cells_and_rows_omitted.json").read_text()
+    )
     bodies = [
         i["response"]["body_json"]
         for i in cassette["interactions"]
@@ -103,4 +112,11 @@ def test_reads_the_recorded_sparse_values_shape(workflow: Workflow) -> None:
 
 
 def test_column_letters() -> None:
-    assert [column_letter(n) for n in (1, 19, 26, 27, 52, 703)] == ["A", "S", "Z", "AA", "AZ", "AAA"]
+    assert [column_letter(n) for n in (1, 19, 26, 27, 52, 703)] == [
+        "A",
+        "S",
+        "Z",
+        "AA",
+        "AZ",
+        "AAA",
+    ]

@@ -31,7 +31,7 @@ def problems(text: str) -> list[str]:
 def test_example_workflow_is_a_12_month_studio_journey() -> None:
     wf = load_workflows(ROOT / "workflows.yaml").workflows[0]
     assert wf.paid_stage == "first_paid"
-    assert [s.header for s in wf.stages][0] == "Client contacted"
+    assert next(s.header for s in wf.stages) == "Client contacted"
     assert 10 <= len(wf.steps) <= 14
     assert max(s.due.amount for s in wf.steps if s.due.unit == "m") == 12
     assert any(s.marks is None for s in wf.steps)  # touch-base reminders mark nothing
@@ -49,7 +49,9 @@ def test_validate_prints_summary_and_exits_0(capsys: pytest.CaptureFixture[str])
     assert "+12m" in out and "Client contacted" in out and "[paid]" in out
 
 
-def test_validate_bad_offset_names_file_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_bad_offset_names_file_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = EXAMPLE.replace("due: +2d", "due: +3x", 1)
     path = tmp_path / "broken.yaml"
     path.write_text(bad)
@@ -61,7 +63,9 @@ def test_validate_bad_offset_names_file_line_and_field(tmp_path: Path, capsys: p
     ]
 
 
-def test_validate_yaml_syntax_error_has_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_yaml_syntax_error_has_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = EXAMPLE.replace("        labels: [journey]\n", "        labels: [journey\n", 1)
     path = tmp_path / "broken.yaml"
     path.write_text(bad)
@@ -75,7 +79,9 @@ def test_validate_yaml_syntax_error_has_its_line(tmp_path: Path, capsys: pytest.
 
 def test_unknown_key_is_an_error_with_its_line() -> None:
     bad = EXAMPLE.replace("        priority: 4\n", "        priority: 4\n        colour: red\n", 1)
-    assert problems(bad) == [f"wf.yaml:{line_of(bad, 'colour: red')}: workflows.0.steps.0.colour: unknown key (check its spelling)"]
+    assert problems(bad) == [
+        f"wf.yaml:{line_of(bad, 'colour: red')}: workflows.0.steps.0.colour: unknown key (check its spelling)"
+    ]
 
 
 def test_unknown_time_zone() -> None:
@@ -86,9 +92,11 @@ def test_unknown_time_zone() -> None:
 
 
 def test_duplicate_step_and_stage_keys_and_unknown_marks() -> None:
-    bad = EXAMPLE.replace("marks: month_12", "marks: month_13").replace(
-        "      - key: month_6\n", "      - key: month_3\n"
-    ).replace("      - key: touch_base_6w\n", "      - key: contact\n")
+    bad = (
+        EXAMPLE.replace("marks: month_12", "marks: month_13")
+        .replace("      - key: month_6\n", "      - key: month_3\n")
+        .replace("      - key: touch_base_6w\n", "      - key: contact\n")
+    )
     found = problems(bad)
     assert any("stage key 'month_3' is used twice" in p for p in found)
     assert any("step key 'contact' is used twice" in p for p in found)
@@ -130,7 +138,9 @@ def test_spreadsheet_url_gives_its_id() -> None:
 def test_console_script_validate_runs(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "journey_sync.cli", "validate", str(ROOT / "workflows.yaml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "ok: 1 workflow(s) valid" in done.stdout
