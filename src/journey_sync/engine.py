@@ -200,6 +200,10 @@ class Engine:
                 f"the Todoist project {self.workflow.todoist_project!r} (id {project_id}) no longer "
                 "exists: restore it from Todoist, or delete the state file to start a new project."
             )
+        if not changes.full and not changes.tasks and not changes.collaborators:
+            # The common quiet cycle: nothing to fold in but the new token.
+            state.put(db, name, "sync_token", changes.sync_token)
+            return
         memory = state.memory(name)
         by_task_id = {r.task_id: r for r in memory.tasks.values() if r.task_id is not None}
         seen: set[str] = set()

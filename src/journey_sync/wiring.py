@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .adapters.google_sheets import GoogleSheetsGateway
+from .adapters.google_sheets import GoogleSheetsGateway, SheetsStats
 from .adapters.retry import RetryStats
 from .adapters.todoist import TodoistGateway
 from .engine import Engine
@@ -17,7 +17,7 @@ from .workflow import Workflow, WorkflowFile
 class ServiceStats:
     """Request counters per service, shared by every workflow's gateways (for /metrics)."""
 
-    sheets: RetryStats = field(default_factory=RetryStats)
+    sheets: SheetsStats = field(default_factory=SheetsStats)
     todoist: RetryStats = field(default_factory=RetryStats)
 
 
