@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from .dates import today_in
 from .errors import UserError
+from .funnel import Funnel
 from .plan import Memory, Plan, TaskRecord, TaskStatus, parse_marker, plan_cycle
 from .ports import (
     MAX_COMMANDS_PER_REQUEST,
@@ -75,6 +76,9 @@ class CycleReport:
     problems: list[str] = field(default_factory=list)
     dry_run: bool = False
     duration: float = 0.0
+    # The funnel figures the cycle planned with (for the daemon's /metrics); None until
+    # a plan exists.
+    figures: Funnel | None = None
 
     def summary(self) -> str:
         what = (
@@ -163,6 +167,7 @@ class Engine:
         report.rows_flagged = len(plan.flagged)
         report.footer_written = plan.footer is not None
         report.problems = [f"row {p.row}: {p.message}" for p in plan.problems]
+        report.figures = plan.figures
 
     # ---------------------------------------------------------- read Todoist
 
