@@ -9,8 +9,7 @@ executed command uuids, so resends after a simulated crash behave as Todoist doc
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -177,10 +176,15 @@ class FakeSheet:
         width = max((c for _, c in self.cells), default=0)
         raw: dict[tuple[int, int], CellValue | Formula] = dict(self.cells)
 
+        cache: dict[tuple[int, int], CellValue | None] = {}
+
         def lookup(row: int, column: int) -> CellValue | None:
+            if (row, column) in cache:
+                return cache[(row, column)]
             value = raw.get((row, column))
             if isinstance(value, Formula):
-                return formulas.evaluate(value.text, lookup)
+                value = _plain(formulas.evaluate(value.text, _Grid(lookup, height, width)))
+            cache[(row, column)] = value
             return value
 
         grid: list[list[CellValue]] = []
@@ -199,13 +203,9 @@ class FakeSheet:
         for rule in self.rules:
             if row < rule.first_row:
                 continue
-            # A rule's formula is written for its first row; "$K2" means "column K, this row".
-            here = re.sub(
-                r"\$([A-Z]+)(\d+)",
-                lambda m, first=rule.first_row: f"${m.group(1)}{int(m.group(2)) - first + row}",
-                rule.formula,
-            )
-            if formulas.evaluate(here, lambda r, c: _cell(rows, r, c)) is True:
+            # A rule's formula is written for its first row and applied to the others.
+            grid = _Grid(lambda r, c: _cell(rows, r, c), len(rows), max(map(len, rows), default=0))
+            if formulas.evaluate(rule.formula, grid, offset=(row - rule.first_row, 0)) is True:
                 return rule.name
         return None
 
@@ -215,6 +215,28 @@ def _cell(rows: tuple[tuple[CellValue, ...], ...], r: int, c: int) -> CellValue 
         return None
     value = rows[r - 1][c - 1]
     return None if value == "" else value
+
+
+class _Grid:
+    """The sandbox evaluator's view of a grid: 0-based (row, column)."""
+
+    def __init__(self, lookup: Callable[[int, int], CellValue | None], height: int, width: int):
+        self._lookup, self._size = lookup, (height, width)
+
+    def value(self, row: int, col: int) -> formulas.Scalar:
+        return self._lookup(row + 1, col + 1)
+
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+
+def _plain(value: formulas.Scalar) -> CellValue | None:
+    """A result as the Sheets API returns it: whole numbers as ints, errors as their code."""
+    if isinstance(value, formulas.FormulaError):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 @dataclass

@@ -22,7 +22,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from .dates import today_in
@@ -301,6 +301,8 @@ class Engine:
             state.set_pairs(
                 db, "marks", name, [*plan.marks_cleared, *plan.marks_forgotten], present=False
             )
+            state.set_pairs(db, "marks_removed", name, plan.marks_declined, present=True)
+            state.set_pairs(db, "marks_removed", name, plan.marks_unremoved, present=False)
             state.set_pairs(db, "left_on", name, [(i,) for i in plan.left_on_written], present=True)
             state.set_pairs(db, "coach", name, [(i,) for i in plan.coach_written], present=True)
             state.set_pairs(db, "flagged", name, plan.flagged, present=True)
@@ -359,6 +361,16 @@ class Engine:
                 state.drop_pending(db, name, [p.uuid for p in reuse.values()])
         for start in range(0, len(commands), MAX_COMMANDS_PER_REQUEST):
             batch = commands[start : start + MAX_COMMANDS_PER_REQUEST]
+            created = state.get(name, "project_id")
+            if created is not None and created != project_ref:
+                # A temp id is only valid inside the request that created it: later batches
+                # name the project by its real id.
+                batch = [
+                    (replace(c, project_id=created), p)
+                    if isinstance(c, AddTask) and c.project_id == project_ref
+                    else (c, p)
+                    for c, p in batch
+                ]
             with state.transaction() as db:
                 state.add_pending(db, name, [p for _, p in batch])
             results = self.tasks.apply([c for c, _ in batch])

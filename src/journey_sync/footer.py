@@ -48,7 +48,11 @@ class FooterCell:
 
 def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterCell]:
     """Every cell of a footer whose first row is ``start``; data rows are above it."""
-    first, last = layout.header_row + 1, max(start - 1, layout.header_row + 1)
+    # Ranges start at the header row, not the first lead: Sheets widens a range when rows
+    # are inserted inside it but not above it, and people often insert new leads right
+    # under the header. The header row is no lead (its stage cells are not 1, its reason
+    # cell is not empty), except for the plain lead count, which subtracts it.
+    first, last = layout.header_row, max(start - 1, layout.header_row + 1)
     roles = layout.roles
 
     def rng(column: int) -> str:
@@ -56,7 +60,7 @@ def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterC
         return f"${letter}${first}:${letter}${last}"
 
     is_lead = f'{rng(roles["name"])},"<>",{rng(roles["lead_date"])},"<>"'
-    leads = f"COUNTIFS({is_lead})"
+    leads = f"(COUNTIFS({is_lead})-1)"
     kinds = footer_kinds(layout)
     row_of = {kind: start + index for index, kind in enumerate(kinds)}
     cells: list[FooterCell] = []

@@ -18,7 +18,7 @@ from .dates import date_to_serial, due_day, due_for
 from .footer import FooterPlan, plan_footer
 from .funnel import Funnel, funnel
 from .ports import CellNote, CellWrite, ColourRule, Due, SheetWrites
-from .sheet import FOOTER_MARK, Lead, RowProblem, SheetModel, column_letter
+from .sheet import Lead, RowProblem, SheetModel, column_letter
 from .workflow import Step, Workflow
 
 TaskStatus = Literal["open", "completed", "deleted"]
@@ -53,6 +53,8 @@ class Memory:
     leads: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id -> fingerprint
     tasks: Mapping[tuple[str, str], TaskRecord] = field(default_factory=dict)
     marks_written: frozenset[tuple[str, str]] = frozenset()  # (lead id, stage key)
+    # Marks we wrote that a person then removed: not written again for the same completion.
+    marks_removed: frozenset[tuple[str, str]] = frozenset()
     left_on_written: frozenset[str] = frozenset()
     coach_written: frozenset[str] = frozenset()
     flagged: Mapping[str, str] = field(default_factory=dict)  # lead id -> note text
@@ -86,6 +88,8 @@ class Plan:
     marks_written: tuple[tuple[str, str], ...]
     marks_cleared: tuple[tuple[str, str], ...]
     marks_forgotten: tuple[tuple[str, str], ...]  # ours, but a person removed them
+    marks_unremoved: tuple[tuple[str, str], ...]  # removed by a person, task since reopened
+    marks_declined: tuple[tuple[str, str], ...]  # ours, removed by a person just now
     left_on_written: tuple[str, ...]
     coach_written: tuple[str, ...]
     flagged: tuple[tuple[str, str], ...]
@@ -105,6 +109,7 @@ class Plan:
             or self.closes
             or self.deletes
             or self.marks_forgotten
+            or self.marks_unremoved
             or self.new_leads
         )
 
@@ -122,10 +127,8 @@ def colour_rules(workflow: Workflow, model: SheetModel) -> tuple[ColourRule, ...
     def ref(column: int) -> str:
         return f"${column_letter(column)}{first}"
 
-    lead = (
-        f'{ref(layout.roles["name"])}<>"",{ref(layout.roles["lead_date"])}<>"",'
-        f'LEFT({ref(layout.roles["lead_id"])},{len(FOOTER_MARK)})<>"{FOOTER_MARK}"'
-    )
+    # A lead row has a name and a lead date; footer rows never have a lead date.
+    lead = f'{ref(layout.roles["name"])}<>"",{ref(layout.roles["lead_date"])}<>""'
     rules: list[ColourRule] = []
     if "reason_left" in layout.roles:
         rules.append(
@@ -198,6 +201,8 @@ def plan_cycle(
     marks_written: list[tuple[str, str]] = []
     marks_cleared: list[tuple[str, str]] = []
     marks_forgotten: list[tuple[str, str]] = []
+    marks_unremoved: list[tuple[str, str]] = []
+    marks_declined: list[tuple[str, str]] = []
     left_on_written: list[str] = []
     coach_written: list[str] = []
     flagged: list[tuple[str, str]] = []
@@ -235,6 +240,11 @@ def plan_cycle(
             completed = any(r is not None and r.status == "completed" for r in records)
             reopened = any(r is not None and r.status == "open" for r in records)
             ours = (lead_id, stage_key) in memory.marks_written
+            removed = (lead_id, stage_key) in memory.marks_removed
+            if removed:
+                if not completed:
+                    marks_unremoved.append((lead_id, stage_key))  # a later completion counts again
+                continue
             if completed and not ours and stage_key not in lead.filled:
                 values.append(CellWrite(lead.row, column, 1))
                 marks_written.append((lead_id, stage_key))
@@ -245,8 +255,10 @@ def plan_cycle(
                 else:
                     marks_forgotten.append((lead_id, stage_key))
             elif ours and stage_key not in lead.filled:
-                # A person removed our mark: theirs to decide, so we forget it was ours.
+                # A person removed our mark: theirs to decide. We forget it was ours and do
+                # not write it again for this completion.
                 marks_forgotten.append((lead_id, stage_key))
+                marks_declined.append((lead_id, stage_key))
 
         # A mark typed by hand closes the open task that would have reminded someone.
         if not lead.departed:
@@ -336,6 +348,8 @@ def plan_cycle(
         marks_written=tuple(marks_written),
         marks_cleared=tuple(marks_cleared),
         marks_forgotten=tuple(marks_forgotten),
+        marks_unremoved=tuple(marks_unremoved),
+        marks_declined=tuple(marks_declined),
         left_on_written=tuple(left_on_written),
         coach_written=tuple(coach_written),
         flagged=tuple(flagged),

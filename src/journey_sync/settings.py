@@ -51,6 +51,12 @@ class Settings:
     log_format: str  # "text" or "json"
     google_credentials: Path | None
     todoist_token: Secret | None
+    # Where the health endpoint listens. Loopback by default so a developer's machine does
+    # not publish it; the container image sets 0.0.0.0 so the port can be published.
+    health_host: str = "127.0.0.1"
+    # How long SIGTERM/SIGINT wait for the cycle in flight before exiting anyway (the state
+    # store survives an exit at any point). Below Docker's default 10 s stop grace period.
+    shutdown_timeout_seconds: float = 8.0
 
     def require_google_credentials(self) -> Path:
         if self.google_credentials is None:
@@ -126,4 +132,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,
         google_credentials=Path(creds) if creds else None,
         todoist_token=token,
+        health_host=env.get("JOURNEY_SYNC_HEALTH_HOST", "").strip() or "127.0.0.1",
+        shutdown_timeout_seconds=_number(env, "JOURNEY_SYNC_SHUTDOWN_TIMEOUT", 8.0, minimum=0.0),
     )

@@ -38,6 +38,8 @@ MIGRATIONS: list[str] = [
                           PRIMARY KEY (workflow, uuid));
     CREATE TABLE marks (workflow TEXT NOT NULL, lead_id TEXT NOT NULL, stage_key TEXT NOT NULL,
                         PRIMARY KEY (workflow, lead_id, stage_key));
+    CREATE TABLE marks_removed (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
+                                stage_key TEXT NOT NULL, PRIMARY KEY (workflow, lead_id, stage_key));
     CREATE TABLE left_on (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
                           PRIMARY KEY (workflow, lead_id));
     CREATE TABLE coach (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
@@ -148,6 +150,12 @@ class StateStore:
                     "SELECT lead_id, stage_key FROM marks WHERE workflow=?", (workflow,)
                 )
             ),
+            marks_removed=frozenset(
+                (r[0], r[1])
+                for r in db.execute(
+                    "SELECT lead_id, stage_key FROM marks_removed WHERE workflow=?", (workflow,)
+                )
+            ),
             left_on_written=frozenset(
                 r[0]
                 for r in db.execute("SELECT lead_id FROM left_on WHERE workflow=?", (workflow,))
@@ -253,7 +261,7 @@ class StateStore:
         if not rows:
             return
         width = len(rows[0])
-        if table not in ("marks", "left_on", "coach", "flagged", "collaborators"):
+        if table not in ("marks", "marks_removed", "left_on", "coach", "flagged", "collaborators"):
             raise ValueError(table)
         if present:
             marks = ",".join("?" * (width + 1))
@@ -263,6 +271,7 @@ class StateStore:
         else:
             columns = {
                 "marks": ("lead_id", "stage_key"),
+                "marks_removed": ("lead_id", "stage_key"),
                 "left_on": ("lead_id",),
                 "coach": ("lead_id",),
                 "flagged": ("lead_id",),
