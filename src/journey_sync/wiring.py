@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .adapters.google_sheets import GoogleSheetsGateway, SheetsStats
-from .adapters.retry import RetryStats
+from .adapters.retry import RetryPolicy, RetryStats
 from .adapters.todoist import TodoistGateway
 from .engine import Engine
 from .settings import Settings
@@ -22,7 +22,11 @@ class ServiceStats:
 
 
 def sheet_gateway(
-    workflow: Workflow, settings: Settings, stats: RetryStats | None = None
+    workflow: Workflow,
+    settings: Settings,
+    stats: RetryStats | None = None,
+    *,
+    retry: RetryPolicy | None = None,
 ) -> GoogleSheetsGateway:
     return GoogleSheetsGateway(
         spreadsheet=workflow.sheet.spreadsheet_id,
@@ -30,22 +34,37 @@ def sheet_gateway(
         credentials_file=settings.require_google_credentials(),
         base_url=settings.sheets_api_url,
         stats=stats,
+        retry=retry,
     )
 
 
-def task_gateway(settings: Settings, stats: RetryStats | None = None) -> TodoistGateway:
+def task_gateway(
+    settings: Settings, stats: RetryStats | None = None, *, retry: RetryPolicy | None = None
+) -> TodoistGateway:
     return TodoistGateway(
-        token=settings.require_todoist_token(), base_url=settings.todoist_api_url, stats=stats
+        token=settings.require_todoist_token(),
+        base_url=settings.todoist_api_url,
+        stats=stats,
+        retry=retry,
     )
 
 
 def build_engines(
-    workflows: WorkflowFile, settings: Settings, state: StateStore, stats: ServiceStats
+    workflows: WorkflowFile,
+    settings: Settings,
+    state: StateStore,
+    stats: ServiceStats,
+    *,
+    retry: RetryPolicy | None = None,
 ) -> list[Engine]:
-    """One engine per workflow; they share the state file and one Todoist gateway."""
+    """One engine per workflow; they share the state file and one Todoist gateway.
+
+    ``retry`` lets the daemon give the gateways a policy whose back-off sleeps end early
+    on shutdown; the default is the adapters' own.
+    """
     settings.require_google_credentials()
-    tasks = task_gateway(settings, stats.todoist)
+    tasks = task_gateway(settings, stats.todoist, retry=retry)
     return [
-        Engine(workflow, sheet_gateway(workflow, settings, stats.sheets), tasks, state)
+        Engine(workflow, sheet_gateway(workflow, settings, stats.sheets, retry=retry), tasks, state)
         for workflow in workflows.workflows
     ]
