@@ -1,0 +1,351 @@
+"""Health and metrics: what the daemon knows about its cycles, over a small HTTP endpoint.
+
+``/healthz`` answers 200 while every workflow's last successful cycle is younger than
+three intervals, and 503 with the reason otherwise. Before a workflow's first success the
+age is counted from the daemon's start, so a freshly started service is healthy for three
+intervals (its grace period) and then unhealthy until a cycle succeeds. One failed cycle
+does not make the service unhealthy (the next one usually succeeds); three intervals
+without a success do.
+
+``/metrics`` is the Prometheus text format (version 0.0.4).
+
+The server is the standard library's, in a daemon thread: two tiny read-only pages do not
+justify a web framework, and a thread keeps it answering while a cycle runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from .settings import load_settings
+
+if TYPE_CHECKING:
+    # Type-only: `journey-sync health` runs every few seconds as the container's
+    # HEALTHCHECK and must not pay for importing the engine, pydantic and the adapters.
+    from .engine import CycleReport
+    from .funnel import Funnel
+    from .wiring import ServiceStats
+
+log = logging.getLogger("journey_sync.health")
+
+# A workflow is unhealthy once its last success (or the start) is this many intervals old.
+STALE_INTERVALS = 3
+CHECK_TIMEOUT = 5.0  # seconds `journey-sync health` waits for an answer
+
+
+@dataclass
+class _WorkflowHealth:
+    cycles: int = 0
+    failures: int = 0
+    last_success: float | None = None  # monotonic clock, for ages
+    last_success_wall: float | None = None  # Unix time, for the metric
+    last_error: str | None = None
+    leads: int | None = None
+    figures: Funnel | None = None
+
+
+class Health:
+    """The daemon's bookkeeping of its cycles; thread-safe (the HTTP server reads it).
+
+    ``clock`` is monotonic seconds (ages must not jump with the wall clock); ``wall`` is
+    Unix time, for the last-success timestamp the metrics show.
+    """
+
+    def __init__(
+        self,
+        workflows: Sequence[str],
+        interval: float,
+        stats: ServiceStats | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        previous_success: Mapping[str, float] | None = None,
+    ) -> None:
+        self.interval = interval
+        self.stats = stats
+        self._clock = clock
+        self._wall = wall
+        self._lock = threading.Lock()
+        self.started = clock()
+        self._workflows = {name: _WorkflowHealth() for name in workflows}
+        # A success recorded by an earlier process (the state store's last_good_cycle) is
+        # shown as the last-success timestamp, but does not count for /healthz: the grace
+        # period from this start covers the time until this process's first cycle.
+        for name, when in (previous_success or {}).items():
+            if name in self._workflows:
+                self._workflows[name].last_success_wall = when
+
+    @property
+    def stale_after(self) -> float:
+        return STALE_INTERVALS * self.interval
+
+    def record_success(self, workflow: str, report: CycleReport) -> None:
+        with self._lock:
+            entry = self._workflows.setdefault(workflow, _WorkflowHealth())
+            entry.cycles += 1
+            entry.last_success = self._clock()
+            entry.last_success_wall = self._wall()
+            entry.last_error = None
+            entry.leads = report.leads
+            if report.figures is not None:
+                entry.figures = report.figures
+
+    def record_failure(self, workflow: str, error: str) -> None:
+        with self._lock:
+            entry = self._workflows.setdefault(workflow, _WorkflowHealth())
+            entry.cycles += 1
+            entry.failures += 1
+            entry.last_error = error
+
+    def status(self) -> tuple[bool, str]:
+        """(healthy, text): one line per workflow, saying why when it is not healthy."""
+        now = self._clock()
+        healthy = True
+        lines: list[str] = []
+        with self._lock:
+            for name, entry in self._workflows.items():
+                if entry.last_success is not None:
+                    age = now - entry.last_success
+                    what = f"last successful cycle {_ago(age)}"
+                else:
+                    age = now - self.started
+                    what = f"no successful cycle yet (started {_ago(age)})"
+                if age > self.stale_after:
+                    healthy = False
+                    line = (
+                        f"{name}: unhealthy: {what}, more than {STALE_INTERVALS} intervals "
+                        f"({_seconds(self.stale_after)})"
+                    )
+                    if entry.last_error:
+                        line += f"; last error: {entry.last_error}"
+                else:
+                    line = f"{name}: ok: {what}"
+                    if entry.last_error:
+                        line += f"; the last cycle failed: {entry.last_error}"
+                lines.append(line)
+        return healthy, ("ok" if healthy else "unhealthy") + "\n" + "\n".join(lines) + "\n"
+
+    def metrics(self) -> str:
+        """All metrics in the Prometheus text exposition format."""
+        with self._lock:
+            entries = {name: _copy(entry) for name, entry in self._workflows.items()}
+        out: list[str] = []
+
+        def family(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+            out.append(f"# HELP {name} {help_text}")
+            out.append(f"# TYPE {name} {kind}")
+            out.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
+
+        family(
+            "journey_sync_cycles_total",
+            "counter",
+            "Sync cycles run, successful or not.",
+            [(_labels(workflow=n), e.cycles) for n, e in entries.items()],
+        )
+        family(
+            "journey_sync_cycle_failures_total",
+            "counter",
+            "Sync cycles that failed.",
+            [(_labels(workflow=n), e.failures) for n, e in entries.items()],
+        )
+        services: list[tuple[str, int, int]] = []
+        if self.stats is not None:
+            for service, counted in (
+                ("sheets", self.stats.sheets),
+                ("todoist", self.stats.todoist),
+            ):
+                services.append((service, counted.requests, counted.retries))
+        family(
+            "journey_sync_requests_total",
+            "counter",
+            "HTTP requests sent, per service (each retry counts as a request).",
+            [(_labels(service=s), requests) for s, requests, _ in services],
+        )
+        family(
+            "journey_sync_retries_total",
+            "counter",
+            "HTTP requests that were retries, per service.",
+            [(_labels(service=s), retries) for s, _, retries in services],
+        )
+        family(
+            "journey_sync_sheet_leads",
+            "gauge",
+            "Leads in the sheet at the last successful cycle.",
+            [(_labels(workflow=n), e.leads) for n, e in entries.items() if e.leads is not None],
+        )
+        family(
+            "journey_sync_leads",
+            "gauge",
+            "Leads that reached each stage, at the last successful cycle.",
+            [
+                (_labels(workflow=n, stage=stage.key), stage.reached)
+                for n, e in entries.items()
+                if e.figures is not None
+                for stage in e.figures.stages
+            ],
+        )
+        family(
+            "journey_sync_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful cycle.",
+            [
+                (_labels(workflow=n), e.last_success_wall)
+                for n, e in entries.items()
+                if e.last_success_wall is not None
+            ],
+        )
+        family(
+            "journey_sync_healthy",
+            "gauge",
+            "1 while /healthz answers 200, else 0.",
+            [("", 1 if self.status()[0] else 0)],
+        )
+        return "\n".join(out) + "\n"
+
+
+def _copy(entry: _WorkflowHealth) -> _WorkflowHealth:
+    return _WorkflowHealth(**vars(entry))
+
+
+def _labels(**labels: str) -> str:
+    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in labels.items())
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    # The exposition format's three escapes for label values.
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+
+
+def _ago(age: float) -> str:
+    return f"{_seconds(max(0.0, age))} ago"
+
+
+# --------------------------------------------------------------------------- server
+
+
+class HealthServer:
+    """``/healthz`` and ``/metrics`` over HTTP, served from a daemon thread."""
+
+    def __init__(self, health: Health, host: str, port: int) -> None:
+        self.health = health
+        handler = _handler_for(health)
+        # Binds now, so that a port in use is a start-up error, not a silent thread death.
+        self._server = _QuietServer((host, port), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="health-server",
+            daemon=True,
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = str(self._server.server_address[0])
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The default prints a traceback to stderr; a client hanging up is no news.
+        log.debug("health endpoint: error answering %s", client_address, exc_info=True)
+
+
+def _handler_for(health: Health) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "journey-sync"
+        sys_version = ""
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/healthz":
+                healthy, text = health.status()
+                self._answer(200 if healthy else 503, text, "text/plain; charset=utf-8")
+            elif path == "/metrics":
+                self._answer(200, health.metrics(), "text/plain; version=0.0.4; charset=utf-8")
+            else:
+                self._answer(404, "not found: try /healthz or /metrics\n", "text/plain")
+
+        def _answer(self, status: int, text: str, content_type: str) -> None:
+            body = text.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Probes every few seconds would drown the cycle lines; keep them at debug.
+            log.debug("health endpoint: " + format, *args)
+
+    return Handler
+
+
+# --------------------------------------------------------------------------- client
+
+
+def check(url: str | None = None, *, timeout: float = CHECK_TIMEOUT) -> int:
+    """``journey-sync health``: 0 when the service says it is healthy, else 1.
+
+    Prints the service's answer, so ``docker inspect`` shows why a check failed.
+    """
+    if url is None:
+        settings = load_settings()
+        if settings.health_port == 0:
+            print(
+                "journey-sync health: the health endpoint is turned off "
+                "(JOURNEY_SYNC_HEALTH_PORT=0): set a port, or pass --url",
+                file=sys.stderr,
+            )
+            return 1
+        url = f"http://127.0.0.1:{settings.health_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            print(answer.read().decode("utf-8", "replace"), end="")
+            return 0 if answer.status == 200 else 1
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode("utf-8", "replace"), end="")
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        print(f"journey-sync health: no answer from {url} ({reason})", file=sys.stderr)
+        return 1

@@ -1,0 +1,250 @@
+"""The daemon's parts in-process: stop flag, guards, lock, cycle logging, schedule (points 1-2)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from journey_sync.daemon import (
+    CycleRunner,
+    Daemon,
+    GuardedSheet,
+    GuardedTasks,
+    ShutdownRequested,
+    StopFlag,
+    state_lock,
+)
+from journey_sync.dates import date_to_serial
+from journey_sync.engine import CycleReport
+from journey_sync.errors import AccessError, SettingsError
+from journey_sync.health import Health
+from journey_sync.wiring import ServiceStats
+
+# ------------------------------------------------------------------------ stop flag
+
+
+def lead_row(name: str, day: date) -> list[object]:
+    return [name, date_to_serial(day), "A friend", "Instagram"]
+
+
+def test_stop_flag_sleep_ends_early_on_a_stop() -> None:
+    stop = StopFlag()
+    started = time.monotonic()
+    stop.sleep(0.15)
+    assert time.monotonic() - started >= 0.15
+    threading.Timer(0.1, stop.request, args=("SIGTERM",)).start()
+    started = time.monotonic()
+    with pytest.raises(ShutdownRequested):
+        stop.sleep(30)
+    assert time.monotonic() - started < 2
+    assert stop.signal_name == "SIGTERM" and not stop.forced
+    stop.request("SIGINT")
+    assert stop.signal_name == "SIGTERM" and stop.forced  # the first signal's name stays
+
+
+def test_guards_refuse_new_requests_after_a_stop(make_world: Callable[..., object]) -> None:
+    world = make_world([])
+    stop = StopFlag()
+    sheet = GuardedSheet(world.sheet, stop)  # type: ignore[attr-defined]
+    tasks = GuardedTasks(world.todoist, stop)  # type: ignore[attr-defined]
+    sheet.read()
+    tasks.changes(None)
+    stop.request("SIGTERM")
+    with pytest.raises(ShutdownRequested):
+        sheet.read()
+    with pytest.raises(ShutdownRequested):
+        tasks.apply([])
+    with pytest.raises(ShutdownRequested):
+        tasks.changes("t1")
+
+
+# ----------------------------------------------------------------------------- lock
+
+
+def test_state_lock_keeps_a_second_run_out(tmp_path: Path) -> None:
+    state = tmp_path / "sub" / "journey-sync.db"
+    with state_lock(state) as lock_path:
+        assert lock_path == tmp_path / "sub" / "journey-sync.db.lock"
+        with (
+            pytest.raises(SettingsError, match=r"another journey-sync run \(pid \d+\)"),
+            state_lock(state),
+        ):
+            pass
+    with state_lock(state):  # released on exit
+        pass
+
+
+def test_state_lock_in_an_unusable_folder_is_a_settings_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with (
+        pytest.raises(SettingsError, match="cannot create the lock file"),
+        state_lock(blocker / "journey-sync.db"),
+    ):
+        pass
+
+
+# --------------------------------------------------------------------- cycle runner
+
+
+class FakeEngine:
+    """Just what CycleRunner and Daemon use of an Engine."""
+
+    def __init__(
+        self,
+        name: str,
+        stats: ServiceStats,
+        *,
+        fail: Callable[[], Exception] | None = None,
+        seconds: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.stats = stats
+        self.fail = fail
+        self.seconds = seconds
+        self.cycles = 0
+        self.running = 0
+        self.max_running = 0
+
+    def run_cycle(self, *, dry_run: bool = False) -> CycleReport:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            self.cycles += 1
+            self.stats.sheets.requests += 1
+            self.stats.todoist.requests += 2
+            time.sleep(self.seconds)
+            if self.fail is not None:
+                raise self.fail()  # a fresh exception each time, like real code
+            return CycleReport(self.name, leads=3, tasks_created=2, problems=["row 4: bad date"])
+        finally:
+            self.running -= 1
+
+
+def test_a_good_cycle_logs_one_line_with_its_figures(caplog: pytest.LogCaptureFixture) -> None:
+    stats = ServiceStats()
+    stats.sheets.requests = 40  # from earlier cycles: the line shows this cycle's delta
+    health = Health(["W"], 60, stats)
+    runner = CycleRunner(stats, health)
+    with caplog.at_level(logging.INFO):
+        outcome = runner.cycle(FakeEngine("W", stats))  # type: ignore[arg-type]
+    assert outcome.ok
+    lines = [r for r in caplog.records if r.name == "journey_sync.daemon"]
+    info = [r for r in lines if r.levelno == logging.INFO]
+    assert len(info) == 1
+    message = info[0].getMessage()
+    assert message.startswith("W: 3 leads (0 new), 2 tasks created, 0 marks written")
+    assert "requests: sheets 1, todoist 2" in message
+    fields = info[0].fields  # type: ignore[attr-defined]
+    assert fields["requests"] == {"sheets": 1, "todoist": 2}
+    assert fields["leads"] == 3 and fields["tasks_created"] == 2 and "duration_seconds" in fields
+    warnings = [r for r in lines if r.levelno == logging.WARNING]
+    assert [w.getMessage() for w in warnings] == ["W: flagged row 4: bad date"]
+    assert 'journey_sync_cycles_total{workflow="W"} 1' in health.metrics()
+
+
+def test_a_user_error_is_logged_without_traceback_and_an_unexpected_one_with(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = ServiceStats()
+    health = Health(["A", "B"], 60, stats)
+    runner = CycleRunner(stats, health)
+
+    def refused() -> Exception:
+        return AccessError("Todoist refused the API token: copy a fresh one")
+
+    with caplog.at_level(logging.INFO):
+        assert not runner.cycle(FakeEngine("A", stats, fail=refused)).ok  # type: ignore[arg-type]
+        assert not runner.cycle(FakeEngine("B", stats, fail=lambda: KeyError("x"))).ok  # type: ignore[arg-type]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2
+    assert errors[0].getMessage() == (
+        "A: cycle failed (fix this): Todoist refused the API token: copy a fresh one"
+    )
+    assert errors[0].exc_info is None
+    assert errors[1].getMessage().startswith("B: cycle failed with an unexpected error: KeyError")
+    assert errors[1].exc_info is not None
+    assert 'journey_sync_cycle_failures_total{workflow="A"} 1' in health.metrics()
+
+
+def test_a_stop_mid_cycle_is_not_a_failure(make_world: Callable[..., object]) -> None:
+    world = make_world([lead_row("Ann", date(2026, 3, 1))])
+    stop = StopFlag()
+    engine = world.engine  # type: ignore[attr-defined]
+    engine.sheet = GuardedSheet(engine.sheet, stop)
+    engine.tasks = GuardedTasks(engine.tasks, stop)
+    stop.request("SIGTERM")
+    stats = ServiceStats()
+    health = Health([engine.name], 60, stats)
+    outcome = CycleRunner(stats, health).cycle(engine)
+    assert outcome.stopped and not outcome.ok
+    assert "journey_sync_cycle_failures_total" in health.metrics()
+    assert f'journey_sync_cycles_total{{workflow="{engine.name}"}} 0' in health.metrics()
+
+
+def test_dry_run_cycle_returns_the_plan_and_changes_nothing(
+    make_world: Callable[..., object],
+) -> None:
+    world = make_world([lead_row("Ann", date(2026, 3, 1))])
+    engine = world.engine  # type: ignore[attr-defined]
+    outcome = CycleRunner(ServiceStats()).cycle(engine, dry_run=True)
+    assert outcome.ok and outcome.plan is not None and outcome.report is not None
+    assert outcome.report.dry_run and outcome.report.tasks_created > 0
+    assert world.todoist.items == {}  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------- schedule
+
+
+def _serve_for(daemon: Daemon, stop: StopFlag, seconds: float) -> float:
+    threading.Timer(seconds, stop.request, args=("SIGTERM",)).start()
+    started = time.monotonic()
+    daemon.serve()  # in this (the main) thread, as in the real daemon
+    return time.monotonic() - started
+
+
+def test_each_workflow_runs_on_the_interval_and_a_failing_one_hurts_no_other(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = ServiceStats()
+    good = FakeEngine("good", stats)
+    bad = FakeEngine("bad", stats, fail=lambda: RuntimeError("kaput"))
+    health = Health(["good", "bad"], 0.25, stats)
+    stop = StopFlag()
+    daemon = Daemon([good, bad], CycleRunner(stats, health), stop, 0.25)  # type: ignore[list-item]
+    with caplog.at_level(logging.INFO):
+        took = _serve_for(daemon, stop, 1.2)
+    assert took < 2.0
+    assert 4 <= good.cycles <= 7 and 4 <= bad.cycles <= 7
+    assert 'journey_sync_cycle_failures_total{workflow="good"} 0' in health.metrics()
+    assert health.metrics().count("kaput") == 0  # errors are in /healthz text, not metrics
+    # 1.2 s is more than three 0.25 s intervals: the failing workflow is reported, alone.
+    status = health.status()[1]
+    assert "bad: unhealthy" in status and "last error: kaput" in status
+    assert "good: ok" in status
+
+
+def test_a_slow_cycle_never_overlaps_itself_and_late_runs_coalesce() -> None:
+    stats = ServiceStats()
+    slow = FakeEngine("slow", stats, seconds=0.5)
+    stop = StopFlag()
+    daemon = Daemon([slow], CycleRunner(stats), stop, 0.1)  # type: ignore[list-item]
+    _serve_for(daemon, stop, 1.6)
+    assert slow.max_running == 1
+    # Five intervals pass during each cycle; coalescing runs them as one, not five.
+    assert 2 <= slow.cycles <= 4
+
+
+def test_a_stop_during_a_cycle_lets_it_finish_then_serve_returns() -> None:
+    stats = ServiceStats()
+    slow = FakeEngine("slow", stats, seconds=0.6)
+    stop = StopFlag()
+    daemon = Daemon([slow], CycleRunner(stats), stop, 10)  # type: ignore[list-item]
+    took = _serve_for(daemon, stop, 0.2)  # the first cycle starts at once
+    assert slow.cycles == 1 and 0.5 <= took < 1.5
