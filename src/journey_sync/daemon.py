@@ -44,7 +44,7 @@ from typing import Any
 
 from .adapters.retry import RetryPolicy
 from .engine import CycleReport, Engine
-from .errors import JourneySyncError, SettingsError, UserError, WorkflowFileError
+from .errors import JourneySyncError, SettingsError, UserError
 from .health import Health, HealthServer
 from .logs import Redactor, configure_logging, secret_values
 from .plan import Plan
@@ -293,6 +293,7 @@ class CycleRunner:
     stats: ServiceStats
     health: Health | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    interval: float | None = None  # to warn when a cycle takes longer than the interval
 
     def cycle(self, engine: Engine, *, dry_run: bool = False) -> Outcome:
         name = engine.name
@@ -329,13 +330,25 @@ class CycleRunner:
             "duration_seconds": round(duration, 3),
         }
         log.info(
-            "%s: %s; %s; %.2f s",
+            "%s: cycle %s in %.2f s: %s; %s",
             name,
+            "planned" if dry_run else "done",
+            duration,
             report.summary(),
             used.text(),
-            duration,
             extra={"fields": fields},
         )
+        if self.interval is not None and duration > self.interval and not dry_run:
+            # APScheduler coalesces the runs missed meanwhile into one; say so once, here,
+            # instead of its "skipped: maximum number of running instances" per tick.
+            log.warning(
+                "%s: the cycle took %.1f s, longer than the interval (%s s): the next one "
+                "starts late",
+                name,
+                duration,
+                f"{self.interval:g}",
+                extra={"fields": {"event": "slow_cycle", "workflow": name}},
+            )
         for problem in report.problems:
             log.warning(
                 "%s: flagged %s",
@@ -484,6 +497,8 @@ def run(*, once: bool = False, dry_run: bool = False) -> int:
     configure_logging(settings.log_format, redactor)
     stop = StopFlag()
     with contextlib.ExitStack() as stack:
+        # From here on a signal stops the process in order, even during start-up.
+        stack.enter_context(signals_stop(stop))
         if not dry_run:
             # A dry run changes nothing, so it may look over a running service's shoulder.
             stack.enter_context(state_lock(settings.state))
@@ -502,10 +517,9 @@ def run(*, once: bool = False, dry_run: bool = False) -> int:
         if server is not None:
             server.start()
             stack.callback(server.stop)
-        runner = CycleRunner(stats, health, redactor)
+        runner = CycleRunner(stats, health, redactor, settings.interval_seconds)
         daemon = Daemon(engines, runner, stop, settings.interval_seconds)
         watchdog = Watchdog(stop, settings.shutdown_timeout_seconds)
-        stack.enter_context(signals_stop(stop))
         watchdog.start()
         stack.callback(watchdog.done)
         if not scheduled:
@@ -536,8 +550,6 @@ def run(*, once: bool = False, dry_run: bool = False) -> int:
 def _open_state(path: Path) -> StateStore:
     try:
         return StateStore(path)
-    except WorkflowFileError:
-        raise
     except UserError as exc:
         # An unusable state database is set-up, not a failed cycle: exit 2, like the rest.
         raise SettingsError(str(exc)) from None

@@ -48,7 +48,7 @@ _PATTERNS = (
 
 # The formatters' own library loggers are chatty at INFO (one line per HTTP request, one per
 # scheduled job): the daemon's own cycle line already says what was sent.
-_QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "urllib3", "google", "gspread")
+_QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "google", "gspread")
 
 # Marks the handler ``configure_logging`` installs, so a second call replaces it (tests run
 # the daemon several times in one process).
@@ -220,6 +220,8 @@ def configure_logging(
     root.setLevel(logging.INFO)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # APScheduler warns at every tick a slow cycle overlaps; the daemon says it once itself.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     _route_uncaught_exceptions()
     return handler
 

@@ -139,7 +139,8 @@ def test_a_good_cycle_logs_one_line_with_its_figures(caplog: pytest.LogCaptureFi
     info = [r for r in lines if r.levelno == logging.INFO]
     assert len(info) == 1
     message = info[0].getMessage()
-    assert message.startswith("W: 3 leads (0 new), 2 tasks created, 0 marks written")
+    assert message.startswith("W: cycle done in ")
+    assert "3 leads (0 new), 2 tasks created, 0 marks written" in message
     assert "requests: sheets 1, todoist 2" in message
     fields = info[0].fields  # type: ignore[attr-defined]
     assert fields["requests"] == {"sheets": 1, "todoist": 2}
