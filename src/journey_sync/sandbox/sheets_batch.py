@@ -1,0 +1,334 @@
+"""``POST /v4/spreadsheets/{id}:batchUpdate``: the structural and formatting requests.
+
+Atomic, like the real API (gsheets_error_400_batchUpdate_cannot_hide_all_sheets.json:
+a failing request produces no replies and changes nothing); a failure names the
+request as Google does: ``Invalid requests[0].updateSheetProperties: ...``. Requests
+with no output reply ``{}``, one per request (gsheets_batchUpdate_*.json).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .a1 import Bounds, Box
+from .fields import MaskError, parse_mask
+from .sheets import Dimension, SheetError, Spreadsheet, Worksheet, rule_out
+
+Reply = dict[str, Any]
+Handler = Callable[[Spreadsheet, Mapping[str, Any]], Reply]
+
+
+def batch_update(book: Spreadsheet, body: Any) -> dict[str, Any]:
+    """Apply every request or none; raise ``SheetError`` with Google's message."""
+    if not isinstance(body, Mapping):
+        raise SheetError("Invalid JSON payload received. Expected an object.")
+    requests = body.get("requests")
+    if requests is None or requests == []:
+        raise SheetError("Must specify at least one request.")
+    if not isinstance(requests, list):
+        raise SheetError(
+            "Invalid JSON payload received. Invalid value at 'requests' "
+            f"(type.googleapis.com/google.apps.sheets.v4.Request), {requests!r}"
+        )
+    state = book.checkpoint()
+    replies: list[Reply] = []
+    try:
+        for index, request in enumerate(requests):
+            if not isinstance(request, Mapping) or len(request) != 1:
+                raise SheetError(f"Invalid requests[{index}]: exactly one kind of request is set")
+            kind, args = next(iter(request.items()))
+            handler = HANDLERS.get(kind)
+            if handler is None:
+                raise SheetError(
+                    f'Invalid JSON payload received. Unknown name "{kind}" at '
+                    f"'requests[{index}]': Cannot find field."
+                )
+            if not isinstance(args, Mapping):
+                raise SheetError(f"Invalid requests[{index}].{kind}: expected an object")
+            try:
+                replies.append(handler(book, args))
+            except SheetError as exc:
+                raise SheetError(f"Invalid requests[{index}].{kind}: {exc}") from None
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SheetError(f"Invalid requests[{index}].{kind}: {exc}") from None
+    except BaseException:
+        book.rollback(state)
+        raise
+    return {"spreadsheetId": book.id, "replies": replies}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _sheet(book: Spreadsheet, data: Mapping[str, Any]) -> Worksheet:
+    return book.by_id(int(data.get("sheetId", 0)))
+
+
+def _dimension(value: Any) -> Dimension:
+    if value == "ROWS":
+        return "ROWS"
+    if value == "COLUMNS":
+        return "COLUMNS"
+    raise SheetError(f"Invalid dimension: {value!r}")
+
+
+def grid_box(sheet: Worksheet, grid_range: Mapping[str, Any]) -> Box:
+    """A GridRange (end-exclusive, open sides allowed) as a closed box on the grid."""
+
+    def end(key: str) -> int | None:
+        value = grid_range.get(key)
+        return None if value is None else int(value) - 1
+
+    bounds = Bounds(
+        grid_range.get("startRowIndex"),
+        end("endRowIndex"),
+        grid_range.get("startColumnIndex"),
+        end("endColumnIndex"),
+    )
+    for low, high in (("startRowIndex", "endRowIndex"), ("startColumnIndex", "endColumnIndex")):
+        if low in grid_range and high in grid_range and grid_range[high] <= grid_range[low]:
+            raise SheetError(f"Invalid range: {low} must be less than {high}")
+    return sheet.box(bounds)
+
+
+def _mask(fields: Any) -> Any:
+    if not isinstance(fields, str) or not fields.strip():
+        raise SheetError("At least one field must be specified in 'fields'.")
+    try:
+        return parse_mask(fields)
+    except MaskError:
+        raise SheetError(f"Invalid field mask: {fields}") from None
+
+
+# ----------------------------------------------------------------- requests
+
+
+def _insert_dimension(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    rng = args["range"]
+    _sheet(book, rng).insert_dimension(
+        _dimension(rng.get("dimension")),
+        int(rng["startIndex"]),
+        int(rng["endIndex"]),
+        bool(args.get("inheritFromBefore", False)),
+    )
+    return {}
+
+
+def _delete_dimension(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    rng = args["range"]
+    _sheet(book, rng).delete_dimension(
+        _dimension(rng.get("dimension")), int(rng["startIndex"]), int(rng["endIndex"])
+    )
+    return {}
+
+
+def _append_dimension(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    sheet = _sheet(book, args)
+    dimension = _dimension(args.get("dimension"))
+    length = int(args["length"])
+    if dimension == "ROWS":
+        sheet.row_count += length
+    else:
+        sheet.column_count += length
+    return {}
+
+
+def _update_cells(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    mask = _mask(args.get("fields"))
+    rows = args.get("rows") or []
+    if "start" in args:
+        start = args["start"]
+        sheet = _sheet(book, start)
+        top, left = int(start.get("rowIndex", 0)), int(start.get("columnIndex", 0))
+        height = len(rows)
+        width = max((len(r.get("values", [])) for r in rows), default=0)
+        if height and width:
+            sheet.box(Bounds(top, top + height - 1, left, left + width - 1))
+        for i, row in enumerate(rows):
+            for j, data in enumerate(row.get("values", [])):
+                sheet.update_cell(top + i, left + j, data or {}, mask)
+        return {}
+    if "range" not in args:
+        raise SheetError("Either start or range must be set.")
+    sheet = _sheet(book, args["range"])
+    box = grid_box(sheet, args["range"])
+    # Cells of the range that ``rows`` do not cover are cleared for the masked fields.
+    for r in range(box.row_start, box.row_end + 1):
+        i = r - box.row_start
+        values = rows[i].get("values", []) if i < len(rows) else []
+        for c in range(box.col_start, box.col_end + 1):
+            j = c - box.col_start
+            sheet.update_cell(r, c, (values[j] or {}) if j < len(values) else {}, mask)
+    return {}
+
+
+def _repeat_cell(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    mask = _mask(args.get("fields"))
+    sheet = _sheet(book, args["range"])
+    box = grid_box(sheet, args["range"])
+    data = args.get("cell") or {}
+    for r in range(box.row_start, box.row_end + 1):
+        for c in range(box.col_start, box.col_end + 1):
+            sheet.update_cell(r, c, data, mask)
+    return {}
+
+
+def _rule_sheet(book: Spreadsheet, rule: Mapping[str, Any]) -> Worksheet:
+    ranges = rule.get("ranges")
+    if not isinstance(ranges, list) or not ranges:
+        raise SheetError("A conditional format rule needs at least one range.")
+    ids = {int(r.get("sheetId", 0)) for r in ranges}
+    if len(ids) != 1:
+        raise SheetError("All ranges of a conditional format rule must be on the same sheet.")
+    sheet = book.by_id(ids.pop())
+    for grid_range in ranges:
+        grid_box(sheet, grid_range)
+    boolean = rule.get("booleanRule")
+    if boolean is None and rule.get("gradientRule") is None:
+        raise SheetError("A conditional format rule needs a booleanRule or a gradientRule.")
+    if isinstance(boolean, Mapping):
+        condition = boolean.get("condition") or {}
+        if condition.get("type") == "CUSTOM_FORMULA":
+            values = condition.get("values") or []
+            text = values[0].get("userEnteredValue") if values else None
+            if not isinstance(text, str) or not text.startswith("="):
+                raise SheetError(
+                    "Invalid ConditionValue.userEnteredValue: formula must start with ="
+                )
+    return sheet
+
+
+def _add_conditional_format_rule(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    rule = args["rule"]
+    _rule_sheet(book, rule).add_rule(rule, int(args.get("index", 0)))
+    return {}
+
+
+def _delete_conditional_format_rule(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    rule = _sheet(book, args).delete_rule(int(args.get("index", 0)))
+    return {"deleteConditionalFormatRule": {"rule": rule_out(rule)}}
+
+
+def _update_conditional_format_rule(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    index = int(args.get("index", 0))
+    if "rule" in args:
+        new_rule = args["rule"]
+        sheet = _rule_sheet(book, new_rule)
+        old = sheet.delete_rule(index)
+        sheet.add_rule(new_rule, index)
+        return {
+            "updateConditionalFormatRule": {
+                "newRule": rule_out(new_rule),
+                "newIndex": index,
+                "oldRule": rule_out(old),
+                "oldIndex": index,
+            }
+        }
+    sheet = _sheet(book, args)
+    new_index = int(args["newIndex"])
+    old = sheet.delete_rule(index)
+    sheet.add_rule(old, new_index)
+    return {
+        "updateConditionalFormatRule": {
+            "newRule": rule_out(old),
+            "newIndex": new_index,
+            "oldIndex": index,
+        }
+    }
+
+
+def _update_sheet_properties(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    props = args["properties"]
+    mask = _mask(args.get("fields"))
+    sheet = _sheet(book, props)
+    names = set() if mask is None else set(mask)
+    grid_mask = (mask or {}).get("gridProperties")
+    grid = props.get("gridProperties", {})
+
+    def wants(name: str, grid_field: bool = False) -> bool:
+        if mask is None or "*" in (mask or {}):
+            return True
+        if grid_field:
+            return "gridProperties" in names and (grid_mask is None or name in grid_mask)
+        return name in names
+
+    if wants("hidden"):
+        hidden = bool(props.get("hidden", False))
+        if hidden and all(s.hidden or s is sheet for s in book.sheets):
+            raise SheetError("You can't hide all the sheets in a document.")
+        sheet.hidden = hidden
+    if wants("title") and "title" in props:
+        title = str(props["title"])
+        if any(s is not sheet and s.title.casefold() == title.casefold() for s in book.sheets):
+            raise SheetError(
+                f'A sheet with the name "{title}" already exists. Please enter another name.'
+            )
+        sheet.title = title
+    if wants("index") and "index" in props:
+        book.move_sheet(sheet, int(props["index"]))
+    if wants("rowCount", True) or wants("columnCount", True):
+        sheet.resize(
+            int(grid["rowCount"]) if wants("rowCount", True) and "rowCount" in grid else None,
+            int(grid["columnCount"])
+            if wants("columnCount", True) and "columnCount" in grid
+            else None,
+        )
+    if wants("frozenRowCount", True):
+        sheet.frozen_row_count = int(grid.get("frozenRowCount", 0))
+    if wants("frozenColumnCount", True):
+        sheet.frozen_column_count = int(grid.get("frozenColumnCount", 0))
+    return {}
+
+
+def _add_sheet(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    props = args.get("properties") or {}
+    grid = props.get("gridProperties") or {}
+    title = props.get("title") or f"Sheet{len(book.sheets) + 1}"
+    # Real sheet ids are random positive int32s (recordings: 1613166149, 755875121).
+    sheet_id = props.get("sheetId")
+    if sheet_id is None:
+        sheet_id = random.Random(f"{book.id}:{title}").randrange(1, 2**31 - 1)
+    sheet = book.add_worksheet(
+        str(title),
+        rows=int(grid.get("rowCount", 1000)),
+        columns=int(grid.get("columnCount", 26)),
+        index=props.get("index"),
+        hidden=bool(props.get("hidden", False)),
+        sheet_id=int(sheet_id),
+    )
+    return {"addSheet": {"properties": sheet.properties()}}
+
+
+def _delete_sheet(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    sheet = _sheet(book, args)
+    if len(book.sheets) == 1:
+        raise SheetError("You can't remove all the sheets in a document.")
+    book.sheets.remove(sheet)
+    book.move_sheet(book.sheets[0], 0)  # re-number the remaining indexes
+    return {}
+
+
+def _update_spreadsheet_properties(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    props = args.get("properties") or {}
+    mask = _mask(args.get("fields"))
+    if (mask is None or "title" in mask) and "title" in props:
+        book.title = str(props["title"])
+    return {}
+
+
+HANDLERS: dict[str, Handler] = {
+    "insertDimension": _insert_dimension,
+    "deleteDimension": _delete_dimension,
+    "appendDimension": _append_dimension,
+    "updateCells": _update_cells,
+    "repeatCell": _repeat_cell,
+    "addConditionalFormatRule": _add_conditional_format_rule,
+    "deleteConditionalFormatRule": _delete_conditional_format_rule,
+    "updateConditionalFormatRule": _update_conditional_format_rule,
+    "updateSheetProperties": _update_sheet_properties,
+    "addSheet": _add_sheet,
+    "deleteSheet": _delete_sheet,
+    "updateSpreadsheetProperties": _update_spreadsheet_properties,
+}
