@@ -1,0 +1,171 @@
+"""A Hypothesis state machine that does what people and failures do, in any order, and
+checks DESIGN's invariants after every cycle: exactly once, nothing lost, people win,
+the footer is right."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from test_engine import assert_exactly_once, assert_footer_right
+
+from conftest import World, lead_row
+from journey_sync.sheet import read_sheet
+from journey_sync.workflow import load_workflows
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = load_workflows(ROOT / "workflows.yaml").workflows[0]
+STAGES = [s.header for s in WORKFLOW.stages]
+START = date(2026, 3, 2)
+
+
+class Journey(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp())
+        self.world = World(WORKFLOW, self.tmp, [], START)
+        self.names = itertools.count(1)
+        self.people: dict[
+            tuple[str, str], object
+        ] = {}  # (lead name, header) -> what a person typed
+        self.completed_while_down: set[tuple[str, str]] = set()
+
+    def teardown(self) -> None:
+        self.world.state.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------ people
+    @rule(days_ago=st.integers(min_value=0, max_value=400))
+    def type_a_lead(self, days_ago: int) -> None:
+        name = f"Lead {next(self.names):03d}"
+        row = self.world.sheet.append_lead({})
+        day = self.world.clock.now.date() - timedelta(days=days_ago)
+        for header, value in zip(
+            ["Client name", "Date of lead", "How did you hear about us?", "Source of lead"],
+            lead_row(name, day),
+            strict=True,
+        ):
+            self.world.sheet.set(row, header, value)
+            self.people[(name, header)] = value
+
+    def _leads(self) -> list[str]:
+        return sorted({name for name, _ in self.people})
+
+    @precondition(lambda self: self.world.todoist.active())
+    @rule(data=st.data())
+    def complete_a_task(self, data: st.DataObject) -> None:
+        task = data.draw(st.sampled_from(sorted(self.world.todoist.active(), key=lambda t: t.id)))
+        self.world.todoist.complete(task.id)
+
+    @precondition(
+        lambda self: any(t.checked and not t.is_deleted for t in self.world.todoist.all_tasks())
+    )
+    @rule(data=st.data())
+    def uncomplete_a_task(self, data: st.DataObject) -> None:
+        done = sorted(
+            (t for t in self.world.todoist.all_tasks() if t.checked and not t.is_deleted),
+            key=lambda t: t.id,
+        )
+        self.world.todoist.uncomplete(data.draw(st.sampled_from(done)).id)
+
+    @precondition(lambda self: self.people)
+    @rule(data=st.data(), header=st.sampled_from(STAGES))
+    def type_a_mark(self, data: st.DataObject, header: str) -> None:
+        name = data.draw(st.sampled_from(self._leads()))
+        row = self.world.sheet.row_of(name)
+        if self.world.sheet.get(row, header) is None:
+            self.world.sheet.set(row, header, 1)
+            self.people[(name, header)] = 1
+
+    @precondition(lambda self: self.people)
+    @rule(data=st.data(), reason=st.sampled_from(["Moved away", "Price", "Injury"]))
+    def a_lead_leaves(self, data: st.DataObject, reason: str) -> None:
+        name = data.draw(st.sampled_from(self._leads()))
+        row = self.world.sheet.row_of(name)
+        if self.world.sheet.get(row, "Reason for discontinue") is None:
+            self.world.sheet.set(row, "Reason for discontinue", reason)
+            self.people[(name, "Reason for discontinue")] = reason
+
+    @precondition(lambda self: len(self.people) > 4)
+    @rule(reverse=st.booleans())
+    def sort_the_leads(self, reverse: bool) -> None:
+        model = read_sheet(WORKFLOW, self.world.sheet.read())
+        rows = [lead.row for lead in model.leads]
+        if rows and max(rows) - min(rows) + 1 == len(rows):
+            self.world.sheet.sort_leads(
+                "Client name", first=min(rows), last=max(rows), reverse=reverse
+            )
+
+    @rule(count=st.integers(min_value=1, max_value=2))
+    def insert_rows_under_the_header(self, count: int) -> None:
+        self.world.sheet.insert_rows(2, count)
+
+    @rule(days=st.integers(min_value=1, max_value=60))
+    def time_passes(self, days: int) -> None:
+        self.world.clock.now += timedelta(days=days)
+
+    # ------------------------------------------------------------ the service
+    @rule()
+    def cycle(self) -> None:
+        self.world.cycle()
+        self.check()
+
+    @rule(after=st.integers(min_value=0, max_value=2))
+    def crash_mid_cycle_and_restart(self, after: int) -> None:
+        self.world.todoist.lose_answer_after = after
+        try:
+            self.world.cycle()
+        except ConnectionError:
+            pass
+        self.world.todoist.lose_answer_after = None
+        self.world.restart()
+        self.world.cycle()
+        self.check()
+
+    @rule()
+    def state_file_lost(self) -> None:
+        self.world.restart(lose_state=True)
+        self.world.cycle()
+        self.check()
+
+    # ------------------------------------------------------------ invariants
+    def check(self) -> None:
+        assert_exactly_once(self.world)
+        assert_footer_right(self.world)
+        for (name, header), value in self.people.items():
+            assert self.world.mark(name, header) == value, f"{name}/{header} was overwritten"
+        # Nothing lost: every completed marking task of a lead shows as a mark, unless a
+        # person had put something else in that cell.
+        model = read_sheet(WORKFLOW, self.world.sheet.read())
+        by_id = {lead.lead_id: lead for lead in model.leads}
+        for task in self.world.todoist.all_tasks():
+            if not task.checked or task.is_deleted:
+                continue
+            lead_id, step_key = task.description.rsplit("journey-sync: lead ", 1)[1].split(
+                " · step "
+            )
+            step = next(s for s in WORKFLOW.steps if s.key == step_key)
+            lead = by_id.get(lead_id)
+            if step.marks and lead is not None:
+                assert step.marks in lead.filled, (
+                    f"completion of {lead_id}/{step_key} not in the sheet"
+                )
+
+    @invariant()
+    def sheet_reads(self) -> None:
+        read_sheet(WORKFLOW, self.world.sheet.read())
+
+
+Journey.TestCase.settings = settings(
+    max_examples=25,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestJourney = Journey.TestCase
