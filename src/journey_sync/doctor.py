@@ -130,7 +130,8 @@ class Doctor:
         where = f"[{workflow.name}]"
         spreadsheet = workflow.sheet.spreadsheet_id
         if credentials is None:
-            self.report(f"{where} spreadsheet", None, "needs an accepted Google key")
+            for check in ("spreadsheet", "worksheet", "headers"):
+                self.report(f"{where} {check}", None, "needs an accepted Google key")
             return
         email = getattr(credentials, "service_account_email", "the service account")
         snapshot: SheetSnapshot | None = None

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from daemon_support import Service, Setup
+
+from journey_sync.sandbox.server import Sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +28,36 @@ def _restore_logging() -> Iterator[None]:
             root.removeHandler(handler)
     root.setLevel(level)
     sys.excepthook, threading.excepthook = hooks
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    sandbox = Sandbox().start(0)
+    workdir = tmp_path / "work"
+    sandbox.write_workdir(workdir, leads=12)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JOURNEY_SYNC_", "TODOIST_", "GOOGLE_"))
+    }
+    for line in (workdir / "env").read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value.strip("'")
+    env["JOURNEY_SYNC_HEALTH_PORT"] = "0"
+    try:
+        yield Setup(sandbox, workdir, env)
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def service(setup: Setup) -> Iterator[Callable[..., Service]]:
+    started: list[Service] = []
+
+    def start(**env: str) -> Service:
+        started.append(Service(setup, **env))
+        return started[-1]
+
+    yield start
+    for each in started:
+        each.close()
