@@ -155,6 +155,10 @@ def signals_stop(stop: StopFlag) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.request(signal.Signals(signum).name)
 
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread may set handlers (an embedding program keeps its own).
+        yield
+        return
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield

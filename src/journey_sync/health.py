@@ -337,7 +337,14 @@ def check(url: str | None = None, *, timeout: float = CHECK_TIMEOUT) -> int:
                 file=sys.stderr,
             )
             return 1
-        url = f"http://127.0.0.1:{settings.health_port}/healthz"
+        # A wildcard bind (the container's 0.0.0.0) is reached on loopback; a specific
+        # address only on itself.
+        host = settings.health_host
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        url = f"http://{host}:{settings.health_port}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             print(answer.read().decode("utf-8", "replace"), end="")

@@ -61,6 +61,8 @@ OTHER_RESOURCES = (
     "project_view_options_defaults",
     "role_actions",
 )
+# Resource types whose answer key differs from the type's name (docs' full sync example).
+_RESPONSE_KEYS = {"notification_settings": "settings_notifications"}
 _OBJECT_RESOURCES = {
     "user_settings",
     "notification_settings",
@@ -126,6 +128,11 @@ def missing_argument(argument: str) -> CommandError:
     return CommandError(
         "Required argument is missing", 19, "ARGUMENT_MISSING", 400, {"argument": argument}
     )
+
+
+def invalid_temp_id() -> CommandError:
+    # The docs' sync_status example: {"error_code": 15, "error": "Invalid temporary id"}.
+    return CommandError("Invalid temporary id", 15, "INVALID_TEMPID", 400)
 
 
 def item_not_found() -> CommandError:
@@ -293,6 +300,9 @@ class Collaborator:
 # --------------------------------------------------------------------- dues
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TEMP_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 
 def _zone(name: Any, argument: str = "due") -> ZoneInfo:
@@ -320,6 +330,8 @@ def parse_due(raw: Any, user_timezone: str) -> dict[str, Any] | None:
             raise invalid_argument("due", "the sandbox does not parse natural-language dues")
         raise invalid_argument("due")
     lang = str(raw.get("lang") or "en")
+    # The date text is kept as sent (docs: "2018-10-14T05:00:00.000000Z" comes back as
+    # is; the tod capture shows "...T12:00:00Z" without microseconds).
     try:
         if _DAY.match(text):
             date.fromisoformat(text)
@@ -329,29 +341,22 @@ def parse_due(raw: Any, user_timezone: str) -> dict[str, Any] | None:
             zone_name = raw.get("timezone") or user_timezone
             local = moment.astimezone(_zone(zone_name))
             return _due(
-                moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                str(zone_name),
-                raw.get("string") or local.strftime("%Y-%m-%d %H:%M"),
-                lang,
+                text, str(zone_name), raw.get("string") or local.strftime("%Y-%m-%d %H:%M"), lang
             )
         naive = datetime.fromisoformat(text)
         if naive.tzinfo is not None:
             raise invalid_argument("due", "use a date ending in Z for a fixed time")
         if raw.get("timezone"):
+            # A local time in a named zone is stored as a fixed UTC moment in that zone.
             zone_name = str(raw["timezone"])
             moment = naive.replace(tzinfo=_zone(zone_name)).astimezone(UTC)
             return _due(
-                moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 zone_name,
                 raw.get("string") or naive.strftime("%Y-%m-%d %H:%M"),
                 lang,
             )
-        return _due(
-            naive.strftime("%Y-%m-%dT%H:%M:%S"),
-            None,
-            raw.get("string") or naive.strftime("%Y-%m-%d %H:%M"),
-            lang,
-        )
+        return _due(text, None, raw.get("string") or naive.strftime("%Y-%m-%d %H:%M"), lang)
     except ValueError:
         raise invalid_argument("due", f"{text!r} is not a date") from None
 
@@ -448,11 +453,13 @@ class TodoistService:
         item.updated_at = self.now()
         item.seq = self._bump()
 
-    def _new_project(self, name: str, *, inbox: bool = False) -> Project:
+    def _new_project(
+        self, name: str, *, inbox: bool = False, project_id: str | None = None
+    ) -> Project:
         now = self.now()
         order = 1 + sum(1 for p in self.projects.values() if not p.inbox_project)
         project = Project(
-            id=self.new_id(),
+            id=project_id or self.new_id(),
             name=name,
             created_at=now,
             updated_at=now,
@@ -518,7 +525,7 @@ class TodoistService:
 
     # ------------------------------------------------------------- changes
 
-    def create_item(self, args: Mapping[str, Any]) -> Item:
+    def create_item(self, args: Mapping[str, Any], *, item_id: str | None = None) -> Item:
         content = args.get("content")
         if not isinstance(content, str) or not content.strip():
             raise missing_argument("content")
@@ -535,7 +542,7 @@ class TodoistService:
         now = self.now()
         siblings = [i for i in self.items.values() if i.project_id == project.id]
         item = Item(
-            id=self.new_id(),
+            id=item_id or self.new_id(),
             user_id=self.user_id,
             project_id=project.id,
             content=content,
@@ -703,7 +710,14 @@ class TodoistService:
             raise invalid_argument("args")
 
         def real(value: Any) -> Any:
-            return temp.get(value, value) if isinstance(value, str) else value
+            if not isinstance(value, str):
+                return value
+            if value in temp:
+                return temp[value]
+            known = value in self.items or value in self.projects
+            if not known and _TEMP_ID.match(value):
+                raise invalid_temp_id()  # a temp id no earlier command defined
+            return value
 
         temp_id = command.get("temp_id")
         if kind == "item_add":
@@ -783,14 +797,20 @@ class TodoistService:
         if "user" in wanted and since is None:
             out["user"] = self.user_json()
         for name in wanted - set(SUPPORTED_RESOURCES):
-            out[name] = {} if name in _OBJECT_RESOURCES else []
+            key = _RESPONSE_KEYS.get(name, name)
+            out[key] = {} if name in _OBJECT_RESOURCES else []
+        if "items" in wanted:
+            out["day_orders"] = {}
+        if "live_notifications" in wanted:
+            out["live_notifications_last_read_id"] = "0"
         return out
 
     # ---------------------------------------------------------- Python API
 
-    def add_project(self, name: str) -> str:
+    def add_project(self, name: str, *, project_id: str | None = None) -> str:
+        """A project (``project_id`` only to recreate a known id, e.g. a docs example's)."""
         with self.lock:
-            return self._new_project(name).id
+            return self._new_project(name, project_id=project_id).id
 
     def project_named(self, name: str) -> dict[str, Any] | None:
         with self.lock:
@@ -835,7 +855,9 @@ class TodoistService:
         labels: Iterable[str] = (),
         priority: int = 1,
         responsible_uid: str | None = None,
+        task_id: str | None = None,
     ) -> str:
+        """A task, as a person adds it in the app (``task_id`` only to recreate a known id)."""
         with self.lock:
             args: dict[str, Any] = {
                 "content": content,
@@ -847,7 +869,7 @@ class TodoistService:
             }
             if due is not None:
                 args["due"] = due_from_python(due, self.timezone)
-            return self.create_item(args).id
+            return self.create_item(args, item_id=task_id).id
 
     def task(self, task_id: str) -> dict[str, Any]:
         with self.lock:
