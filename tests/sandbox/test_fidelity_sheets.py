@@ -84,7 +84,8 @@ def _title(interactions: list[Interaction]) -> str:
 def _map_sheet_ids(data: Any, ids: dict[int, int]) -> Any:
     if isinstance(data, dict):
         return {
-            k: (ids.get(v, v) if k == "sheetId" else _map_sheet_ids(v, ids)) for k, v in data.items()
+            k: (ids.get(v, v) if k == "sheetId" else _map_sheet_ids(v, ids))
+            for k, v in data.items()
         }
     if isinstance(data, list):
         return [_map_sheet_ids(v, ids) for v in data]
@@ -147,6 +148,7 @@ def test_every_recording_is_replayed() -> None:
     assert len(files) == 18
     replayed = sum(len(v) for v in CASSETTES.values())
     recorded = sum(
-        len(json.loads((RECORDINGS / f"{f}.json").read_text("utf-8"))["interactions"]) for f in files
+        len(json.loads((RECORDINGS / f"{f}.json").read_text("utf-8"))["interactions"])
+        for f in files
     )
     assert replayed == recorded

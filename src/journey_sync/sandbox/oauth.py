@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +88,7 @@ class ServiceAccount:
         )
 
     def public_key(self) -> rsa.RSAPublicKey:
-        key = serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return key.public_key()
+        return _public_key(self.private_key_pem)
 
     def key_info(self, token_uri: str) -> dict[str, str]:
         """The key file's JSON, with ``token_uri`` pointing at the sandbox."""
@@ -112,6 +111,14 @@ class ServiceAccount:
         path.write_text(json.dumps(self.key_info(token_uri), indent=2) + "\n", encoding="utf-8")
         path.chmod(0o600)  # it holds a private key
         return path
+
+
+@lru_cache(maxsize=16)
+def _public_key(private_key_pem: str) -> rsa.RSAPublicKey:
+    # Loading a private key validates it (~0.1 s): once per key is enough.
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key.public_key()
 
 
 @dataclass
