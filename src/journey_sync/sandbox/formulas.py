@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Literal, Protocol, TypeGuard
+from typing import Any, Literal, Protocol, TypeGuard
 
 from .a1 import column_index, column_letters
 
@@ -563,6 +563,9 @@ class _Evaluator:
     def __init__(self, grid: Grid, offset: tuple[int, int]) -> None:
         self.grid = grid
         self.drow, self.dcol = offset
+        # A grid may offer a dict to keep criteria results between formulas: a footer
+        # asks "is this a lead?" of the same columns dozens of times.
+        self.masks: dict[Any, tuple[Area, int]] | None = getattr(grid, "criteria_cache", None)
 
     def scalar(self, node: Node) -> Scalar:
         value = self.eval(node)
@@ -609,10 +612,7 @@ class _Evaluator:
         left, right = _span(self._col(node.first), self._col(node.last), cols)
         if top < 0 or left < 0:
             return REF
-        area = [
-            [self.grid.value(r, c) for c in range(left, right + 1)] for r in range(top, bottom + 1)
-        ]
-        return (area,)
+        return (self.grid.area(top, bottom, left, right),)
 
     def unary(self, node: Unary) -> Scalar:
         value = to_number(self.scalar(node.operand))
@@ -684,10 +684,41 @@ class _Evaluator:
                 return self.scalar(args[1]) if len(args) == 2 else None
             return value
         values = [self.eval(a) for a in args]
+        if name == "COUNTIFS" or (name == "COUNTIF" and len(values) == 2):
+            return self.countifs(values)
         handler = _FUNCTIONS.get(name)
         if handler is None:
             return NAME
         return handler(values)
+
+    def countifs(self, values: list[Value]) -> Scalar:
+        """COUNTIFS as bit masks: one per (range, criterion), AND-ed and counted."""
+        if not values or len(values) % 2:
+            return NA
+        combined: int | None = None
+        size: int | None = None
+        for index in range(0, len(values), 2):
+            mask, length = self.mask(values[index], _top_left(values[index + 1]))
+            if size is not None and length != size:
+                return VALUE  # "Array arguments to COUNTIFS are of different size"
+            size = length
+            combined = mask if combined is None else combined & mask
+        return float((combined or 0).bit_count())
+
+    def mask(self, value: Value, crit: Scalar) -> tuple[int, int]:
+        key = None
+        if isinstance(value, tuple) and self.masks is not None:
+            key = (id(value[0]), type(crit).__name__, crit)
+            cached = self.masks.get(key)
+            if cached is not None and cached[0] is value[0]:
+                return cached[1], _area_size(value[0])
+        flat = _flatten(value)
+        test = criterion(crit)
+        bits = "".join("1" if test(v) else "0" for v in reversed(flat))
+        mask = int(bits, 2) if bits else 0
+        if key is not None and self.masks is not None and isinstance(value, tuple):
+            self.masks[key] = (value[0], mask)  # the area is kept alive with its id
+        return mask, len(flat)
 
 
 def _span(a: int | None, b: int | None, size: int) -> tuple[int, int]:
@@ -699,6 +730,10 @@ def _span(a: int | None, b: int | None, size: int) -> tuple[int, int]:
         assert known is not None
         return known, size - 1
     return min(a, b), min(max(a, b), size - 1)
+
+
+def _area_size(area: Area) -> int:
+    return sum(len(row) for row in area)
 
 
 def _finite(number: float) -> float | FormulaError:
@@ -716,25 +751,6 @@ def _top_left(value: Value) -> Scalar:
         area = value[0]
         return area[0][0] if area and area[0] else None
     return value
-
-
-def _countifs(values: list[Value]) -> Scalar:
-    if not values or len(values) % 2:
-        return NA
-    ranges = [_flatten(values[i]) for i in range(0, len(values), 2)]
-    tests = [criterion(_top_left(values[i])) for i in range(1, len(values), 2)]
-    size = len(ranges[0])
-    if any(len(r) != size for r in ranges):
-        return VALUE  # "Array arguments to COUNTIFS are of different size"
-    return float(
-        sum(1 for i in range(size) if all(t(r[i]) for t, r in zip(tests, ranges, strict=True)))
-    )
-
-
-def _countif(values: list[Value]) -> Scalar:
-    if len(values) != 2:
-        return NA
-    return _countifs(values)
 
 
 def _counta(values: list[Value]) -> Scalar:
@@ -817,8 +833,7 @@ def _len(values: list[Value]) -> Scalar:
 
 
 _FUNCTIONS: dict[str, Callable[[list[Value]], Scalar]] = {
-    "COUNTIFS": _countifs,
-    "COUNTIF": _countif,
+    "COUNTIF": lambda values: NA,  # reached only with the wrong number of arguments
     "COUNTA": _counta,
     "COUNT": _count,
     "SUM": _sum,

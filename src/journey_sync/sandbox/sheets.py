@@ -118,6 +118,7 @@ class SheetReader(BaseGrid):
         self._memo: dict[tuple[int, int], Scalar] = {}
         self._busy: set[tuple[int, int]] = set()
         self._areas: dict[tuple[int, int, int, int], formulas.Area] = {}
+        self.criteria_cache: dict[Any, tuple[formulas.Area, int]] = {}  # for COUNTIFS
 
     def size(self) -> tuple[int, int]:
         return self.sheet.row_count, self.sheet.column_count
@@ -145,7 +146,19 @@ class SheetReader(BaseGrid):
         key = (top, bottom, left, right)
         found = self._areas.get(key)
         if found is None:
-            found = super().area(top, bottom, left, right)
+            cells = self.sheet.cells
+            found = []
+            for r in range(top, bottom + 1):
+                row: list[Scalar] = []
+                for c in range(left, right + 1):
+                    cell = cells.get((r, c))
+                    if cell is None:
+                        row.append(None)
+                    elif cell.formula is None:
+                        row.append(cell.value)
+                    else:
+                        row.append(self.value(r, c))
+                found.append(row)
             self._areas[key] = found
         return found
 
