@@ -64,17 +64,17 @@ Value = Scalar | tuple[Area]  # a range travels wrapped, so it is never mistaken
 
 
 class Grid(Protocol):
-    """What a formula can see: evaluated cells of its own sheet (0-based)."""
+    """What a formula can see: evaluated cells of its own sheet (0-based).
+
+    A grid may also offer ``area(top, bottom, left, right) -> Area`` (a closed block,
+    inclusive) to cache ranges, since a footer asks for the same lead columns dozens
+    of times, and a ``criteria_cache`` dict for COUNTIFS; both are optional.
+    """
 
     def value(self, row: int, col: int) -> Scalar: ...
 
     def size(self) -> tuple[int, int]:
         """(row count, column count) of the sheet, for open ranges like ``K:K``."""
-        ...
-
-    def area(self, top: int, bottom: int, left: int, right: int) -> Area:
-        """The values of a closed block (inclusive); a grid may cache these, since a
-        footer asks for the same lead columns dozens of times."""
         ...
 
 
@@ -612,7 +612,11 @@ class _Evaluator:
         left, right = _span(self._col(node.first), self._col(node.last), cols)
         if top < 0 or left < 0:
             return REF
-        return (self.grid.area(top, bottom, left, right),)
+        area: Callable[[int, int, int, int], Area] | None = getattr(self.grid, "area", None)
+        if area is not None:
+            return (area(top, bottom, left, right),)
+        rows_ = range(top, bottom + 1)
+        return ([[self.grid.value(r, c) for c in range(left, right + 1)] for r in rows_],)
 
     def unary(self, node: Unary) -> Scalar:
         value = to_number(self.scalar(node.operand))
