@@ -321,6 +321,5 @@ def test_official_sdk_reads_and_writes_through_the_sandbox(sandbox: Sandbox) -> 
         assert any(p.is_inbox_project for p in projects)
     with TodoistAPI("wrong-token", client=httpx.Client(transport=_ToSandbox(sandbox.url))) as api:
         with pytest.raises(httpx.HTTPStatusError) as refused:
-            api.get_tasks()
             list(api.get_tasks())
         assert refused.value.response.status_code == 401

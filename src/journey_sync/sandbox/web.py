@@ -57,7 +57,9 @@ class Request:
     def bearer(self) -> str | None:
         auth = self.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
-        return token.strip() or None if scheme.lower() == "bearer" else None
+        if scheme.lower() != "bearer":
+            return None
+        return token.strip() or None
 
     def is_form(self) -> bool:
         return "application/x-www-form-urlencoded" in self.headers.get("content-type", "")
