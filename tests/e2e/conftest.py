@@ -1,0 +1,17 @@
+"""Fixtures for the end-to-end tests: processes that are always killed afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from e2e_support import Procs
+
+
+@pytest.fixture
+def procs() -> Iterator[Procs]:
+    started = Procs()
+    try:
+        yield started
+    finally:
+        started.close_all()
