@@ -1,0 +1,130 @@
+"""The benchmark keeps working, and its request-count targets hold (counts, never times).
+
+Runs the real command, ``python -m bench.run --sizes 100 --json PATH``, in a process of its
+own (the benchmark then starts journey-sync in another one), and reads the JSON it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LEADS = 100
+
+pytestmark = pytest.mark.e2e
+
+SIZE_KEYS = {
+    "leads",
+    "steps",
+    "tasks_created",
+    "changes",
+    "cycles",
+    "startup_rss_mb",
+    "peak_rss_mb",
+    "restart_peak_rss_mb",
+    "counts_agree",
+    "onboarding_vs_one_request_per_task",
+    "onboarding_under_todoist_quota_minutes",
+    "targets",
+}
+CYCLE_KEYS = {
+    "sheets_reads",
+    "sheets_writes",
+    "todoist_requests",
+    "oauth_token_requests",
+    "wall_s",
+    "cpu_s",
+    "cycle_peak_rss_mb",
+    "rss_after_mb",
+    "client",
+    "report",
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench") / "figures" / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--sizes", str(LEADS), "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, json.loads(out.read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def size(run: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    figures = run[1]
+    assert [s["leads"] for s in figures["sizes"]] == [LEADS]
+    result: dict[str, Any] = figures["sizes"][0]
+    return result
+
+
+def test_json_has_the_expected_keys(run: tuple[str, dict[str, Any]]) -> None:
+    figures = run[1]
+    assert figures["schema"] == 1
+    assert {
+        "journey_sync_version",
+        "git_commit",
+        "command",
+        "machine",
+        "counts_source",
+        "all_targets_met",
+        "sizes",
+    } <= set(figures)
+    assert {"nproc", "cpu_model", "python"} <= set(figures["machine"])
+    size = figures["sizes"][0]
+    assert set(size) >= SIZE_KEYS
+    assert set(size["cycles"]) == {"onboarding", "first_quiet", "steady", "one_percent", "restart"}
+    for cycle in size["cycles"].values():
+        assert set(cycle) >= CYCLE_KEYS
+        assert cycle["cpu_s"] >= 0 and cycle["wall_s"] >= 0
+    assert size["peak_rss_mb"] > 0
+
+
+def test_quiet_cycles_cost_one_read_no_write_one_todoist_request(size: dict[str, Any]) -> None:
+    for name in ("first_quiet", "steady"):
+        cycle = size["cycles"][name]
+        counts = (cycle["sheets_reads"], cycle["sheets_writes"], cycle["todoist_requests"])
+        assert counts == (1, 0, 1), name
+
+
+def test_onboarding_batches_task_creation(size: dict[str, Any]) -> None:
+    onboarding = size["cycles"]["onboarding"]
+    tasks = size["tasks_created"]
+    assert onboarding["report"]["new_leads"] == LEADS
+    assert 0 < tasks <= LEADS * size["steps"]
+    assert onboarding["todoist_requests"] <= math.ceil(tasks / 100) + 2
+    ratio = size["onboarding_vs_one_request_per_task"]
+    assert ratio["one_request_per_task"] == tasks
+    assert ratio["journey_sync_requests"] == onboarding["todoist_requests"]
+
+
+def test_changes_are_applied_within_the_design_budget(size: dict[str, Any]) -> None:
+    changed = size["cycles"]["one_percent"]
+    report, changes = changed["report"], size["changes"]
+    assert report["marks_written"] == changes["completed_in_todoist"]
+    assert report["tasks_closed"] == changes["typed_in_sheet"]
+    assert report["tasks_removed"] > 0  # the departed lead's open tasks
+    assert changed["sheets_reads"] == 1
+    assert changed["sheets_writes"] <= 2
+    assert changed["todoist_requests"] == 2  # the incremental sync, one batch of commands
+
+
+def test_counts_agree_and_targets_are_judged(run: tuple[str, dict[str, Any]]) -> None:
+    stdout, figures = run
+    size = figures["sizes"][0]
+    assert size["counts_agree"]
+    assert size["targets"] and all(t["met"] for t in size["targets"])
+    assert figures["all_targets_met"]
+    assert "[met   ]" in stdout and "MISSED" not in stdout
