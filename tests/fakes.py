@@ -139,6 +139,9 @@ class FakeSheet:
         return row
 
     def _is_footer(self, row: int) -> bool:
+        """A footer row, unless a person typed a lead over it (it then has a lead date)."""
+        if (row, self.header_column("Date of lead")) in self.cells:
+            return False
         return any(
             isinstance(v, str) and v.startswith("#footer:")
             for (r, _), v in self.cells.items()

@@ -393,7 +393,7 @@ def test_completed_walks_windows_from_since_to_now() -> None:
     assert [(p["since"], p["until"]) for p in params] == [
         ("2025-01-01T00:00:00Z", "2025-03-31T00:00:00Z"),
         ("2025-03-31T00:00:00Z", "2025-06-28T00:00:00Z"),
-        ("2025-06-28T00:00:00Z", "2025-07-01T12:00:00Z"),
+        ("2025-06-28T00:00:00Z", "2025-07-01T12:05:00Z"),  # now + UNTIL_MARGIN
     ]
     assert all(p["project_id"] == "p1" and p["limit"] == "200" for p in params)
     assert "cursor" not in params[0]
@@ -449,7 +449,7 @@ def test_completed_with_naive_since_reads_it_as_utc() -> None:
 
 def test_completed_since_now_or_later_asks_nothing() -> None:
     h = harness()
-    assert h.gateway.completed(project_id="p", since=NOW) == ()
+    assert h.gateway.completed(project_id="p", since=NOW + timedelta(minutes=5)) == ()
     assert h.fake.requests == []
 
 

@@ -154,9 +154,6 @@ def test_a_deleted_state_database_loses_no_mark_and_duplicates_no_task(
     # Done while the service was down: must be in the sheet after the restart.
     api.close_task(api.tasks_of(fourth.lead_id)["contact"]["id"])
     marks.add((fourth.name, "Client contacted"))
-    # Known bug (test_rebuild_window.py, xfail): a completion in the same wall-clock
-    # second as the rebuild's first cycle is missed. Let that second pass (< 1 s).
-    time.sleep(1.05 - time.time() % 1)
 
     daemon = start_daemon(procs, tmp_path, env)
     wait_for("every mark, old and new", lambda: marked(marks), timeout=20)

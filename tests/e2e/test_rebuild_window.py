@@ -1,4 +1,4 @@
-"""Known bug, kept as strict xfail tests until it is fixed in ``adapters/todoist.py``.
+"""A completion in the last second before a rebuild is not missed (a regression test).
 
 After the state file is lost, the engine rebuilds its memory from a full sync plus
 Todoist's completed history, asked through ``TodoistGateway.completed()``. That method
@@ -6,7 +6,8 @@ ends its last window at "now" formatted by ``_api_datetime``, which drops the
 microseconds, and ``by_completion_date`` treats ``until`` as exclusive. A task completed
 in the fraction of a second between the whole second and "now" is missing from the
 answer, so the rebuild thinks the step never had a task: the engine creates a second task
-for that (lead, step) and never writes the stage mark (DESIGN invariants 1 and 2).
+for that (lead, step) and never writes the stage mark (DESIGN invariants 1 and 2). Fixed
+by ending the last window a margin after "now" (``UNTIL_MARGIN``).
 
 Deterministic here: the sandbox, the engine and the gateway share a simulated clock; the
 task is completed at 12:00:00.400 and the rebuild runs at 12:00:00.900.
@@ -32,12 +33,6 @@ from journey_sync.workflow import Workflow, load_workflows
 
 pytestmark = pytest.mark.e2e
 
-REASON = (
-    "adapters/todoist.py: TodoistGateway.completed() sends until=now truncated to whole "
-    "seconds (_api_datetime drops microseconds) and the API's until is exclusive, so a task "
-    "completed less than a second before a rebuild (lost state file) is missed: a second "
-    "task is created for its (lead, step) and its mark is never written"
-)
 START = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 
 
@@ -77,7 +72,6 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield World(sandbox, tmp_path, clock)
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_completed_lists_a_task_completed_within_the_last_second(world: World) -> None:
     world.engine("first.db").run_cycle()
     task = world.contact_task()
@@ -92,7 +86,6 @@ def test_completed_lists_a_task_completed_within_the_last_second(world: World) -
     assert [t.id for t in found] == [task["id"]]
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_a_rebuild_right_after_a_completion_keeps_exactly_one_task_and_the_mark(
     world: World,
 ) -> None:

@@ -77,6 +77,7 @@ TOKEN_REFUSED: Final = (
 RATE_LIMITED: Final = "Todoist is rate-limiting journey-sync; the next cycle will try again"
 UNAVAILABLE: Final = "Todoist is unavailable; the next cycle will try again"
 
+UNTIL_MARGIN: Final = timedelta(minutes=5)
 _EXCERPT_CHARS: Final = 300  # how much of an unexpected body an error keeps
 
 
@@ -191,7 +192,9 @@ class TodoistGateway:
         completed several times is listed once, with its latest completion.
         """
         start = _as_utc(since)
-        now = _as_utc(self._clock())
+        # ``until`` is exclusive and sent in whole seconds; a task completed in the last
+        # moments (or by a clock a little ahead of ours) must not fall outside it.
+        now = _as_utc(self._clock()) + UNTIL_MARGIN
         found: dict[str, Task] = {}
         while start < now:
             end = min(start + COMPLETED_WINDOW, now)
