@@ -187,19 +187,21 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() or None
+    return done.stdout.strip()
+
+
+def source_version() -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted edits (then it is not that)."""
+    commit = _git("rev-parse", "--short", "HEAD")
+    changes = _git("status", "--porcelain", "--", "src")
+    return {"git_commit": commit or None, "src_modified": bool(changes) if commit else None}
 
 
 def machine() -> dict[str, Any]:
@@ -257,11 +259,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def report_json(results: Sequence[SizeResult], *, command: str, seconds: float) -> dict[str, Any]:
+def report_json(
+    results: Sequence[SizeResult], *, command: str, source: dict[str, Any], seconds: float
+) -> dict[str, Any]:
     return {
         "schema": JSON_SCHEMA,
         "journey_sync_version": _version(),
-        "git_commit": _git_commit(),
+        **source,
         "command": command,
         "machine": machine(),
         "counts_source": COUNTS_SOURCE,
@@ -274,6 +278,7 @@ def report_json(results: Sequence[SizeResult], *, command: str, seconds: float) 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
     command = "python -m bench.run " + " ".join(sys.argv[1:] if argv is None else argv)
+    source = source_version()  # before the run: others may commit while it goes on
     started = time.monotonic()
 
     def progress(text: str) -> None:
@@ -288,14 +293,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
-    figures = report_json(results, command=command.strip(), seconds=time.monotonic() - started)
+    figures = report_json(
+        results, command=command.strip(), source=source, seconds=time.monotonic() - started
+    )
     info = figures["machine"]
     print("Summary (Sheets reads / writes / Todoist requests; counts from the sandbox)\n")
     print(summary_markdown(results) + "\n")
     print(
         f"machine: {info['nproc']} CPUs ({info['cpu_model']}), Python {info['python']} "
         f"on {info['platform']}; journey-sync {figures['journey_sync_version']}"
-        f" ({figures['git_commit'] or 'no git'})"
+        f" ({figures['git_commit'] or 'no git'}"
+        f"{', src/ modified' if figures['src_modified'] else ''})"
     )
     missed = [(r.leads, t) for r in results for t in r.targets if not t.met]
     if missed:

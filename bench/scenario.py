@@ -135,7 +135,7 @@ class World:
         task of the first stage-marking step ticked in Todoist, half have the next stage's
         mark typed by hand in the sheet (which journey-sync answers by closing that task).
         """
-        count = max(3, round(self.leads / 100))
+        count = min(self.leads, max(3, round(self.leads / 100)))
         rng = random.Random(f"changes:{self.seed}")
         rows = self._lead_rows()
         chosen = rng.sample(sorted(rows), count)

@@ -76,6 +76,7 @@ def test_json_has_the_expected_keys(run: tuple[str, dict[str, Any]]) -> None:
     assert {
         "journey_sync_version",
         "git_commit",
+        "src_modified",
         "command",
         "machine",
         "counts_source",
