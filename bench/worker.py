@@ -10,8 +10,8 @@ the daemon does around a cycle is measured too.
 
 Protocol: one JSON object per line on stdin (``{"op": "cycle"}``, with ``"profile": PATH`` to
 write that cycle's cProfile stats, or ``{"op": "exit"}``), one JSON object per line in answer
-on the original stdout. Everything else the process prints
-goes to stderr, so a stray ``print`` cannot break the protocol.
+on the original stdout. Everything else the process prints goes to stderr, so a stray
+``print`` cannot break the protocol.
 
 This module imports nothing from the sandbox.
 """
