@@ -181,12 +181,18 @@ class FakeSheet:
 
         cache: dict[tuple[int, int], CellValue | None] = {}
 
+        busy: set[tuple[int, int]] = set()
+
         def lookup(row: int, column: int) -> CellValue | None:
             if (row, column) in cache:
                 return cache[(row, column)]
             value = raw.get((row, column))
             if isinstance(value, Formula):
+                if (row, column) in busy:
+                    return "#REF!"  # a circular reference, as Sheets reports it
+                busy.add((row, column))
                 value = _plain(formulas.evaluate(value.text, _Grid(lookup, height, width)))
+                busy.discard((row, column))
             cache[(row, column)] = value
             return value
 

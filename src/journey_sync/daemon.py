@@ -27,6 +27,8 @@ How the pieces fit:
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import logging
 import os
@@ -290,6 +292,31 @@ class _Counts:
         }
 
 
+def _find_malloc_trim() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+def release_memory() -> None:
+    """Give the memory a cycle freed back to the system.
+
+    Taking in a big Todoist answer (the cycle after onboarding 10,000 leads reads back the
+    120,000 tasks it created) peaks near 550 MB. Python frees those objects at once, but
+    glibc keeps the freed pages in the process: without this the daemon would sit at about
+    200 MB for the rest of its life instead of about 105 MB. ``malloc_trim(0)`` hands them
+    back; it costs a few milliseconds.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 @dataclass
 class CycleRunner:
     """Runs one workflow's cycle and says what happened: logs, health, outcome."""
@@ -300,6 +327,12 @@ class CycleRunner:
     interval: float | None = None  # to warn when a cycle takes longer than the interval
 
     def cycle(self, engine: Engine, *, dry_run: bool = False) -> Outcome:
+        try:
+            return self._cycle(engine, dry_run=dry_run)
+        finally:
+            release_memory()
+
+    def _cycle(self, engine: Engine, *, dry_run: bool) -> Outcome:
         name = engine.name
         before = _Counts.of(self.stats)
         started = time.monotonic()

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .dates import today_in
 from .errors import UserError
@@ -38,6 +38,7 @@ from .ports import (
     CommandResult,
     DeleteTask,
     SheetGateway,
+    SheetSnapshot,
     Task,
     TaskChanges,
     TaskCommand,
@@ -95,6 +96,25 @@ class CycleReport:
         return ("[dry run] would do: " if self.dry_run else "") + what
 
 
+@dataclass(frozen=True)
+class _Settled:
+    """The inputs of a cycle that found nothing to do, and what it reported.
+
+    A cycle is a pure function of the sheet, Todoist's changes, the state store and today's
+    date (``plan_cycle``). When the sheet reads the same, Todoist reports no change, the day
+    is the same and the state store was not written since, the plan is the same empty plan,
+    so it is not computed again: the quiet cycle of a 10,000-lead sheet then costs its two
+    requests and a comparison, not a reload of 120,000 task records and a replan.
+    (The state file has one writer: the daemon holds its lock.)
+    """
+
+    snapshot: SheetSnapshot
+    today: date
+    leads: int
+    figures: Funnel | None
+    problems: tuple[str, ...]
+
+
 class Engine:
     def __init__(
         self,
@@ -115,6 +135,7 @@ class Engine:
         self.new_id = new_id
         self.new_uuid = new_uuid
         self.name = workflow.name
+        self._settled: _Settled | None = None
 
     # ----------------------------------------------------------------- cycle
 
@@ -128,9 +149,25 @@ class Engine:
         report = CycleReport(self.name, dry_run=dry_run)
         now = self.clock()
         today = today_in(self.workflow.zone, now)
-        model = read_sheet(self.workflow, self.sheet.read())
+        snapshot = self.sheet.read()
+        settled = None if dry_run else self._settled
+        self._settled = None
+        if settled is not None and (settled.today != today or settled.snapshot != snapshot):
+            settled = None
+        model = read_sheet(self.workflow, snapshot) if settled is None else None
         token = self.state.get(self.name, "sync_token")
         changes = self.tasks.changes(token)
+        if settled is not None and _nothing_new(changes):
+            with self.state.transaction() as db:
+                self.state.put(db, self.name, "sync_token", changes.sync_token)
+                self.state.put(db, self.name, "last_good_cycle", now.isoformat())
+            self._settled = settled
+            report.leads, report.figures = settled.leads, settled.figures
+            report.problems = list(settled.problems)
+            report.duration = time.monotonic() - started
+            return report
+        if model is None:
+            model = read_sheet(self.workflow, snapshot)
         with self.state.transaction() as db:
             self._absorb(db, changes, model, had_token=token is not None, now=now)
             memory = self.state.memory(self.name)
@@ -138,10 +175,19 @@ class Engine:
             if dry_run:
                 raise _DryRun(plan)  # leaving the transaction rolls the absorb back
         self._fill_report(report, plan)
-        self._apply_sheet(plan, memory)
+        leads_changed = self._apply_sheet(plan, memory)
         self._apply_tasks(plan, report)
         with self.state.transaction() as db:
             self.state.put(db, self.name, "last_good_cycle", now.isoformat())
+        if (
+            plan.is_empty()
+            and not leads_changed
+            and not report.failed_commands
+            and not self.state.pending(self.name)
+        ):
+            self._settled = _Settled(
+                snapshot, today, report.leads, report.figures, tuple(report.problems)
+            )
         report.duration = time.monotonic() - started
         return report
 
@@ -291,7 +337,8 @@ class Engine:
 
     # --------------------------------------------------------------- apply
 
-    def _apply_sheet(self, plan: Plan, memory: Memory) -> None:
+    def _apply_sheet(self, plan: Plan, memory: Memory) -> bool:
+        """Write the sheet, then remember what was written; True if a lead changed."""
         self.sheet.apply(plan.sheet)
         name, state = self.name, self.state
         changed_leads = [(i, fp) for i, fp in plan.lead_fingerprints if memory.leads.get(i) != fp]
@@ -307,6 +354,7 @@ class Engine:
             state.set_pairs(db, "coach", name, [(i,) for i in plan.coach_written], present=True)
             state.set_pairs(db, "flagged", name, plan.flagged, present=True)
             state.set_pairs(db, "flagged", name, [(i,) for i in plan.unflagged], present=False)
+        return bool(changed_leads)
 
     def _apply_tasks(self, plan: Plan, report: CycleReport) -> None:
         name, state = self.name, self.state
@@ -423,6 +471,10 @@ class Engine:
 class _DryRun(Exception):
     def __init__(self, plan: Plan):
         self.plan = plan
+
+
+def _nothing_new(changes: TaskChanges) -> bool:
+    return not (changes.full or changes.tasks or changes.projects or changes.collaborators)
 
 
 def _has_ids(model: SheetModel) -> bool:

@@ -23,6 +23,7 @@ simulated year can run in seconds.
 
 from __future__ import annotations
 
+import collections
 import random
 import re
 import secrets
@@ -428,6 +429,9 @@ class TodoistService:
         self._tokens: dict[str, int] = {}
         self._done: dict[str, _Done] = {}
         self.items: dict[str, Item] = {}
+        # Items per project (deleted ones too: they stay in ``items``), so that an add
+        # finds its child_order without scanning every item (quadratic onboarding).
+        self._in_project: collections.Counter[str] = collections.Counter()
         self.projects: dict[str, Project] = {}
         self.collaborators: dict[str, Collaborator] = {}
         self.user_id = str(self._rng.randrange(2_000_000, 9_999_999))
@@ -540,7 +544,7 @@ class TodoistService:
             # Todoist creates labels from "@words" in the content when asked to.
             labels = labels + [m for m in re.findall(r"@(\w+)", content) if m not in labels]
         now = self.now()
-        siblings = [i for i in self.items.values() if i.project_id == project.id]
+        siblings = self._in_project[project.id]
         item = Item(
             id=item_id or self.new_id(),
             user_id=self.user_id,
@@ -552,7 +556,7 @@ class TodoistService:
             deadline=_deadline(args.get("deadline")),
             parent_id=args.get("parent_id"),
             section_id=args.get("section_id"),
-            child_order=int(args.get("child_order") or len(siblings) + 1),
+            child_order=int(args.get("child_order") or siblings + 1),
             labels=list(labels),
             added_by_uid=self.user_id,
             assigned_by_uid=self.user_id,
@@ -563,6 +567,7 @@ class TodoistService:
             seq=self._bump(),
         )
         self.items[item.id] = item
+        self._in_project[project.id] += 1
         return item
 
     def update_item(self, item: Item, args: Mapping[str, Any]) -> None:
@@ -747,7 +752,10 @@ class TodoistService:
             self.delete_item(item)
         elif kind == "item_move":
             if args.get("project_id"):
-                item.project_id = self._live_project(real(args["project_id"])).id
+                target = self._live_project(real(args["project_id"])).id
+                self._in_project[item.project_id] -= 1
+                self._in_project[target] += 1
+                item.project_id = target
                 item.parent_id = None
                 item.section_id = None
             elif "parent_id" in args:
