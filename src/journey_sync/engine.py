@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -218,12 +219,15 @@ class Engine:
     # ---------------------------------------------------------- read Todoist
 
     def _absorb(
-        self, db: object, changes: TaskChanges, model: SheetModel, *, had_token: bool, now: datetime
+        self,
+        db: sqlite3.Connection,
+        changes: TaskChanges,
+        model: SheetModel,
+        *,
+        had_token: bool,
+        now: datetime,
     ) -> None:
         """Fold Todoist's changes into the state store (inside the caller's transaction)."""
-        import sqlite3
-
-        assert isinstance(db, sqlite3.Connection)
         state, name = self.state, self.name
         project_id = state.get(name, "project_id")
         for project in changes.projects:
@@ -301,15 +305,12 @@ class Engine:
 
     def _record(
         self,
-        db: object,
+        db: sqlite3.Connection,
         task: Task,
         memory: Memory,
         by_task_id: dict[str, TaskRecord],
         adopted: set[tuple[str, str]],
     ) -> None:
-        import sqlite3
-
-        assert isinstance(db, sqlite3.Connection)
         status: TaskStatus = (
             "deleted" if task.is_deleted else "completed" if task.checked else "open"
         )
