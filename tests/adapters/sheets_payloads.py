@@ -1,6 +1,6 @@
 """Google Sheets API v4 answers, in the shapes of real recorded traffic.
 
-Each payload says where its shape comes from. "recorded" = /work/shared/recordings (vcrpy
+Each payload says where its shape comes from. "recorded" = tests/recordings (vcrpy
 cassettes of the live API from burnash/gspread, see SOURCES.md there); "error model" =
 Google's documented ``{"error": {code, message, status, details}}`` body, for statuses no
 recording covers. Ids and titles are changed where a test needs its own; shapes are not.

@@ -1,6 +1,6 @@
 """TodoistGateway against a scripted Todoist (httpx.MockTransport).
 
-Answers are shaped like the Todoist v1 material in /work/shared/recordings (docs examples
+Answers are shaped like the Todoist v1 material in tests/recordings (docs examples
 and the SDK's fixtures); where a shape is hand-written here, the test says so.
 """
 
@@ -11,7 +11,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -35,14 +34,10 @@ from journey_sync.ports import (
     TaskCommand,
 )
 from journey_sync.settings import Secret
+from support.recordings import recording
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "recordings"
 TOKEN = "0123456789abcdef-SECRET-token"
 NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
-
-
-def recording(name: str) -> Any:
-    return json.loads((RECORDINGS / name).read_text(encoding="utf-8"))
 
 
 SYNC_DOCS = recording("todoist_docs_v1_sync_commands.json")

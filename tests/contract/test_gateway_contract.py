@@ -13,7 +13,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fakes import FakeSheet, FakeTodoist
 from journey_sync.adapters.google_sheets import GoogleSheetsGateway
 from journey_sync.adapters.todoist import TodoistGateway
 from journey_sync.ports import (
@@ -31,6 +30,7 @@ from journey_sync.ports import (
 )
 from journey_sync.sandbox.server import Sandbox
 from journey_sync.settings import Secret
+from support.fakes import FakeSheet, FakeTodoist
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 ROWS: list[list[Any]] = [["Client name", "Date of lead", "Score"], ["Ann", 46083, 3], ["Bo", 46084]]

@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from conftest import World, lead_row
 from journey_sync.dates import date_to_serial
 from journey_sync.errors import UserError
 from journey_sync.funnel import funnel
 from journey_sync.sheet import read_sheet
+from support.world import World, lead_row
 
 TODAY = date(2026, 3, 2)  # a Monday
 

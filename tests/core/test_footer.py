@@ -8,14 +8,14 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import HEADERS, ROOT
-from fakes import FakeSheet
 from journey_sync.dates import date_to_serial
 from journey_sync.footer import expected_values, plan_footer
 from journey_sync.funnel import funnel, percent
 from journey_sync.ports import SheetWrites
 from journey_sync.sheet import read_sheet
 from journey_sync.workflow import Workflow, load_workflows
+from support.fakes import FakeSheet
+from support.world import HEADERS, ROOT
 
 WORKFLOW: Workflow = load_workflows(ROOT / "workflows.yaml").workflows[0]
 STAGES = [s.header for s in WORKFLOW.stages]

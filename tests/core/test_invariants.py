@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from test_engine import assert_exactly_once, assert_footer_right
 
-from conftest import World, lead_row
 from journey_sync.sheet import read_sheet
 from journey_sync.workflow import load_workflows
+from support.world import World, lead_row
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = load_workflows(ROOT / "workflows.yaml").workflows[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from conftest import lead_row
+from support.world import lead_row
 
 TODAY = date(2026, 3, 2)
 

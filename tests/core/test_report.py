@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from conftest import World, lead_row
 from journey_sync.report import render_report
 from journey_sync.sheet import read_sheet
+from support.world import World, lead_row
 
 TODAY = date(2026, 3, 2)
 

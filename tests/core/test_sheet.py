@@ -7,11 +7,12 @@ from datetime import date
 
 import pytest
 
-from conftest import HEADERS, RECORDINGS
 from journey_sync.errors import SheetLayoutError
 from journey_sync.ports import SheetSnapshot
 from journey_sync.sheet import column_letter, read_sheet
 from journey_sync.workflow import Workflow
+from support.recordings import RECORDINGS
+from support.world import HEADERS
 
 
 def snap(*rows: tuple[object, ...] | list[object]) -> SheetSnapshot:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from journey_sync.sandbox.oauth import ServiceAccount
 from journey_sync.sandbox.server import Sandbox
-
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "recordings"
 
 
 @pytest.fixture(scope="session")

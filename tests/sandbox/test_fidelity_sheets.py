@@ -1,6 +1,6 @@
 """Replay the LIVE Google Sheets recordings against the sandbox.
 
-Every interaction of ``/work/shared/recordings/gsheets_*.json`` is sent, in the
+Every interaction of ``tests/recordings/gsheets_*.json`` is sent, in the
 cassette's order, to a fresh sandbox spreadsheet with the recorded id, and the
 answer must equal the recorded one: status and the whole JSON body (keys, value
 types, echoed range forms and values). The only things rewritten are what the state
@@ -24,8 +24,7 @@ import pytest
 
 from journey_sync.sandbox.server import Sandbox
 from journey_sync.sandbox.sheets import Spreadsheet
-
-from .conftest import RECORDINGS
+from support.recordings import RECORDINGS
 
 Interaction = dict[str, Any]
 

@@ -19,8 +19,7 @@ from todoist_api_python.models import Task
 
 from journey_sync.sandbox.server import Sandbox
 from journey_sync.sandbox.todoist import TodoistService
-
-from .conftest import RECORDINGS
+from support.recordings import RECORDINGS
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Emulators of the Google Sheets v4, Google OAuth token and Todoist v1 APIs.
 
 The same emulators serve the demo, the end-to-end tests and the benchmark; they follow
-the real services' recorded and documented shapes (``/work/shared/recordings``).
+the real services' recorded and documented shapes (``tests/recordings``).
 
 Modules (each with one job; import what you need, nothing is imported here so that
 ``formulas`` stays light for the in-memory fakes):

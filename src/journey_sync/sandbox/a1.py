@@ -1,6 +1,6 @@
 """A1 notation: column letters, range parsing and the echoed range form.
 
-Behaviour follows the recorded Sheets v4 traffic in ``/work/shared/recordings``
+Behaviour follows the recorded Sheets v4 traffic in ``tests/recordings``
 (``gsheets_values_get_range_normalization.json``): a reversed range ``D4:A1`` is
 echoed as ``A1:D4``, open ranges (``A1:C``, ``A1:1``, ``A:A``) are clipped to the
 grid, a 1x1 range is echoed as a single cell (``Sheet1!B1``) and a sheet title is

@@ -1,7 +1,7 @@
 """Google Sheets API v4 over HTTP: the routes journey-sync (via gspread) uses.
 
 Routes, answers and errors follow the LIVE gspread cassettes in
-``/work/shared/recordings/gsheets_*.json``; each handler names the recording its
+``tests/recordings/gsheets_*.json``; each handler names the recording its
 shape comes from. Checks run in Google's order: credentials (401), the spreadsheet
 exists (404), it is shared with the caller (403), then the request itself (400).
 """

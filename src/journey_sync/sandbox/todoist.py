@@ -1,6 +1,6 @@
 """Todoist API v1 state: tasks ("items" in /sync), projects, collaborators, sync tokens.
 
-Shapes come from ``/work/shared/recordings/todoist_*.json``: a sync item has exactly
+Shapes come from ``tests/recordings/todoist_*.json``: a sync item has exactly
 the keys of ``item_object_example`` (todoist_docs_v1_sync_commands.json); a REST task
 adds ``completed_by_uid``, ``note_count`` and ``goal_ids``
 (todoist_docs_v1_rest_task_responses.json); ids are opaque 16-character strings like
