@@ -69,6 +69,9 @@ class FormulaWrite:
     row: int
     column: int
     formula: str  # starts with "="
+    # A Sheets number-format pattern for the cell ("0.0%", "0"), set with the formula;
+    # None leaves the cell's format alone.
+    number_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,24 @@ class DeleteTask:
     task_id: str
 
 
-TaskCommand = AddTask | AddProject | CloseTask | DeleteTask
+@dataclass(frozen=True)
+class ReopenTask:
+    """Un-complete a task (``item_uncomplete``)."""
+
+    uuid: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class MoveTask:
+    """Give a task a new due (``item_update`` with a structured due, never parsed text)."""
+
+    uuid: str
+    task_id: str
+    due: Due
+
+
+TaskCommand = AddTask | AddProject | CloseTask | DeleteTask | ReopenTask | MoveTask
 
 
 # The error text of a CommandResult whose uuid Todoist's answer did not mention: the
