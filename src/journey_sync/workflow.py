@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigProblem, WorkflowFileError
 
@@ -22,6 +30,21 @@ _KEY = r"^[a-z][a-z0-9_]*$"
 _OFFSET = re.compile(r"^\+(\d{1,4})([dwm])$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _SPREADSHEET_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
+_ROLES = (
+    "name",
+    "lead_date",
+    "lead_id",
+    "source",
+    "heard_about",
+    "coach",
+    "reason_left",
+    "left_on",
+)
+# Set by parse_workflows, which checks cross references on the raw file itself (so they are
+# listed together with the schema errors, not only once those are fixed).
+_CROSS_CHECKED = "cross_checked"
+
+Loc = tuple[str | int, ...]
 
 
 class _Strict(BaseModel):
@@ -67,20 +90,7 @@ class Columns(_Strict):
 
     def roles(self) -> dict[str, str]:
         """Every mapped role (including extras) to its header."""
-        found = {
-            role: header
-            for role in (
-                "name",
-                "lead_date",
-                "lead_id",
-                "source",
-                "heard_about",
-                "coach",
-                "reason_left",
-                "left_on",
-            )
-            if (header := getattr(self, role)) is not None
-        }
+        found = {role: header for role in _ROLES if (header := getattr(self, role)) is not None}
         found.update(self.extra)
         return found
 
@@ -154,37 +164,12 @@ class Workflow(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> Workflow:
-        problems: list[str] = []
-        stage_keys = [s.key for s in self.stages]
-        for key in _duplicates(stage_keys):
-            problems.append(f"stages: stage key {key!r} is used twice")
-        headers = [s.header.casefold() for s in self.stages] + [
-            h.casefold() for h in self.sheet.columns.roles().values()
-        ]
-        for header in _duplicates(headers):
-            problems.append(f"sheet.columns: header {header!r} is mapped twice")
-        for key in _duplicates([s.key for s in self.steps]):
-            problems.append(f"steps: step key {key!r} is used twice")
-        if self.paid_stage is not None and self.paid_stage not in stage_keys:
-            problems.append(
-                f"paid_stage: {self.paid_stage!r} is not a stage key ({', '.join(stage_keys)})"
-            )
-        placeholders = set(self.sheet.columns.roles()) | {"name", "lead_date"}
-        for index, step in enumerate(self.steps):
-            if step.marks is not None and step.marks not in stage_keys:
-                problems.append(
-                    f"steps.{index}.marks: {step.marks!r} is not a stage key ({', '.join(stage_keys)})"
-                )
-            for field_name in ("content", "description"):
-                for found in _PLACEHOLDER.findall(getattr(step, field_name)):
-                    if found not in placeholders:
-                        problems.append(
-                            f"steps.{index}.{field_name}: unknown placeholder {{{found}}}; "
-                            f"use one of {', '.join('{' + p + '}' for p in sorted(placeholders))}"
-                        )
+    def _consistent(self, info: ValidationInfo) -> Workflow:
+        if info.context and info.context.get(_CROSS_CHECKED):
+            return self
+        problems = cross_problems(self.model_dump())
         if problems:
-            raise ValueError("\n".join(problems))
+            raise ValueError("\n".join(f"{_dotted(loc)}: {text}" for loc, text in problems))
         return self
 
     @property
@@ -199,10 +184,123 @@ class WorkflowFile(_Strict):
     workflows: Annotated[tuple[Workflow, ...], Field(min_length=1)]
 
     @model_validator(mode="after")
-    def _unique_names(self) -> WorkflowFile:
+    def _unique_names(self, info: ValidationInfo) -> WorkflowFile:
+        if info.context and info.context.get(_CROSS_CHECKED):
+            return self
         for name in _duplicates([w.name for w in self.workflows]):
             raise ValueError(f"workflow name {name!r} is used twice")
         return self
+
+
+def cross_problems(workflow: Any) -> list[tuple[Loc, str]]:
+    """Cross references of one workflow (raw file data or a model dump): duplicate keys and
+    headers, ``paid_stage`` and ``marks`` naming a stage, placeholders naming a column.
+
+    Works on whatever parts are well-formed, so these problems are listed in the same run
+    as schema errors elsewhere in the file. Locations point at the offending item.
+    """
+    if not isinstance(workflow, Mapping):
+        return []
+    problems: list[tuple[Loc, str]] = []
+    stages = _items(workflow.get("stages"))
+    steps = _items(workflow.get("steps"))
+    stage_keys: list[str] = []
+    for index, stage in stages:
+        key = _text(stage.get("key"))
+        if key is not None:
+            if key in stage_keys:
+                problems.append((("stages", index, "key"), f"stage key {key!r} is used twice"))
+            stage_keys.append(key)
+    known = ", ".join(dict.fromkeys(stage_keys)) or "no stages are defined"
+    headers: set[str] = set()
+    columns = (
+        workflow.get("sheet", {}).get("columns")
+        if isinstance(workflow.get("sheet"), Mapping)
+        else None
+    )
+    roles = _roles(columns)
+    located: list[tuple[Loc, str | None]] = [
+        (("stages", index, "header"), _text(stage.get("header"))) for index, stage in stages
+    ] + [(("sheet", "columns", *path), header) for path, header in roles]
+    for loc, header in located:
+        if header is None:
+            continue
+        if header.casefold() in headers:
+            problems.append((loc, f"header {header!r} is mapped twice"))
+        headers.add(header.casefold())
+    paid = _text(workflow.get("paid_stage"))
+    if paid is not None and paid not in stage_keys:
+        problems.append((("paid_stage",), f"{paid!r} is not a stage key ({known})"))
+    placeholders = {path[-1] for path, _ in roles if isinstance(path[-1], str)} | {
+        "name",
+        "lead_date",
+    }
+    step_keys: list[str] = []
+    for index, step in steps:
+        key = _text(step.get("key"))
+        if key is not None:
+            if key in step_keys:
+                problems.append((("steps", index, "key"), f"step key {key!r} is used twice"))
+            step_keys.append(key)
+        marks = _text(step.get("marks"))
+        if marks is not None and marks not in stage_keys:
+            problems.append((("steps", index, "marks"), f"{marks!r} is not a stage key ({known})"))
+        for field_name in ("content", "description"):
+            text = step.get(field_name)
+            if not isinstance(text, str):
+                continue
+            for found in _PLACEHOLDER.findall(text):
+                if found not in placeholders:
+                    problems.append(
+                        (
+                            ("steps", index, field_name),
+                            f"unknown placeholder {{{found}}}; use one of "
+                            + ", ".join("{" + p + "}" for p in sorted(placeholders)),
+                        )
+                    )
+    return problems
+
+
+def _file_cross_problems(data: Any) -> list[tuple[Loc, str]]:
+    if not isinstance(data, Mapping):
+        return []
+    problems: list[tuple[Loc, str]] = []
+    names: list[str] = []
+    for index, workflow in _items(data.get("workflows")):
+        name = _text(workflow.get("name"))
+        if name is not None:
+            if name in names:
+                problems.append(
+                    (("workflows", index, "name"), f"workflow name {name!r} is used twice")
+                )
+            names.append(name)
+        problems.extend(
+            ((("workflows", index, *loc), text) for loc, text in cross_problems(workflow))
+        )
+    return problems
+
+
+def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _roles(columns: Any) -> list[tuple[Loc, str | None]]:
+    """(path under sheet.columns, header) of every mapped role, extras included."""
+    if not isinstance(columns, Mapping):
+        return []
+    found: list[tuple[Loc, str | None]] = [
+        ((role,), _text(columns.get(role))) for role in _ROLES if columns.get(role) is not None
+    ]
+    extra = columns.get("extra")
+    if isinstance(extra, Mapping):
+        found += [(("extra", key), _text(header)) for key, header in extra.items()]
+    return found
 
 
 def _duplicates(items: list[str]) -> list[str]:
@@ -231,29 +329,39 @@ def load_workflows(path: Path | str) -> WorkflowFile:
 
 
 def parse_workflows(text: str, filename: str = "workflows.yaml") -> WorkflowFile:
+    """Parse and validate; raise ``WorkflowFileError`` listing every problem, in file order.
+
+    Locations name list items by their key (``steps[book_meeting].due``), workflows by name
+    when the file has several, and an item without a key by its position (``steps[#3]``,
+    counted from 1).
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise WorkflowFileError(
-            [ConfigProblem(filename, line, "", f"YAML syntax error: {problem}")]
-        ) from None
+        raise WorkflowFileError([_syntax_problem(exc, text, filename)]) from None
     if node is None or data is None:
         raise WorkflowFileError([ConfigProblem(filename, 1, "", "the file is empty")])
-    lines: dict[tuple[str | int, ...], int] = {}
+    lines: dict[Loc, int] = {}
     _index_lines(node, (), lines)
+    found: list[tuple[Loc, str]] = []
+    result: WorkflowFile | None = None
     try:
-        return WorkflowFile.model_validate(data)
+        result = WorkflowFile.model_validate(data, context={_CROSS_CHECKED: True})
     except ValidationError as exc:
-        raise WorkflowFileError(_problems(exc, filename, lines)) from None
+        found = _schema_problems(exc)
+    found += _file_cross_problems(data)
+    if not found and result is not None:
+        return result
+    problems = [
+        ConfigProblem(filename, _line_for(loc, lines), _located(loc, data), text)
+        for loc, text in found
+    ]
+    problems.sort(key=lambda p: p.line if p.line is not None else 0)
+    raise WorkflowFileError(problems)
 
 
-def _index_lines(
-    node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]
-) -> None:
+def _index_lines(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
     """Remember the line of every mapping key and sequence item, by its path."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -267,10 +375,8 @@ def _index_lines(
             _index_lines(item, (*path, index), lines)
 
 
-def _problems(
-    exc: ValidationError, filename: str, lines: Mapping[tuple[str | int, ...], int]
-) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
+def _schema_problems(exc: ValidationError) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
     errors = [
         # Drop pydantic's internal tags (e.g. "function-after[...]") from the path.
         (tuple(p for p in e["loc"] if not (isinstance(p, str) and "[" in p)), e)
@@ -289,12 +395,9 @@ def _problems(
         for sub in message.split("\n"):
             field, _, text = sub.partition(": ")
             if text and ("." in field or field.isidentifier()) and " " not in field:
-                sub_loc: tuple[str | int, ...] = (*loc, *(_to_parts(field)))
-                problems.append(
-                    ConfigProblem(filename, _line_for(sub_loc, lines), _dotted(sub_loc), text)
-                )
+                problems.append(((*loc, *_to_parts(field)), text))
             else:
-                problems.append(ConfigProblem(filename, _line_for(loc, lines), _dotted(loc), sub))
+                problems.append((loc, sub))
     return problems
 
 
@@ -302,16 +405,100 @@ def _to_parts(field: str) -> list[str | int]:
     return [int(p) if p.isdigit() else p for p in field.split(".")]
 
 
-def _dotted(loc: tuple[str | int, ...]) -> str:
+def _dotted(loc: Loc) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _line_for(loc: tuple[str | int, ...], lines: Mapping[tuple[str | int, ...], int]) -> int | None:
+def _located(loc: Loc, data: Any) -> str:
+    """``workflows.0.steps.1.due`` -> ``steps[book_meeting].due`` (see ``parse_workflows``)."""
+    workflows = data.get("workflows") if isinstance(data, Mapping) else None
+    if (
+        len(loc) > 2
+        and loc[:2] == ("workflows", 0)
+        and isinstance(workflows, list)
+        and len(workflows) == 1
+    ):
+        return _located(loc[2:], workflows[0])
+    out = ""
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, (list, tuple)) and part < len(node) else None
+            name = None
+            if isinstance(item, Mapping):
+                name = _text(item.get("key")) or _text(item.get("name"))
+            out += f"[{name}]" if name else f"[#{part + 1}]"
+            node = item
+        else:
+            out += f".{part}" if out else part
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return out
+
+
+def _line_for(loc: Loc, lines: Mapping[Loc, int]) -> int | None:
     # The nearest located ancestor: a missing key is reported at its parent's line.
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
             return lines[loc[:end]]
     return None
+
+
+_INDENT_HINT = (
+    "check the indentation of this line and the lines above it: keys of one block start in "
+    "the same column, list items (- ...) sit under their key, and indents are spaces"
+)
+
+
+def _syntax_problem(exc: yaml.YAMLError, text: str, filename: str) -> ConfigProblem:
+    """A YAML syntax error at its line, with a plain hint for the usual mistakes."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    mark = problem_mark or context_mark
+    if context_mark is not None and "flow" in str(getattr(exc, "context", "")):
+        mark = context_mark  # where the unclosed [ or { opened, not where it was noticed
+    line = mark.line + 1 if mark is not None else None
+    problem = str(getattr(exc, "problem", None) or exc)
+    context = getattr(exc, "context", None)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    hint = _syntax_hint(problem, text.splitlines(), line, context_mark)
+    return ConfigProblem(filename, line, "", f"{message}. Hint: {hint}" if hint else message)
+
+
+def _syntax_hint(problem: str, lines: list[str], line: int | None, context_mark: Any) -> str:
+    here = lines[line - 1] if line is not None and 0 < line <= len(lines) else ""
+    first = context_mark.line + 1 if context_mark is not None else line
+    span = lines[(first or 1) - 1 : line] if line is not None else []
+    if "\t" in problem or "\\t" in problem or "\t" in here:
+        return "this line contains a tab; YAML indents with spaces only: replace the tab by spaces"
+    for number, source in enumerate(span, start=first or 1):
+        if source.count('"') % 2 == 1:
+            return f'the quote (") opened on line {number} is not closed on that line'
+    value = here.partition(": ")[2].strip() if ": " in here else ""
+    if "mapping values are not allowed" in problem:
+        if ": " in value or value.endswith(":"):
+            return (
+                "a value that contains a colon must be in quotes, "
+                f'e.g. {here.partition(": ")[0].strip()}: "{value}"'
+            )
+        return _INDENT_HINT
+    for source in span:
+        rest = source.partition(": ")[2].strip()
+        if rest.startswith("{") and not rest.endswith("}"):
+            return (
+                "a value that starts with { is read as a mapping: put the whole value in "
+                f'quotes, e.g. {source.partition(": ")[0].strip()}: "{rest}"'
+            )
+    if "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        return (
+            "the [ ... ] list or { ... } mapping that starts on this line is not closed, "
+            "or an item in it needs quotes"
+        )
+    if any(
+        sign in problem
+        for sign in ("expected <block end>", "did not find expected key", "expected '-'")
+    ):
+        return _INDENT_HINT
+    return ""
 
 
 def summary(workflow: Workflow) -> str:
