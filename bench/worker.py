@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from journey_sync.daemon import CycleRunner
+from journey_sync.cycles import CycleRunner
 from journey_sync.engine import CycleReport, Engine
 from journey_sync.settings import load_settings
 from journey_sync.state import StateStore

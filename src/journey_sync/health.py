@@ -1,13 +1,20 @@
 """Health and metrics: what the daemon knows about its cycles, over a small HTTP endpoint.
 
-``/healthz`` answers 200 while every workflow's last successful cycle is younger than
-three intervals, and 503 with the reason otherwise. Before a workflow's first success the
-age is counted from the daemon's start, so a freshly started service is healthy for three
-intervals (its grace period) and then unhealthy until a cycle succeeds. One failed cycle
-does not make the service unhealthy (the next one usually succeeds); three intervals
-without a success do.
+``/healthz`` answers 200 while every workflow is succeeding or making progress, and 503
+with the reason otherwise. A workflow makes progress when a service accepts one of its
+writes (a Sheets batch update, a batch of Todoist commands), even in a cycle that fails
+afterwards: a first onboarding of thousands of leads that is cut short by Todoist's quota
+after sending work is progressing, not failing. A workflow is unhealthy once neither a
+success nor progress happened for longer than ``unhealthy_after`` seconds
+(``JOURNEY_SYNC_UNHEALTHY_AFTER``; three intervals when not given). Before a workflow's
+first success the time is counted from the daemon's start, so a freshly started service
+has that long (its grace period). One failed cycle does not make the service unhealthy
+(the next one usually succeeds); failing (credentials, sharing, a service down beyond the
+retry budget) for longer than the threshold does.
 
-``/metrics`` is the Prometheus text format (version 0.0.4).
+``/metrics`` is the Prometheus text format (version 0.0.4): cycles, failures, requests,
+retries and quota waits per service, leads per stage, and the process's resident memory
+and CPU time (the standard ``process_*`` names).
 
 The server is the standard library's, in a daemon thread: two tiny read-only pages do not
 justify a web framework, and a thread keeps it answering while a cycle runs.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -49,6 +57,7 @@ class _WorkflowHealth:
     failures: int = 0
     last_success: float | None = None  # monotonic clock, for ages
     last_success_wall: float | None = None  # Unix time, for the metric
+    last_progress: float | None = None  # monotonic clock: a write a service accepted
     last_error: str | None = None
     leads: int | None = None
     figures: Funnel | None = None
@@ -70,8 +79,10 @@ class Health:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         previous_success: Mapping[str, float] | None = None,
+        unhealthy_after: float | None = None,
     ) -> None:
         self.interval = interval
+        self.unhealthy_after = unhealthy_after
         self.stats = stats
         self._clock = clock
         self._wall = wall
@@ -87,7 +98,21 @@ class Health:
 
     @property
     def stale_after(self) -> float:
+        """Seconds without a success or progress after which a workflow is unhealthy."""
+        if self.unhealthy_after is not None:
+            return self.unhealthy_after
         return STALE_INTERVALS * self.interval
+
+    def _threshold_text(self) -> str:
+        if self.unhealthy_after is not None:
+            return f"more than {_seconds(self.stale_after)}"
+        return f"more than {STALE_INTERVALS} intervals ({_seconds(self.stale_after)})"
+
+    def record_progress(self, workflow: str) -> None:
+        """A service accepted one of the workflow's writes (called from inside a cycle)."""
+        with self._lock:
+            entry = self._workflows.setdefault(workflow, _WorkflowHealth())
+            entry.last_progress = self._clock()
 
     def record_success(self, workflow: str, report: CycleReport) -> None:
         with self._lock:
@@ -115,17 +140,16 @@ class Health:
         with self._lock:
             for name, entry in self._workflows.items():
                 if entry.last_success is not None:
-                    age = now - entry.last_success
-                    what = f"last successful cycle {_ago(age)}"
+                    what = f"last successful cycle {_ago(now - entry.last_success)}"
                 else:
-                    age = now - self.started
-                    what = f"no successful cycle yet (started {_ago(age)})"
-                if age > self.stale_after:
+                    what = f"no successful cycle yet (started {_ago(now - self.started)})"
+                alive = entry.last_success if entry.last_success is not None else self.started
+                if entry.last_progress is not None and entry.last_progress > alive:
+                    alive = entry.last_progress
+                    what += f", last write accepted {_ago(now - entry.last_progress)}"
+                if now - alive > self.stale_after:
                     healthy = False
-                    line = (
-                        f"{name}: unhealthy: {what}, more than {STALE_INTERVALS} intervals "
-                        f"({_seconds(self.stale_after)})"
-                    )
+                    line = f"{name}: unhealthy: {what}, {self._threshold_text()}"
                     if entry.last_error:
                         line += f"; last error: {entry.last_error}"
                 else:
@@ -177,6 +201,39 @@ class Health:
             "HTTP requests that were retries, per service.",
             [(_labels(service=s), retries) for s, _, retries in services],
         )
+        waits: list[tuple[str, int, float]] = []
+        if self.stats is not None:
+            for service, counted in (
+                ("sheets", self.stats.sheets),
+                ("todoist", self.stats.todoist),
+            ):
+                waits.append((service, counted.quota_waits, counted.quota_wait_seconds))
+        family(
+            "journey_sync_quota_waits_total",
+            "counter",
+            "Waits on a quota answer (HTTP 429) before a retry, per service.",
+            [(_labels(service=s), count) for s, count, _ in waits],
+        )
+        family(
+            "journey_sync_quota_wait_seconds_total",
+            "counter",
+            "Seconds spent waiting on quota answers (HTTP 429), per service.",
+            [(_labels(service=s), seconds) for s, _, seconds in waits],
+        )
+        rss, cpu = process_figures()
+        if rss is not None:
+            family(
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size of the journey-sync process in bytes.",
+                [("", rss)],
+            )
+        family(
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time of the journey-sync process in seconds.",
+            [("", cpu)],
+        )
         family(
             "journey_sync_sheet_leads",
             "gauge",
@@ -211,6 +268,19 @@ class Health:
             [("", 1 if self.status()[0] else 0)],
         )
         return "\n".join(out) + "\n"
+
+
+def process_figures() -> tuple[int | None, float]:
+    """(resident memory in bytes, or None where unknown; CPU seconds, user + system)."""
+    times = os.times()
+    cpu = times.user + times.system
+    try:
+        # Linux: the second field of /proc/self/statm is the resident set, in pages.
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE"), cpu
+    except (OSError, ValueError, IndexError):
+        return None, cpu
 
 
 def _copy(entry: _WorkflowHealth) -> _WorkflowHealth:

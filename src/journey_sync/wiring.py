@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .adapters.google_sheets import GoogleSheetsGateway, SheetsStats
 from .adapters.retry import RetryPolicy, RetryStats
 from .adapters.todoist import TodoistGateway
 from .engine import Engine
+from .lifecycle import GuardedSheet, GuardedTasks, StopFlag
+from .ports import SheetGateway, TaskGateway
 from .settings import Settings
 from .state import StateStore
 from .workflow import Workflow, WorkflowFile
@@ -56,15 +59,33 @@ def build_engines(
     stats: ServiceStats,
     *,
     retry: RetryPolicy | None = None,
+    stop: StopFlag | None = None,
+    on_write: Callable[[str], None] | None = None,
 ) -> list[Engine]:
     """One engine per workflow; they share the state file and one Todoist gateway.
 
-    ``retry`` lets the daemon give the gateways a policy whose back-off sleeps end early
-    on shutdown; the default is the adapters' own.
+    With ``stop`` (the daemon's), every engine gets guarded gateways: no request starts
+    once a stop was requested, the back-off sleeps end early on it (unless ``retry`` is
+    given), and ``on_write(workflow)`` is called after each write a service accepted.
+    Without it, the engines talk to the adapters directly (the benchmark, the demo).
     """
     settings.require_google_credentials()
+    if retry is None and stop is not None:
+        retry = RetryPolicy(sleep=stop.sleep)
     tasks = task_gateway(settings, stats.todoist, retry=retry)
-    return [
-        Engine(workflow, sheet_gateway(workflow, settings, stats.sheets, retry=retry), tasks, state)
-        for workflow in workflows.workflows
-    ]
+    engines: list[Engine] = []
+    for workflow in workflows.workflows:
+        sheet: SheetGateway = sheet_gateway(workflow, settings, stats.sheets, retry=retry)
+        workflow_tasks: TaskGateway = tasks
+        if stop is not None:
+            hook = _hook(on_write, workflow.name)
+            sheet = GuardedSheet(sheet, stop, hook)
+            workflow_tasks = GuardedTasks(tasks, stop, hook)
+        engines.append(Engine(workflow, sheet, workflow_tasks, state))
+    return engines
+
+
+def _hook(on_write: Callable[[str], None] | None, name: str) -> Callable[[], None] | None:
+    if on_write is None:
+        return None
+    return lambda: on_write(name)

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from journey_sync.daemon import (
-    CycleRunner,
-    Daemon,
+from journey_sync.cycles import CycleRunner
+from journey_sync.dates import date_to_serial
+from journey_sync.engine import CycleReport
+from journey_sync.errors import AccessError, SettingsError
+from journey_sync.health import Health
+from journey_sync.lifecycle import (
     GuardedSheet,
     GuardedTasks,
     ShutdownRequested,
     StopFlag,
     state_lock,
 )
-from journey_sync.dates import date_to_serial
-from journey_sync.engine import CycleReport
-from journey_sync.errors import AccessError, SettingsError
-from journey_sync.health import Health
+from journey_sync.schedule import Daemon
 from journey_sync.wiring import ServiceStats
 
 # ------------------------------------------------------------------------ stop flag

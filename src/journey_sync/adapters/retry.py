@@ -19,6 +19,7 @@ from typing import TypeVar
 
 # 429 is the quota; the 5xx are Google's and Todoist's documented transient failures.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+QUOTA_STATUS = 429
 
 T = TypeVar("T")
 
@@ -33,6 +34,8 @@ class RetryStats:
 
     requests: int = 0
     retries: int = 0
+    quota_waits: int = 0  # waits after a 429 (the service's quota), before a retry
+    quota_wait_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,11 @@ class RetryPolicy:
             status = status_of(answer)
             if status not in RETRY_STATUSES or attempt >= self.max_attempts:
                 return answer
-            self.sleep(self.delay(attempt, parse_retry_after(retry_after_of(answer))))
+            wait = self.delay(attempt, parse_retry_after(retry_after_of(answer)))
+            if stats is not None and status == QUOTA_STATUS:
+                stats.quota_waits += 1
+                stats.quota_wait_seconds += wait
+            self.sleep(wait)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

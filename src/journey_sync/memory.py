@@ -1,0 +1,33 @@
+"""Giving the memory a cycle freed back to the system (glibc's ``malloc_trim``)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+from typing import Any
+
+
+def _find_malloc_trim() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+def release_memory() -> None:
+    """Give the memory a cycle freed back to the system.
+
+    Taking in a big Todoist answer (the cycle after onboarding 10,000 leads reads back the
+    120,000 tasks it created) peaks near 550 MB. Python frees those objects at once, but
+    glibc keeps the freed pages in the process: without this the daemon would sit at about
+    200 MB for the rest of its life instead of about 105 MB. ``malloc_trim(0)`` hands them
+    back; it costs a few milliseconds.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

@@ -1,0 +1,114 @@
+"""The schedule: APScheduler decides *when* each workflow's cycle runs, the main thread runs it.
+
+One interval job per workflow, ``max_instances=1`` (a cycle never overlaps its own next
+run), ``coalesce`` (runs missed while a cycle was slow become one). The main thread runs
+every cycle itself, one at a time: the state store's SQLite connection belongs to the
+thread that opened it, and both services meter their quotas per account (Google per
+service account, Todoist per token), so running workflows in parallel would only make
+them compete for the same quota. Each scheduled job hands its workflow to the main thread
+and waits until its cycle is done, so APScheduler's own bookkeeping (instances,
+coalescing, misfires) stays true.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .cycles import CycleRunner, Outcome
+from .engine import Engine
+from .lifecycle import POLL, StopFlag
+
+
+@dataclass
+class _Turn:
+    """A scheduled job's request to the main thread: run this workflow's cycle."""
+
+    workflow: str
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Daemon:
+    def __init__(
+        self,
+        engines: Sequence[Engine],
+        runner: CycleRunner,
+        stop: StopFlag,
+        interval: float,
+    ) -> None:
+        self.engines = {engine.name: engine for engine in engines}
+        self.runner = runner
+        self.stop = stop
+        self.interval = interval
+        self._turns: queue.Queue[_Turn] = queue.Queue()
+        self._closing = False
+
+    def once(self, *, dry_run: bool = False) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for name, engine in self.engines.items():
+            if self.stop.requested:
+                outcomes.append(Outcome(name, ok=False, stopped=True))
+                continue
+            outcomes.append(self.runner.cycle(engine, dry_run=dry_run))
+        return outcomes
+
+    def serve(self) -> None:
+        """Run cycles on the schedule until a stop is requested."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(
+            # One waiting thread per workflow: the jobs only wait for the main thread.
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.engines))},
+            job_defaults={
+                "max_instances": 1,
+                "coalesce": True,
+                # A late run is still worth doing (coalesced into one), however late.
+                "misfire_grace_time": None,
+            },
+            timezone=UTC,
+        )
+        first = datetime.now(UTC)
+        for name in self.engines:
+            scheduler.add_job(
+                self._scheduled,
+                "interval",
+                seconds=self.interval,
+                args=(name,),
+                id=name,
+                name=f"cycle {name}",
+                next_run_time=first,
+            )
+        scheduler.start()
+        try:
+            while not self.stop.requested:
+                try:
+                    turn = self._turns.get(timeout=POLL)
+                except queue.Empty:
+                    continue
+                try:
+                    if not self.stop.requested:
+                        self.runner.cycle(self.engines[turn.workflow])
+                finally:
+                    turn.done.set()
+        finally:
+            self._closing = True
+            scheduler.shutdown(wait=False)
+            while True:
+                try:
+                    self._turns.get_nowait().done.set()
+                except queue.Empty:
+                    break
+
+    def _scheduled(self, workflow: str) -> None:
+        """APScheduler's job (in its pool thread): wait while the main thread runs it."""
+        if self._closing or self.stop.requested:
+            return
+        turn = _Turn(workflow)
+        self._turns.put(turn)
+        while not turn.done.wait(0.5):
+            if self._closing:
+                return
