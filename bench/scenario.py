@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from journey_sync.plan import parse_marker
-from journey_sync.sandbox.server import Sandbox
-from journey_sync.sandbox.sheets import Worksheet
 from journey_sync.workflow import Workflow, load_workflows
+from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.sheets import Worksheet
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTERS = ("sheets_reads", "sheets_writes", "todoist_requests", "oauth_token_requests")

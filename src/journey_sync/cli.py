@@ -12,8 +12,67 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import JourneySyncError, SettingsError, UserError, WorkflowFileError
-from .settings import load_settings
+from .settings import DEFAULT_SHEETS_API_URL, DEFAULT_TODOIST_API_URL, load_settings
 from .workflow import WorkflowFile, load_workflows, summary
+
+
+# The settings (environment variables) the commands read: (name, default, meaning).
+# tests/newcomer/test_help.py checks that this lists every variable settings.py reads.
+SETTINGS: tuple[tuple[str, str, str], ...] = (
+    ("TODOIST_API_TOKEN", "", "Todoist personal API token"),
+    ("TODOIST_API_TOKEN_FILE", "", "or a file holding it (Docker secrets)"),
+    ("GOOGLE_APPLICATION_CREDENTIALS", "", "path of the Google service account key (JSON)"),
+    ("JOURNEY_SYNC_WORKFLOWS", "./workflows.yaml", "the workflow file"),
+    ("JOURNEY_SYNC_STATE", "./journey-sync.db", "the SQLite state file"),
+    ("JOURNEY_SYNC_SHEETS_API_URL", DEFAULT_SHEETS_API_URL, "Sheets API base URL"),
+    ("JOURNEY_SYNC_TODOIST_API_URL", DEFAULT_TODOIST_API_URL, "Todoist API base URL"),
+    ("JOURNEY_SYNC_INTERVAL", "60", "seconds between cycles"),
+    ("JOURNEY_SYNC_HEALTH_PORT", "8080", "health endpoint port (0: off)"),
+    ("JOURNEY_SYNC_HEALTH_HOST", "127.0.0.1", "health endpoint address"),
+    ("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", "8", "seconds a stop may take"),
+    ("JOURNEY_SYNC_LOG_FORMAT", "text", "text or json"),
+)
+
+
+def _settings_text(names: Sequence[str] | None = None) -> str:
+    rows = [row for row in SETTINGS if names is None or row[0] in names]
+    width = max(len(name) for name, _, _ in rows)
+    lines = ["settings (environment variables) read:"]
+    for name, default, meaning in rows:
+        lines.append(
+            f"  {name:<{width}}  {meaning}" + (f" (default: {default})" if default else "")
+        )
+    return "\n".join(lines)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows every option's default (``off`` for a flag) unless its help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if isinstance(action, (argparse._StoreTrueAction, argparse._HelpAction)):
+            return text if isinstance(action, argparse._HelpAction) else f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str = "",
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand: one line in the command list, the same line (and more) in its --help."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}."
+        + (f" {description}" if description else ""),
+        epilog=epilog,
+        formatter_class=_HelpFormatter,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,40 +80,116 @@ def _parser() -> argparse.ArgumentParser:
         prog="journey-sync",
         description="Sync a Google Sheet of leads with Todoist: tasks for each new lead, "
         "stage marks from completed tasks, colours and a funnel footer.",
+        epilog="`journey-sync COMMAND --help` describes each command and its options.",
+        formatter_class=_HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(print_help=parser.print_help)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check a workflow file and print what it defines")
+    p = _command(
+        sub,
+        "validate",
+        "check a workflow file and print what it defines",
+        "Every problem is listed, each with its file:line and field.",
+        epilog=_settings_text(["JOURNEY_SYNC_WORKFLOWS"]),
+    )
     p.add_argument(
-        "file", nargs="?", type=Path, help="default: $JOURNEY_SYNC_WORKFLOWS or ./workflows.yaml"
+        "file",
+        nargs="?",
+        type=Path,
+        help="the workflow file (default: $JOURNEY_SYNC_WORKFLOWS, else ./workflows.yaml)",
     )
 
-    p = sub.add_parser("run", help="run the sync service (every JOURNEY_SYNC_INTERVAL seconds)")
+    p = _command(
+        sub,
+        "run",
+        "run the sync service: one cycle of each workflow every JOURNEY_SYNC_INTERVAL seconds",
+        "Stops cleanly on SIGTERM or Ctrl-C. Exit codes: 0 ok, 1 a --once cycle failed, "
+        "2 the set-up is wrong.",
+        epilog=_settings_text(),
+    )
     p.add_argument("--once", action="store_true", help="run one cycle of each workflow and exit")
     p.add_argument(
-        "--dry-run", action="store_true", help="print what one cycle would do; change nothing"
+        "--dry-run",
+        action="store_true",
+        help="print what one cycle would do and change nothing (implies --once)",
     )
 
-    p = sub.add_parser("report", help="print the funnel: overall, by source and by month")
-    p.add_argument("--json", action="store_true", help="as JSON")
-    p.add_argument("--workflow", help="only this workflow (by name)")
+    p = _command(
+        sub,
+        "report",
+        "print the funnel: overall, by source and by month",
+        "Reads the sheet (the same figures as the footer).",
+        epilog=_settings_text(
+            [
+                "JOURNEY_SYNC_WORKFLOWS",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "JOURNEY_SYNC_SHEETS_API_URL",
+            ]
+        ),
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument(
+        "--workflow", metavar="NAME", help="only the workflow of this name (default: all)"
+    )
 
-    sub.add_parser("doctor", help="check the set-up against the live services")
+    _command(
+        sub,
+        "doctor",
+        "check the set-up against the live services",
+        "Each line says what passed or what to do.",
+        epilog=_settings_text(),
+    )
 
-    p = sub.add_parser("health", help="ask a running service whether it is healthy (exit 0/1)")
-    p.add_argument("--url", help="default: http://127.0.0.1:$JOURNEY_SYNC_HEALTH_PORT/healthz")
+    p = _command(
+        sub,
+        "health",
+        "ask a running service whether it is healthy (exit 0 healthy, 1 not)",
+        epilog=_settings_text(["JOURNEY_SYNC_HEALTH_HOST", "JOURNEY_SYNC_HEALTH_PORT"]),
+    )
+    p.add_argument(
+        "--url",
+        help="the health endpoint "
+        "(default: http://$JOURNEY_SYNC_HEALTH_HOST:$JOURNEY_SYNC_HEALTH_PORT/healthz)",
+    )
 
-    p = sub.add_parser("demo", help="a simulated year of a studio against the built-in sandbox")
+    p = _command(
+        sub,
+        "demo",
+        "a simulated year of a studio, through the real cycle, against the built-in sandbox",
+        "Needs no account and no settings; prints the sheet, its footer and the funnel.",
+    )
     p.add_argument("--leads", type=int, default=60, help="leads arriving over the year")
     p.add_argument(
-        "--out", type=Path, default=Path("demo-output"), help="folder for the HTML sheet"
+        "--out", type=Path, default=Path("demo-output"), help="folder for the coloured sheet"
     )
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="the same seed gives the same year")
 
-    p = sub.add_parser("sandbox", help="emulated Google Sheets and Todoist APIs, for trying things")
-    p.add_argument(
-        "sandbox_args", nargs=argparse.REMAINDER, help="serve --port PORT --workdir DIR [--leads N]"
+    sandbox = _command(
+        sub,
+        "sandbox",
+        "emulated Google Sheets, Google sign-in and Todoist APIs, for trying things",
+        "Nothing leaves your machine; no account is needed.",
     )
+    sandbox.set_defaults(print_help=sandbox.print_help)
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND")
+    p = _command(
+        sandbox_sub,
+        "serve",
+        "serve the emulators on one port until stopped (Ctrl-C or SIGTERM)",
+        "Seeds a spreadsheet with made-up leads and writes into --workdir a service-account "
+        "key, a workflows.yaml wired to that spreadsheet and an env file with every setting "
+        "`journey-sync run` needs. Prints `ready` once it serves.",
+    )
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        required=True,
+        help="folder to write the key, workflow and env file into (required; no default)",
+    )
+    p.add_argument("--leads", type=int, default=20, help="made-up leads to seed the sheet with")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the made-up leads")
     return parser
 
 
@@ -105,16 +240,38 @@ def cmd_health(args: argparse.Namespace) -> int:
     return check(args.url)
 
 
+SANDBOX_MISSING = """journey-sync {command}: needs the sandbox (the emulated Google Sheets and
+Todoist APIs), which is not installed: production installs leave it out.
+Install it beside journey-sync, from a clone of the repository:
+    pip install ./sandbox          (or: pip install '.[sandbox]' ./sandbox)
+or run scripts/setup, which installs it into ./.venv."""
+
+
+def _sandbox_installed(command: str) -> bool:
+    """The sandbox is a separate distribution (journey-sync-sandbox): say how to get it."""
+    import importlib.util
+
+    if importlib.util.find_spec("journey_sync_sandbox") is not None:
+        return True
+    print(SANDBOX_MISSING.format(command=command), file=sys.stderr)
+    return False
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import demo
+    if not _sandbox_installed("demo"):
+        return 2
+    from journey_sync_sandbox.demo import demo
 
     return demo(leads=args.leads, out=args.out, seed=args.seed)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox.server import serve_main
+    if not _sandbox_installed("sandbox"):
+        return 2
+    from journey_sync_sandbox.server import serve_main
 
-    return serve_main(list(args.sandbox_args))
+    argv = ["serve", "--port", str(args.port), "--workdir", str(args.workdir)]
+    return serve_main([*argv, "--leads", str(args.leads), "--seed", str(args.seed)])
 
 
 COMMANDS = {
@@ -130,6 +287,9 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command is None or (args.command == "sandbox" and args.sandbox_command is None):
+        args.print_help()  # `journey-sync` or `journey-sync sandbox` alone: what is there
+        return 0
     try:
         return COMMANDS[args.command](args)
     except (WorkflowFileError, SettingsError) as exc:

@@ -18,11 +18,11 @@ import pytest
 from journey_sync.dates import date_to_serial
 from journey_sync.engine import Engine
 from journey_sync.plan import parse_marker
-from journey_sync.sandbox.server import Sandbox
 from journey_sync.settings import load_settings
 from journey_sync.state import StateStore
 from journey_sync.wiring import sheet_gateway, task_gateway
 from journey_sync.workflow import Workflow, load_workflows
+from journey_sync_sandbox.server import Sandbox
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 

@@ -28,8 +28,8 @@ from journey_sync.ports import (
     SheetWrites,
     TaskGateway,
 )
-from journey_sync.sandbox.server import Sandbox
 from journey_sync.settings import Secret
+from journey_sync_sandbox.server import Sandbox
 from support.fakes import FakeSheet, FakeTodoist
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)

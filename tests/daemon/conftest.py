@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from daemon_support import Service, Setup
 
-from journey_sync.sandbox.server import Sandbox
+from journey_sync_sandbox.server import Sandbox
 
 
 @pytest.fixture(autouse=True)

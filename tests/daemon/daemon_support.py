@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from journey_sync.logs import key_file_secrets
-from journey_sync.sandbox.server import Sandbox
+from journey_sync_sandbox.server import Sandbox
 
 EXE = str(Path(sys.executable).with_name("journey-sync"))
 WORKFLOW = "Studio client journey"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from daemon_support import WORKFLOW, Setup
 
-from journey_sync.sandbox.oauth import ServiceAccount
+from journey_sync_sandbox.oauth import ServiceAccount
 
 pytestmark = pytest.mark.e2e
 

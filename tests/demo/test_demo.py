@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from journey_sync.cli import main
-from journey_sync.demo import START, DemoResult, run_demo
 from journey_sync.plan import GREEN, RED
+from journey_sync_sandbox.demo import START, DemoResult, run_demo
 
 SEED = 11
 LEADS = 30
@@ -187,7 +187,7 @@ def test_the_html_sheet_has_green_and_red_rows_and_a_styled_footer(year: DemoRes
 
 
 def test_on_a_terminal_rows_get_their_sheet_colour_as_background(year: DemoResult) -> None:
-    from journey_sync.demo import render_text
+    from journey_sync_sandbox.demo import render_text
 
     lines = render_text(year, colour=True)
     green = "\x1b[48;2;{};{};{}m".format(*(round(255 * c) for c in GREEN))

@@ -24,8 +24,8 @@ from e2e_support import (
     wait_for,
 )
 
-from journey_sync.sandbox.quota import Quota
-from journey_sync.sandbox.server import Sandbox
+from journey_sync_sandbox.quota import Quota
+from journey_sync_sandbox.server import Sandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 
 from journey_sync.adapters.todoist import TodoistGateway
-from journey_sync.demo import SimClock, read_env_file
 from journey_sync.engine import Engine
 from journey_sync.plan import parse_marker
-from journey_sync.sandbox.server import Sandbox
 from journey_sync.settings import Settings, load_settings
 from journey_sync.state import StateStore
 from journey_sync.wiring import sheet_gateway
 from journey_sync.workflow import Workflow, load_workflows
+from journey_sync_sandbox.demo import SimClock, read_env_file
+from journey_sync_sandbox.server import Sandbox
 
 pytestmark = pytest.mark.e2e
 

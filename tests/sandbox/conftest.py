@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from journey_sync.sandbox.oauth import ServiceAccount
-from journey_sync.sandbox.server import Sandbox
+from journey_sync_sandbox.oauth import ServiceAccount
+from journey_sync_sandbox.server import Sandbox
 
 
 @pytest.fixture(scope="session")

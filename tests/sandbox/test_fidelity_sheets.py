@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from journey_sync.sandbox.server import Sandbox
-from journey_sync.sandbox.sheets import Spreadsheet
+from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.sheets import Spreadsheet
 from support.recordings import RECORDINGS
 
 Interaction = dict[str, Any]

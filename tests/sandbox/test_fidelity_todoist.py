@@ -17,8 +17,8 @@ import pytest
 from todoist_api_python.api import TodoistAPI
 from todoist_api_python.models import Task
 
-from journey_sync.sandbox.server import Sandbox
-from journey_sync.sandbox.todoist import TodoistService
+from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.todoist import TodoistService
 from support.recordings import RECORDINGS
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from journey_sync.sandbox.formulas import (
+from journey_sync_sandbox.formulas import (
     DIV0,
     BaseGrid,
     FormulaError,

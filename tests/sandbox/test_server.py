@@ -23,12 +23,12 @@ from google.auth import crypt, jwt
 from google.auth.exceptions import RefreshError
 from google.oauth2 import service_account
 
-from journey_sync.sandbox.oauth import OAuthServer, ServiceAccount
-from journey_sync.sandbox.quota import Quota
-from journey_sync.sandbox.server import Sandbox
-from journey_sync.sandbox.traffic import LoggedRequest
-from journey_sync.sandbox.workdir import SOURCES
 from journey_sync.workflow import load_workflows
+from journey_sync_sandbox.oauth import OAuthServer, ServiceAccount
+from journey_sync_sandbox.quota import Quota
+from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.traffic import LoggedRequest
+from journey_sync_sandbox.workdir import SOURCES
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 HEADERS = [
@@ -237,7 +237,7 @@ def test_token_endpoint_refusals(account: ServiceAccount) -> None:
 
     def grant(claims: dict[str, Any]) -> dict[str, Any]:
         assertion = jwt.encode(signer, claims).decode()
-        from journey_sync.sandbox.web import Request
+        from journey_sync_sandbox.web import Request
 
         body = f"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
         answer = oauth.handle(
@@ -358,7 +358,7 @@ def test_serve_runs_until_sigterm(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "journey_sync.sandbox.server",
+            "journey_sync_sandbox.server",
             "serve",
             "--port",
             "0",

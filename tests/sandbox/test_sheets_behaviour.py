@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from journey_sync.sandbox.server import Sandbox
-from journey_sync.sandbox.sheets import Colour, Spreadsheet
+from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.sheets import Colour, Spreadsheet
 
 RED = {"red": 0.96, "green": 0.8, "blue": 0.8}
 GREEN = {"red": 0.85, "green": 0.92, "blue": 0.83}

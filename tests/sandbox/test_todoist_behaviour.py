@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from journey_sync.sandbox.oauth import ServiceAccount
-from journey_sync.sandbox.server import Sandbox
-from journey_sync.sandbox.todoist import CommandError
+from journey_sync_sandbox.oauth import ServiceAccount
+from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.todoist import CommandError
 
 
 def _uuid() -> str:

@@ -29,7 +29,7 @@ from journey_sync.ports import (
     TaskChanges,
     TaskCommand,
 )
-from journey_sync.sandbox import formulas
+from journey_sync_sandbox import formulas
 
 
 @dataclass

@@ -11,7 +11,7 @@ background thread). Tests can count and log requests, enforce quotas like the re
 services (429 + ``Retry-After``), inject failures (``fail_next``), hold requests
 (``pause``/``resume``) or stop and restart on the same port.
 
-``python -m journey_sync.sandbox.server serve --port 8765 --workdir /tmp/js`` runs it
+``python -m journey_sync_sandbox.server serve --port 8765 --workdir /tmp/js`` runs it
 in the foreground until SIGTERM or SIGINT (``journey-sync sandbox serve`` too).
 """
 
@@ -266,7 +266,7 @@ class Sandbox:
         workflow_yaml: Path | None = None,
     ) -> Path:
         """Seed the sheet and Todoist, and write service-account.json, workflows.yaml
-        and env into ``directory`` (see ``journey_sync.sandbox.workdir``)."""
+        and env into ``directory`` (see ``journey_sync_sandbox.workdir``)."""
         return write_workdir(
             self, Path(directory), leads=leads, seed=seed, workflow_yaml=workflow_yaml
         )

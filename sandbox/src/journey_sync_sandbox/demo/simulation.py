@@ -23,31 +23,30 @@ year, byte for byte.
 
 from __future__ import annotations
 
-import html
 import random
 import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from .dates import due_day
-from .engine import Engine
-from .funnel import Funnel, funnel
-from .plan import parse_marker
-from .report import render_report
-from .sandbox.server import Sandbox
-from .sandbox.sheets import Colour, Worksheet
-from .sandbox.workdir import FIRST, HEARD, LAST, SOURCES
-from .settings import Settings, load_settings
-from .sheet import FOOTER_MARK, Lead, column_letter, read_sheet
-from .state import StateStore
-from .wiring import sheet_gateway, task_gateway
-from .workflow import Workflow, load_workflows
+from journey_sync.dates import due_day
+from journey_sync.engine import Engine
+from journey_sync.funnel import Funnel, funnel
+from journey_sync.plan import parse_marker
+from journey_sync.report import render_report
+from journey_sync.settings import Settings, load_settings
+from journey_sync.sheet import FOOTER_MARK, Lead, read_sheet
+from journey_sync.state import StateStore
+from journey_sync.wiring import sheet_gateway, task_gateway
+from journey_sync.workflow import Workflow, load_workflows
+
+from ..server import Sandbox
+from ..sheets import Colour, Worksheet
+from ..workdir import FIRST, HEARD, LAST, SOURCES
 
 # The simulated year starts on a Monday morning (09:00 in London, in winter).
 START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -154,34 +153,8 @@ class DemoResult:
     typed_marks: set[tuple[str, str]] = field(default_factory=set)  # (name, stage key)
 
 
-# ---------------------------------------------------------------------------- entry
-
-
-def demo(leads: int = 60, out: Path = Path("demo-output"), seed: int = 7) -> int:
-    """The ``demo`` command: run the year, print the sheet, write ``out/sheet.html``."""
-    if leads < 1:
-        print("journey-sync demo: --leads must be at least 1", file=sys.stderr)
-        return 2
-    started = time.monotonic()
-    result = run_demo(leads=leads, out=out, seed=seed, stream=sys.stdout)
-    print(
-        f"(a simulated year in {time.monotonic() - started:.1f} s: {result.stats.cycles} "
-        f"cycles, {result.stats.cycle_seconds / max(1, result.stats.cycles) * 1000:.0f} ms "
-        "each on average)",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def run_demo(
-    *,
-    leads: int,
-    out: Path,
-    seed: int,
-    stream: TextIO | None = None,
-    colour: bool | None = None,
-) -> DemoResult:
-    """Run the year and render it; ``colour`` None means "if ``stream`` is a terminal"."""
+def simulate(*, leads: int, out: Path, seed: int) -> DemoResult:
+    """Run the year against the sandbox and collect what the sheet and Todoist hold."""
     clock = SimClock(START)
     rng = random.Random(seed)
     with (
@@ -201,13 +174,7 @@ def run_demo(
             engine_leads = list(read_sheet(workflow, engine.sheet.read()).leads)
         finally:
             state.close()
-        result = _collect(sandbox, workflow, studio, engine_leads, traffic, out)
-    lines = render_text(result, colour=_wants_colour(stream) if colour is None else colour)
-    result.output = "\n".join(lines) + "\n"
-    if stream is not None:
-        stream.write(result.output)
-        stream.flush()
-    return result
+        return _collect(sandbox, workflow, studio, engine_leads, traffic, out)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -244,11 +211,6 @@ def _engine(
         clock=clock,
         new_id=new_id,
     )
-
-
-def _wants_colour(stream: TextIO | None) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(stream is not None and callable(isatty) and isatty())
 
 
 # --------------------------------------------------------------------------- people
@@ -580,12 +542,16 @@ def _collect(
         columns={h: i for i, h in enumerate(headers) if h},
         typed_marks=set(studio.typed_marks),
     )
-    out.mkdir(parents=True, exist_ok=True)
-    result.html_path.write_text(render_html(result), "utf-8")
     return result
 
 
-# ----------------------------------------------------------------------- rendering
+def _report_text(workflow: Workflow, leads: list[Lead]) -> str:
+    """``render_report``'s text without its by-month tables (a year of them is long)."""
+    parts = render_report(workflow, leads).split("\n\n")
+    return "\n\n".join(p for p in parts if not p.startswith("month "))
+
+
+# ------------------------------------------------------------------- colours
 
 
 def colour_tag(colour: Colour | None) -> str:
@@ -603,216 +569,3 @@ def colour_tag(colour: Colour | None) -> str:
 
 def colour_hex(colour: Colour) -> str:
     return "#" + "".join(f"{round(255 * c):02x}" for c in (colour.red, colour.green, colour.blue))
-
-
-def _ansi_background(colour: Colour) -> str:
-    red, green, blue = (round(255 * c) for c in (colour.red, colour.green, colour.blue))
-    return f"\x1b[48;2;{red};{green};{blue}m\x1b[38;2;0;0;0m"
-
-
-_RESET = "\x1b[0m"
-NAME_WIDTH = 18
-REASON_WIDTH = 24
-COACH_WIDTH = 11
-FOOTER_LABEL = 32
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _mark(text: str, by_hand: bool) -> str:
-    if text == "1":
-        return "1" if by_hand else "✓"
-    return "·" if not text else _fit(text, 2)
-
-
-def render_text(result: DemoResult, *, colour: bool) -> list[str]:
-    workflow = result.workflow
-    col = result.columns
-    stages = list(workflow.stages)
-    name_i = col[workflow.sheet.columns.name]
-    date_i = col[workflow.sheet.columns.lead_date]
-    reason_header = workflow.sheet.columns.reason_left
-    coach_header = workflow.sheet.columns.coach
-    left_header = workflow.sheet.columns.left_on
-    lines: list[str] = []
-    stats = result.stats
-    lines.append(
-        f"A simulated year at the studio ({START.date()} to "
-        f"{(START + timedelta(days=DAYS - 1)).date()}), one journey-sync cycle a day "
-        f"({stats.cycles} cycles)."
-    )
-    lines.append(
-        f"People: {stats.already_in_sheet} leads were already in the sheet (kept by hand "
-        f"before journey-sync) and {stats.arrived - stats.already_in_sheet} were typed in "
-        f"during the year; staff ticked {stats.ticked} Todoist tasks, typed "
-        f"{stats.marks_by_hand} marks by hand, assigned {stats.coaches_assigned} "
-        f"'refer to a coach' tasks to a coach, and typed {stats.departures} reasons for "
-        "leaving."
-    )
-    lines.append("")
-    lines.append(
-        f"The sheet ({workflow.sheet.worksheet!r}), as the sandbox holds it; the tag (or the "
-        "background) is the row's colour from the sheet's conditional formatting:"
-    )
-    lines.append("stages: " + " · ".join(f"{i + 1} {s.header}" for i, s in enumerate(stages)))
-    lines.append(
-        "marks: ✓ written by journey-sync when the task was ticked in Todoist, "
-        "1 typed into the sheet by hand"
-    )
-    head = f"{'row':>4}  {'name':<{NAME_WIDTH}} {'lead date':<10} " + "".join(
-        f"{i + 1:>3}" for i in range(len(stages))
-    )
-    head += (
-        "  " + f"{'coach':<{COACH_WIDTH}} {'reason left':<{REASON_WIDTH}} {'left on':<10}  colour"
-    )
-    lines.append(head)
-    lines.append("-" * len(head))
-    for entry in result.leads:
-        cells = entry.cells
-        text = f"{entry.row:>4}  {_fit(cells[name_i], NAME_WIDTH):<{NAME_WIDTH}} "
-        text += f"{_fit(cells[date_i], 10):<10} "
-        name = cells[name_i]
-        text += "".join(
-            f"{_mark(cells[col[s.header]], (name, s.key) in result.typed_marks):>3}" for s in stages
-        )
-        text += "  " + f"{_fit(_cell(cells, col, coach_header), COACH_WIDTH):<{COACH_WIDTH}} "
-        text += f"{_fit(_cell(cells, col, reason_header), REASON_WIDTH):<{REASON_WIDTH}} "
-        text += f"{_fit(_cell(cells, col, left_header), 10):<10}"
-        tag = colour_tag(entry.colour)
-        if colour and entry.colour is not None and tag:
-            lines.append(_ansi_background(entry.colour) + text + "  " + _RESET)
-        else:
-            lines.append(text + (f"  [{tag}]" if tag else ""))
-    lines.append("")
-    lines.append("The footer, as it reads in the sheet (journey-sync keeps it under the leads):")
-    for entry in result.footer:
-        cells = entry.cells
-        label = cells[name_i]
-        figures = [cells[col[s.header]] for s in stages]
-        if any(figures):
-            lines.append(
-                f"{entry.row:>4}  {_fit(label, FOOTER_LABEL):<{FOOTER_LABEL}} "
-                + "".join(f"{f:>6}" for f in figures)
-            )
-        else:
-            lines.append(f"{entry.row:>4}  {label}")
-    lines.append(
-        f"{'':>4}  {'stage':>{FOOTER_LABEL}} " + "".join(f"{i + 1:>6}" for i in range(len(stages)))
-    )
-    lines.append("")
-    lines.append("The funnel (what `journey-sync report` prints for this sheet):")
-    lines.append(result.report)
-    lines.append("")
-    traffic = result.traffic
-    cycles = max(1, stats.cycles)
-    lines.append(
-        f"Requests over the year: Google Sheets {traffic['sheets_reads']} reads and "
-        f"{traffic['sheets_writes']} writes, Todoist {traffic['todoist_requests']} requests, "
-        f"Google sign-in {traffic['oauth_token_requests']} "
-        f"(per cycle: {traffic['sheets_reads'] / cycles:.2f} Sheets reads, "
-        f"{traffic['sheets_writes'] / cycles:.2f} writes, "
-        f"{traffic['todoist_requests'] / cycles:.2f} Todoist requests)."
-    )
-    counts = result.tasks_per_step
-    twice = sum(1 for n in counts.values() if n > 1)
-    lines.append(
-        f"Exactly once: {sum(counts.values())} Todoist tasks for {len(counts)} (lead, step) "
-        f"pairs; {twice} pairs with more than one task."
-    )
-    lines.append(f"The sheet with its colours: {result.html_path}")
-    return lines
-
-
-def _report_text(workflow: Workflow, leads: list[Lead]) -> str:
-    """``render_report``'s text without its by-month tables (a year of them is long)."""
-    parts = render_report(workflow, leads).split("\n\n")
-    return "\n\n".join(p for p in parts if not p.startswith("month "))
-
-
-def _cell(cells: Sequence[str], col: dict[str, int], header: str | None) -> str:
-    if header is None or header not in col:
-        return ""
-    index = col[header]
-    return cells[index] if index < len(cells) else ""
-
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #202124; }
-h1 { font-size: 1.3em; }
-p { max-width: 60em; }
-table { border-collapse: collapse; font-size: 12px; }
-th, td { border: 1px solid #dadce0; padding: 2px 6px; white-space: nowrap; }
-th { background: #f1f3f4; }
-th.letter { color: #5f6368; font-weight: normal; }
-td.mark { text-align: center; }
-td.rownum, th.rownum { background: #f8f9fa; color: #5f6368; text-align: right; }
-tr.footer td { background: #eef3fd; font-weight: 600; }
-tr.footer.first td { border-top: 3px double #5f6368; }
-td.id { color: #80868b; font-family: monospace; }
-.legend span { display: inline-block; padding: 2px 8px; margin-right: 8px;
-  border: 1px solid #dadce0; }
-"""
-
-
-def render_html(result: DemoResult) -> str:
-    workflow = result.workflow
-    stage_headers = {s.header for s in workflow.stages}
-    id_header = workflow.sheet.columns.lead_id
-    width = len(result.headers)
-    esc = html.escape
-    rows_html: list[str] = []
-    letters = "".join(f'<th class="letter">{column_letter(i + 1)}</th>' for i in range(width))
-    rows_html.append(f'<tr><th class="rownum"></th>{letters}</tr>')
-    head = "".join(f"<th>{esc(h)}</th>" for h in result.headers)
-    rows_html.append(f'<tr><th class="rownum">{workflow.sheet.header_row}</th>{head}</tr>')
-
-    def cells_html(entry: SheetRow) -> str:
-        out = []
-        for index in range(width):
-            text = entry.cells[index] if index < len(entry.cells) else ""
-            header = result.headers[index]
-            cls = "mark" if header in stage_headers else ("id" if header == id_header else "")
-            attr = f' class="{cls}"' if cls else ""
-            out.append(f"<td{attr}>{esc(text)}</td>")
-        return "".join(out)
-
-    for entry in result.leads:
-        style = ""
-        tag = colour_tag(entry.colour)
-        if entry.colour is not None:
-            style = f' style="background-color: {colour_hex(entry.colour)}"'
-        data = f' data-colour="{esc(tag)}"' if tag else ""
-        rows_html.append(
-            f'<tr class="lead"{data}{style}><td class="rownum">{entry.row}</td>'
-            f"{cells_html(entry)}</tr>"
-        )
-    for position, entry in enumerate(result.footer):
-        cls = "footer first" if position == 0 else "footer"
-        rows_html.append(
-            f'<tr class="{cls}"><td class="rownum">{entry.row}</td>{cells_html(entry)}</tr>'
-        )
-    colours = {
-        colour_tag(e.colour): colour_hex(e.colour)
-        for e in result.leads
-        if e.colour is not None and colour_tag(e.colour)
-    }
-    legend = "".join(
-        f'<span style="background-color: {hex_}">{esc(tag)}</span>'
-        for tag, hex_ in sorted(colours.items())
-    )
-    stats = result.stats
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{esc(workflow.name)}: the sheet after a simulated year</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{esc(workflow.name)}: worksheet “{esc(workflow.sheet.worksheet)}” after a "
-        "simulated year</h1>\n"
-        f"<p>{stats.arrived} leads typed in over the year, synced with Todoist by "
-        f"journey-sync in {stats.cycles} cycles. Row colours are the sheet's conditional "
-        "formatting, evaluated by the sandbox; the footer rows under the leads are "
-        "journey-sync's formulas, shown with their results.</p>\n"
-        f'<p class="legend">{legend}</p>\n'
-        "<table>\n" + "\n".join(rows_html) + "\n</table>\n</body>\n</html>\n"
-    )
