@@ -1,15 +1,23 @@
-"""Settings from the environment, with secrets from files (Docker secrets) where given.
+"""Settings from the environment (pydantic-settings), with secrets from files (Docker secrets).
 
-Secrets are held as ``Secret`` so that printing settings, logging them or putting them in
-an exception never shows the value.
+Every setting is typed and checked at once: a start-up with three bad settings names all
+three, each with what to do. Secrets are held as ``Secret`` (a pydantic ``SecretStr``), so
+that printing settings, logging them or putting them in an exception never shows the value;
+``TODOIST_API_TOKEN_FILE`` names a file holding the token (a Docker secret).
+
+The environment (or the mapping given to ``load_settings``) is the only source: no ``.env``
+file and no secrets folder are read behind the caller's back.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, cast
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import SettingsError
 
@@ -17,46 +25,115 @@ DEFAULT_SHEETS_API_URL = "https://sheets.googleapis.com"
 DEFAULT_TODOIST_API_URL = "https://api.todoist.com"
 
 
-class Secret:
-    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
+class Secret(SecretStr):
+    """A string that never shows itself in ``repr``, ``str``, f-strings or errors."""
 
     def reveal(self) -> str:
-        return self._value
+        return self.get_secret_value()
 
     def __repr__(self) -> str:
         return "Secret('***')"
 
     __str__ = __repr__
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
 
-    def __hash__(self) -> int:
-        return hash(self._value)
+class Settings(BaseSettings):
+    """What the service needs to know; each field is read from the variable named beside it."""
 
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", validate_default=True)
 
-@dataclass(frozen=True)
-class Settings:
-    workflows: Path
-    state: Path
-    sheets_api_url: str
-    todoist_api_url: str
-    interval_seconds: float
-    health_port: int
-    log_format: str  # "text" or "json"
-    google_credentials: Path | None
-    todoist_token: Secret | None
+    workflows: Path = Field(Path("workflows.yaml"), validation_alias="JOURNEY_SYNC_WORKFLOWS")
+    state: Path = Field(Path("journey-sync.db"), validation_alias="JOURNEY_SYNC_STATE")
+    sheets_api_url: str = Field(
+        DEFAULT_SHEETS_API_URL, validation_alias="JOURNEY_SYNC_SHEETS_API_URL"
+    )
+    todoist_api_url: str = Field(
+        DEFAULT_TODOIST_API_URL, validation_alias="JOURNEY_SYNC_TODOIST_API_URL"
+    )
+    interval_seconds: float = Field(60.0, validation_alias="JOURNEY_SYNC_INTERVAL")
+    health_port: int = Field(8080, validation_alias="JOURNEY_SYNC_HEALTH_PORT")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="JOURNEY_SYNC_LOG_FORMAT")
+    google_credentials: Path | None = Field(None, validation_alias="GOOGLE_APPLICATION_CREDENTIALS")
+    todoist_token_value: Secret | None = Field(None, validation_alias="TODOIST_API_TOKEN")
+    todoist_token_from_file: Secret | None = Field(None, validation_alias="TODOIST_API_TOKEN_FILE")
     # Where the health endpoint listens. Loopback by default so a developer's machine does
     # not publish it; the container image sets 0.0.0.0 so the port can be published.
-    health_host: str = "127.0.0.1"
+    health_host: str = Field("127.0.0.1", validation_alias="JOURNEY_SYNC_HEALTH_HOST")
     # How long SIGTERM/SIGINT wait for the cycle in flight before exiting anyway (the state
     # store survives an exit at any point). Below Docker's default 10 s stop grace period.
-    shutdown_timeout_seconds: float = 8.0
+    shutdown_timeout_seconds: float = Field(8.0, validation_alias="JOURNEY_SYNC_SHUTDOWN_TIMEOUT")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings hands over the environment it was given (os.environ by default).
+        return (init_settings,)
+
+    # ------------------------------------------------------------------ checks
+    # Each names the variable and says what to do; pydantic collects every failure.
+
+    @field_validator("sheets_api_url", "todoist_api_url", mode="before")
+    @classmethod
+    def _url(cls, value: object) -> object:
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("interval_seconds", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> float:
+        return _number("JOURNEY_SYNC_INTERVAL", value, minimum=1.0)
+
+    @field_validator("shutdown_timeout_seconds", mode="before")
+    @classmethod
+    def _shutdown(cls, value: object) -> float:
+        return _number("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", value, minimum=0.0)
+
+    @field_validator("health_port", mode="before")
+    @classmethod
+    def _port(cls, value: object) -> int:
+        port = _number("JOURNEY_SYNC_HEALTH_PORT", value, minimum=0.0)
+        if port > 65535:
+            raise ValueError(f"JOURNEY_SYNC_HEALTH_PORT={value!r} is not a port: use 0 to 65535.")
+        return int(port)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in ("text", "json"):
+            raise ValueError(f"JOURNEY_SYNC_LOG_FORMAT={text!r}: use 'text' or 'json'.")
+        return text
+
+    @field_validator("todoist_token_from_file", mode="before")
+    @classmethod
+    def _token_file(cls, value: object) -> object:
+        if value is None:
+            return None
+        path = str(value)
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(
+                f"TODOIST_API_TOKEN_FILE is set to {path}, which cannot be read "
+                f"({exc.strerror}): check the secret's mount and its permissions."
+            ) from None
+        if not token:
+            raise ValueError(
+                f"TODOIST_API_TOKEN_FILE points at {path}, which is empty: put the token in it."
+            )
+        return token
+
+    # ------------------------------------------------------------------ use
+
+    @property
+    def todoist_token(self) -> Secret | None:
+        """The token from TODOIST_API_TOKEN_FILE if set, else from TODOIST_API_TOKEN."""
+        return self.todoist_token_from_file or self.todoist_token_value
 
     def require_google_credentials(self) -> Path:
         if self.google_credentials is None:
@@ -72,66 +149,64 @@ class Settings:
         return self.google_credentials
 
     def require_todoist_token(self) -> Secret:
-        if self.todoist_token is None:
+        token = self.todoist_token
+        if token is None:
             raise SettingsError(
                 "No Todoist API token: set TODOIST_API_TOKEN, or TODOIST_API_TOKEN_FILE to a "
                 "file holding it (Todoist: Settings > Integrations > Developer > API token)."
             )
-        return self.todoist_token
+        return token
 
 
-def _read_secret_file(name: str, path: str) -> Secret:
+def _number(name: str, value: object, *, minimum: float) -> float:
+    raw = value
     try:
-        value = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise SettingsError(
-            f"{name} is set to {path}, which cannot be read ({exc.strerror}): check the "
-            "secret's mount and its permissions."
-        ) from None
-    if not value:
-        raise SettingsError(f"{name} points at {path}, which is empty: put the token in it.")
-    return Secret(value)
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
+        number = float(str(value).strip()) if not isinstance(value, int | float) else value
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number.") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}.")
-    return value
+        raise ValueError(f"{name}={raw!r} is not a number.") from None
+    if number != number:  # NaN
+        raise ValueError(f"{name}={raw!r} is not a number.")
+    if number < minimum:
+        raise ValueError(f"{name}={raw!r} must be at least {minimum:g}.")
+    return float(number)
+
+
+#: The variables Settings reads (empty ones count as unset, as a shell's ``X=`` does).
+VARIABLES = frozenset(
+    str(alias)
+    for field in Settings.model_fields.values()
+    for alias in (
+        field.validation_alias.choices
+        if isinstance(field.validation_alias, AliasChoices)
+        else [field.validation_alias]
+    )
+    if alias is not None
+)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read settings; secrets are checked only when a command needs them."""
+    """Read settings; secrets are checked only when a command needs them.
+
+    Every bad setting is reported in one ``SettingsError``, one line each, without values of
+    secrets.
+    """
     env = os.environ if env is None else env
-    token: Secret | None = None
-    if env.get("TODOIST_API_TOKEN_FILE", "").strip():
-        token = _read_secret_file("TODOIST_API_TOKEN_FILE", env["TODOIST_API_TOKEN_FILE"].strip())
-    elif env.get("TODOIST_API_TOKEN", "").strip():
-        token = Secret(env["TODOIST_API_TOKEN"].strip())
-    creds = env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
-    log_format = env.get("JOURNEY_SYNC_LOG_FORMAT", "text").strip().lower() or "text"
-    if log_format not in ("text", "json"):
-        raise SettingsError(f"JOURNEY_SYNC_LOG_FORMAT={log_format!r}: use 'text' or 'json'.")
-    return Settings(
-        workflows=Path(env.get("JOURNEY_SYNC_WORKFLOWS", "").strip() or "workflows.yaml"),
-        state=Path(env.get("JOURNEY_SYNC_STATE", "").strip() or "journey-sync.db"),
-        sheets_api_url=(
-            env.get("JOURNEY_SYNC_SHEETS_API_URL", "").strip() or DEFAULT_SHEETS_API_URL
-        ).rstrip("/"),
-        todoist_api_url=(
-            env.get("JOURNEY_SYNC_TODOIST_API_URL", "").strip() or DEFAULT_TODOIST_API_URL
-        ).rstrip("/"),
-        interval_seconds=_number(env, "JOURNEY_SYNC_INTERVAL", 60.0, minimum=1.0),
-        health_port=int(_number(env, "JOURNEY_SYNC_HEALTH_PORT", 8080, minimum=0)),
-        log_format=log_format,
-        google_credentials=Path(creds) if creds else None,
-        todoist_token=token,
-        health_host=env.get("JOURNEY_SYNC_HEALTH_HOST", "").strip() or "127.0.0.1",
-        shutdown_timeout_seconds=_number(env, "JOURNEY_SYNC_SHUTDOWN_TIMEOUT", 8.0, minimum=0.0),
-    )
+    given = {name: env[name].strip() for name in VARIABLES if env.get(name, "").strip()}
+    try:
+        return Settings(**cast(dict[str, Any], given))
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    problems: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ValueError):
+            problems.append(str(cause))
+        else:  # a type pydantic checked itself: name the variable, never the value
+            where = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{where}: {error['msg']}.")
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} settings need fixing:\n" + "\n".join(f"  - {p}" for p in problems)
