@@ -14,24 +14,44 @@ found again wherever people move it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
+from .dates import date_to_serial
 from .funnel import Funnel, number_text
 from .ports import CellValue, CellWrite, FormulaWrite, RowInsert
 from .sheet import FOOTER_MARK, Layout, SheetModel, column_letter
 from .workflow import Workflow
 
-TOTAL, SHARE, DROP, LEFT, JOURNEY = "total", "share", "drop-off", "left", "journey"
+TOTAL, SHARE, NOT_DUE, DROP, LEFT, JOURNEY = (
+    "total",
+    "share",
+    "not-due",
+    "drop-off",
+    "left",
+    "journey",
+)
 
 LABELS = {
     TOTAL: "Total reached",
-    SHARE: "Share of leads (%)",
-    DROP: "Drop-off from previous stage (%)",
+    SHARE: "Share of leads",
+    NOT_DUE: "Not yet due",
+    DROP: "Drop-off among due leads",
     LEFT: "Left at this stage",
+}
+
+#: One number format per footer row (Sheets number-format patterns).
+COUNT_FORMAT, PERCENT_FORMAT = "0", "0.0%"
+ROW_FORMATS = {
+    TOTAL: COUNT_FORMAT,
+    SHARE: PERCENT_FORMAT,
+    NOT_DUE: COUNT_FORMAT,
+    DROP: PERCENT_FORMAT,
+    LEFT: COUNT_FORMAT,
 }
 
 
 def footer_kinds(layout: Layout) -> tuple[str, ...]:
-    kinds = [TOTAL, SHARE, DROP]
+    kinds = [TOTAL, SHARE, NOT_DUE, DROP]
     if "reason_left" in layout.roles:
         kinds.append(LEFT)
     kinds.append(JOURNEY)
@@ -44,14 +64,44 @@ class FooterCell:
     column: int
     formula: str | None = None  # entered as a formula
     text: str | None = None  # written RAW
+    number_format: str | None = None  # a Sheets number-format pattern for a formula
 
 
-def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterCell]:
-    """Every cell of a footer whose first row is ``start``; data rows are above it."""
+def reached_count(conditions: str, column_range: str) -> str:
+    """How many rows meeting ``conditions`` hold 1 or TRUE (a ticked checkbox) in the range.
+
+    Counted as |1| + |TRUE| - |1 and TRUE|, which is right whether or not Sheets lets the
+    criterion 1 match TRUE (or TRUE match 1): no reading of Sheets' criteria can count a
+    cell twice or miss one.
+    """
+    prefix = f"{conditions}," if conditions else ""
+    return (
+        f"(COUNTIFS({prefix}{column_range},1)+COUNTIFS({prefix}{column_range},TRUE)"
+        f"-COUNTIFS({prefix}{column_range},1,{column_range},TRUE))"
+    )
+
+
+def reached_array(column_range: str) -> str:
+    """1 where a row holds 1 or TRUE, else 0, as an array (inside SUMPRODUCT).
+
+    ``(x=1)+(x=TRUE)>0`` is right whether Sheets compares TRUE equal to 1 or not.
+    """
+    return f"(({column_range}=1)+({column_range}=TRUE)>0)"
+
+
+def footer_cells(
+    workflow: Workflow, layout: Layout, start: int, figures: Funnel | None = None
+) -> list[FooterCell]:
+    """Every cell of a footer whose first row is ``start``; data rows are above it.
+
+    ``figures`` carry, per stage, the latest lead date for which the stage is due (judged
+    on ``figures.today``); without them every stage counts as due for every lead.
+    """
     # Ranges start at the header row, not the first lead: Sheets widens a range when rows
     # are inserted inside it but not above it, and people often insert new leads right
     # under the header. The header row is no lead (its stage cells are not 1, its reason
-    # cell is not empty), except for the plain lead count, which subtracts it.
+    # cell is not empty, its date cell is text), except for the plain lead count, which
+    # subtracts it.
     first, last = layout.header_row, max(start - 1, layout.header_row + 1)
     roles = layout.roles
 
@@ -61,6 +111,18 @@ def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterC
 
     is_lead = f'{rng(roles["name"])},"<>",{rng(roles["lead_date"])},"<>"'
     leads = f"(COUNTIFS({is_lead})-1)"
+    through = {s.key: s.due_through for s in figures.stages} if figures else {}
+
+    def due(key: str) -> str:
+        """COUNTIFS conditions: a lead for whom stage ``key`` is due."""
+        day = through.get(key)
+        if day is None:
+            return is_lead
+        return f'{is_lead},{rng(roles["lead_date"])},"<{date_to_serial(day) + 1}"'
+
+    def due_leads(key: str) -> str:
+        return leads if through.get(key) is None else f"COUNTIFS({due(key)})"
+
     kinds = footer_kinds(layout)
     row_of = {kind: start + index for index, kind in enumerate(kinds)}
     cells: list[FooterCell] = []
@@ -68,30 +130,32 @@ def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterC
         cells.append(FooterCell(row, roles["lead_id"], text=FOOTER_MARK + kind))
         if kind in LABELS:
             cells.append(FooterCell(row, roles["name"], text=LABELS[kind]))
+
+    def formula(kind: str, column: int, text: str) -> None:
+        cells.append(
+            FooterCell(row_of[kind], column, formula=text, number_format=ROW_FORMATS[kind])
+        )
+
     stage_columns = list(layout.stages.values())
     total_row = row_of[TOTAL]
-    for index, column in enumerate(stage_columns):
+    for index, (key, column) in enumerate(layout.stages.items()):
         here = f"{column_letter(column)}{total_row}"
-        cells.append(FooterCell(total_row, column, formula=f"=COUNTIFS({is_lead},{rng(column)},1)"))
-        cells.append(
-            FooterCell(
-                row_of[SHARE], column, formula=f"=IF({leads}=0,0,ROUND(100*{here}/{leads},1))"
-            )
-        )
+        formula(TOTAL, column, "=" + reached_count(is_lead, rng(column)))
+        formula(SHARE, column, f'=IF({leads}=0,"",ROUND({here}/{leads},3))')
+        formula(NOT_DUE, column, f"={leads}-{due_leads(key)}")
         if index == 0:
-            drop = f"=IF({leads}=0,0,ROUND(100*({leads}-{here})/{leads},1))"
+            before = due_leads(key)
         else:
-            prev = f"{column_letter(stage_columns[index - 1])}{total_row}"
-            drop = f"=IF({prev}=0,0,ROUND(100*({prev}-{here})/{prev},1))"
-        cells.append(FooterCell(row_of[DROP], column, formula=drop))
+            before = reached_count(due(key), rng(stage_columns[index - 1]))
+        after = reached_count(due(key), rng(column))
+        formula(DROP, column, f'=IF({before}=0,"",ROUND(({before}-{after})/({before}),3))')
         if LEFT in row_of:
-            later = "".join(f',{rng(c)},"<>1"' for c in stage_columns[index + 1 :])
-            cells.append(
-                FooterCell(
-                    row_of[LEFT],
-                    column,
-                    formula=f'=COUNTIFS({is_lead},{rng(roles["reason_left"])},"<>",{rng(column)},1{later})',
-                )
+            later = "".join(f"*(1-{reached_array(rng(c))})" for c in stage_columns[index + 1 :])
+            formula(
+                LEFT,
+                column,
+                f'=SUMPRODUCT(({rng(roles["name"])}<>"")*({rng(roles["lead_date"])}<>"")'
+                f'*({rng(roles["reason_left"])}<>"")*{reached_array(rng(column))}{later})',
             )
     if "reason_left" in roles:
         staying = f'COUNTIFS({is_lead},{rng(roles["reason_left"])},"")'
@@ -109,11 +173,15 @@ def footer_cells(workflow: Workflow, layout: Layout, start: int) -> list[FooterC
 
 def expected_values(
     layout: Layout, figures: Funnel, start: int
-) -> dict[tuple[int, int], CellValue]:
-    """What the footer's cells should read (formula results) for these figures."""
+) -> dict[tuple[int, int], CellValue | None]:
+    """What the footer's cells should read (formula results) for these figures.
+
+    Percentages read as fractions (the cells carry a percent format); ``None`` is a blank
+    cell (a drop-off with nobody at the previous stage).
+    """
     kinds = footer_kinds(layout)
     row_of = {kind: start + index for index, kind in enumerate(kinds)}
-    values: dict[tuple[int, int], CellValue] = {}
+    values: dict[tuple[int, int], CellValue | None] = {}
     roles = layout.roles
     for kind, row in row_of.items():
         values[(row, roles["lead_id"])] = FOOTER_MARK + kind
@@ -122,8 +190,9 @@ def expected_values(
     for stage in figures.stages:
         column = layout.stages[stage.key]
         values[(row_of[TOTAL], column)] = stage.reached
-        values[(row_of[SHARE], column)] = stage.share
-        values[(row_of[DROP], column)] = stage.drop_off
+        values[(row_of[SHARE], column)] = stage.share / 100 if figures.leads else None
+        values[(row_of[NOT_DUE], column)] = stage.not_yet_due
+        values[(row_of[DROP], column)] = None if stage.drop_off is None else stage.drop_off / 100
         if LEFT in row_of:
             values[(row_of[LEFT], column)] = stage.left_here
     values[(row_of[JOURNEY], roles["name"])] = (
@@ -132,10 +201,27 @@ def expected_values(
     return values
 
 
-def _same(a: CellValue | None, b: CellValue) -> bool:
+def _same(a: CellValue | None, b: CellValue | None) -> bool:
+    if b is None:
+        return a is None or a == ""
     if isinstance(b, int | float) and isinstance(a, int | float) and not isinstance(a, bool):
         return abs(float(a) - float(b)) < 1e-9
     return a == b
+
+
+def footer_differences(
+    model: SheetModel, figures: Funnel
+) -> list[tuple[int, int, CellValue | None, CellValue | None]]:
+    """Cells of the footer found in ``model`` that do not read what ``figures`` say:
+    (row, column, found, expected). Empty when the footer is right (or absent)."""
+    if not model.footer:
+        return []
+    start = model.footer[0].row
+    return [
+        (row, column, model.snapshot.cell(row, column), value)
+        for (row, column), value in expected_values(model.layout, figures, start).items()
+        if not _same(model.snapshot.cell(row, column), value)
+    ]
 
 
 @dataclass(frozen=True)
@@ -146,8 +232,17 @@ class FooterPlan:
     values: tuple[CellWrite, ...]
 
 
-def plan_footer(workflow: Workflow, model: SheetModel, figures: Funnel) -> FooterPlan | None:
-    """``None`` when the footer is where it should be and reads right; else how to fix it."""
+def plan_footer(
+    workflow: Workflow, model: SheetModel, figures: Funnel, today: date | None = None
+) -> FooterPlan | None:
+    """``None`` when the footer is where it should be and reads right; else how to fix it.
+
+    ``figures`` must be ``funnel(workflow, leads, today)`` for the same ``today``: which
+    leads a stage is due for is part of the formulas (a lead-date criterion), so the
+    footer is rewritten on the days that criterion moves.
+    """
+    if today is not None and figures.today != today:
+        raise ValueError(f"figures judged on {figures.today}, footer planned for {today}")
     layout = model.layout
     kinds = footer_kinds(layout)
     found = model.footer
@@ -159,10 +254,7 @@ def plan_footer(workflow: Workflow, model: SheetModel, figures: Funnel) -> Foote
             and [f.row for f in found] == list(range(start, start + len(kinds)))
             and not any(lead.over_footer for lead in model.leads)
         )
-        if in_place and all(
-            _same(model.snapshot.cell(r, c), v)
-            for (r, c), v in expected_values(layout, figures, start).items()
-        ):
+        if in_place and not footer_differences(model, figures):
             return None
     start = model.last_data_row + 2
     height = len(kinds)
@@ -178,9 +270,13 @@ def plan_footer(workflow: Workflow, model: SheetModel, figures: Funnel) -> Foote
     if occupied:
         inserts = (RowInsert(before_row=start, count=height),)
         shift = height
-    new_cells = footer_cells(workflow, layout, start)
+    new_cells = footer_cells(workflow, layout, start, figures)
     written = {(c.row, c.column) for c in new_cells}
-    formulas = tuple(FormulaWrite(c.row, c.column, c.formula) for c in new_cells if c.formula)
+    formulas = tuple(
+        FormulaWrite(c.row, c.column, c.formula, number_format=c.number_format)
+        for c in new_cells
+        if c.formula
+    )
     values = [CellWrite(c.row, c.column, c.text) for c in new_cells if c.text is not None]
     # Clear what the old footer left behind: its cells are ours (a lead typed over a footer
     # row keeps its name and date, which are the person's).

@@ -1,5 +1,10 @@
 """Funnel figures: how many leads reached each stage, the share, the drop-off, who left where.
 
+Drop-off is honest about time: a stage is *due* for a lead once the first step that marks
+it is due (lead date + offset, weekend moves included); a stage no step marks is due at
+once. Drop-off into a stage is counted among the leads for whom that stage is due only,
+so leads that simply have not had the time yet are not read as lost ("Not yet due").
+
 Pure. The footer's formulas (``footer.py``) compute exactly these numbers inside the sheet,
 and ``journey-sync report`` prints them; a test holds the two equal.
 """
@@ -8,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from .dates import date_to_serial, due_day
 from .sheet import Lead
-from .workflow import Workflow
+from .workflow import Step, Workflow
 
 
 def percent(part: float, whole: float) -> float:
@@ -29,10 +36,15 @@ def percent(part: float, whole: float) -> float:
 class StageFigures:
     key: str
     header: str
-    reached: int  # leads whose stage cell holds 1
+    reached: int  # leads whose stage cell holds 1 (or a ticked checkbox)
     share: float  # % of all leads
-    drop_off: float  # % lost since the previous stage (since "lead" for the first)
+    # % lost since the previous stage ("lead" for the first), counted among the leads for
+    # whom this stage is due only; None when no such lead reached the previous stage.
+    drop_off: float | None
     left_here: int  # departed leads whose furthest marked stage is this one
+    not_yet_due: int = 0  # leads for whom this stage is not due yet
+    # The latest lead date for which the stage is due today; None: due for every lead.
+    due_through: date | None = None
 
 
 @dataclass(frozen=True)
@@ -42,9 +54,60 @@ class Funnel:
     still_share: float
     left_before_any_stage: int
     stages: tuple[StageFigures, ...]
+    today: date | None = None  # the day "due" was judged on; None: every stage due
 
 
-def funnel(workflow: Workflow, leads: Iterable[Lead]) -> Funnel:
+def latest_due_lead_date(step: Step, today: date) -> date:
+    """The latest lead date whose ``step`` is due on or before ``today``.
+
+    ``due_day`` never decreases as the lead date grows (months clamp, weekend moves keep
+    order), so the leads for whom a step is due are exactly those up to one date: the
+    footer's formulas count them with one ``COUNTIFS`` criterion on the lead date.
+    """
+    span = {"d": 1, "w": 7, "m": 31}[step.due.unit] * step.due.amount
+    low, high = today - timedelta(days=span + 7), today + timedelta(days=3)
+    assert due_day(step, low) <= today < due_day(step, high)
+    while (high - low).days > 1:
+        middle = low + (high - low) / 2
+        if due_day(step, middle) <= today:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def due_through(workflow: Workflow, today: date | None) -> dict[str, date | None]:
+    """Per stage, the latest lead date for which it is due (``None``: due for everyone).
+
+    A stage is due once the first step that marks it is due; a stage no step marks is
+    due at once.
+    """
+    out: dict[str, date | None] = {}
+    for stage in workflow.stages:
+        steps = [s for s in workflow.steps if s.marks == stage.key]
+        if today is None or not steps:
+            out[stage.key] = None
+        else:
+            out[stage.key] = max(latest_due_lead_date(s, today) for s in steps)
+    return out
+
+
+def is_due(lead: Lead, through: date | None) -> bool:
+    """Exactly what the footer's criterion ``"<serial+1"`` on the lead-date cell counts:
+    a date cell (a serial number) on or before ``through``. A date typed as text is not
+    counted as due (Sheets' numeric criteria never match text)."""
+    if through is None:
+        return True
+    raw = lead.raw_date
+    return (
+        isinstance(raw, int | float)
+        and not isinstance(raw, bool)
+        and raw < date_to_serial(through) + 1
+    )
+
+
+def funnel(workflow: Workflow, leads: Iterable[Lead], today: date | None = None) -> Funnel:
+    """The figures for these leads; ``today`` decides which stages are due for whom."""
     leads = list(leads)
     total = len(leads)
     keys = [s.key for s in workflow.stages]
@@ -54,21 +117,27 @@ def funnel(workflow: Workflow, leads: Iterable[Lead]) -> Funnel:
         marked = [k for k in keys if k in lead.marks]
         key = marked[-1] if marked else None
         furthest[key] = furthest.get(key, 0) + 1
+    through = due_through(workflow, today)
     stages: list[StageFigures] = []
-    previous = total
+    previous: str | None = None
     for stage in workflow.stages:
         reached = sum(1 for lead in leads if stage.key in lead.marks)
+        due = [lead for lead in leads if is_due(lead, through[stage.key])]
+        before = sum(1 for lead in due if previous is None or previous in lead.marks)
+        here = sum(1 for lead in due if stage.key in lead.marks)
         stages.append(
             StageFigures(
                 key=stage.key,
                 header=stage.header,
                 reached=reached,
                 share=percent(reached, total),
-                drop_off=percent(previous - reached, previous),
+                drop_off=percent(before - here, before) if before else None,
                 left_here=furthest.get(stage.key, 0),
+                not_yet_due=total - len(due),
+                due_through=through[stage.key],
             )
         )
-        previous = reached
+        previous = stage.key
     still = total - len(departed)
     return Funnel(
         leads=total,
@@ -76,16 +145,20 @@ def funnel(workflow: Workflow, leads: Iterable[Lead]) -> Funnel:
         still_share=percent(still, total),
         left_before_any_stage=furthest.get(None, 0),
         stages=tuple(stages),
+        today=today,
     )
 
 
 def breakdown(
-    workflow: Workflow, leads: Iterable[Lead], key: Callable[[Lead], str]
+    workflow: Workflow,
+    leads: Iterable[Lead],
+    key: Callable[[Lead], str],
+    today: date | None = None,
 ) -> dict[str, Funnel]:
     groups: dict[str, list[Lead]] = {}
     for lead in leads:
         groups.setdefault(key(lead), []).append(lead)
-    return {name: funnel(workflow, members) for name, members in sorted(groups.items())}
+    return {name: funnel(workflow, members, today) for name, members in sorted(groups.items())}
 
 
 def by_source(lead: Lead) -> str:

@@ -3,8 +3,9 @@
 Supported: numbers, ``"text"`` (``""`` escapes a quote), TRUE/FALSE, A1 references
 with or without ``$`` (``K7``, ``$K$7``, ``K$2:K$19``, ``K:K``; same sheet only),
 ``+ - * / ^ &``, unary minus, postfix ``%``, comparisons ``= <> < > <= >=`` and the
-functions COUNTIFS, COUNTIF, COUNTA, COUNT, SUM, IF, IFERROR, ROUND, AND, OR, NOT,
-LEN.
+functions COUNTIFS, COUNTIF, COUNTA, COUNT, SUM, SUMPRODUCT, IF, IFERROR, ROUND, AND,
+OR, NOT, LEN. Inside SUMPRODUCT, operators work element by element over ranges of one
+size, as Sheets evaluates its arguments as arrays.
 
 Values are ``float`` (every number), ``str``, ``bool``, ``None`` (an empty cell) or
 ``FormulaError`` (``#DIV/0!`` and friends). Sheets rules kept here on purpose:
@@ -33,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Literal, Protocol, TypeGuard
+from typing import Any, Literal, Protocol, TypeGuard, cast
 
 from .a1 import column_index, column_letters
 
@@ -619,53 +620,77 @@ class _Evaluator:
         return ([[self.grid.value(r, c) for c in range(left, right + 1)] for r in rows_],)
 
     def unary(self, node: Unary) -> Scalar:
-        value = to_number(self.scalar(node.operand))
-        if isinstance(value, FormulaError):
-            return value
-        if node.op == "-":
-            return -value
-        if node.op == "%":
-            return value / 100
-        return value
+        return _unary(node.op, self.scalar(node.operand))
 
     def binary(self, node: Binary) -> Scalar:
-        left, right = self.scalar(node.left), self.scalar(node.right)
-        if node.op == "&":
-            a, b = to_text(left), to_text(right)
-            if isinstance(a, FormulaError):
-                return a
-            if isinstance(b, FormulaError):
-                return b
-            return a + b
-        if node.op in _COMPARISONS:
-            order = compare(left, right)
-            if isinstance(order, FormulaError):
-                return order
-            return {
-                "=": order == 0,
-                "<>": order != 0,
-                "<": order < 0,
-                ">": order > 0,
-                "<=": order <= 0,
-                ">=": order >= 0,
-            }[node.op]
-        x, y = to_number(left), to_number(right)
-        if isinstance(x, FormulaError):
-            return x
-        if isinstance(y, FormulaError):
-            return y
-        if node.op == "+":
-            return _finite(x + y)
-        if node.op == "-":
-            return _finite(x - y)
-        if node.op == "*":
-            return _finite(x * y)
-        if node.op == "/":
-            return DIV0 if y == 0 else _finite(x / y)
-        try:
-            return _finite(math.pow(x, y))
-        except (OverflowError, ValueError):
-            return NUM
+        return _binary(node.op, self.scalar(node.left), self.scalar(node.right))
+
+    # ------------------------------------------------------- array mode
+
+    def array(self, node: Node) -> list[Scalar] | Scalar:
+        """``node`` element by element (a flat list for a range), as SUMPRODUCT sees it.
+
+        Results of operator subtrees are kept in the grid's cache when it has one: a
+        footer asks "is this row reached?" of the same column in many formulas.
+        """
+        if isinstance(node, Ref):
+            value = self.ref(node)
+            return _flatten(value) if isinstance(value, tuple) else value
+        if not isinstance(node, Unary | Binary):
+            return self.scalar(node)
+        # The grid's cache lives for one read of the sheet, like its criteria masks.
+        cache = cast("dict[Any, Any] | None", self.masks)
+        if cache is None:
+            return self._array_op(node)
+        key = ("array", node, self.drow, self.dcol)
+        if key not in cache:
+            cache[key] = self._array_op(node)
+        result: list[Scalar] | Scalar = cache[key]
+        return result
+
+    def _array_op(self, node: Unary | Binary) -> list[Scalar] | Scalar:
+        if isinstance(node, Unary):
+            operand = self.array(node.operand)
+            if isinstance(operand, list):
+                return [_unary(node.op, v) for v in operand]
+            return _unary(node.op, operand)
+        op, left, right = node.op, self.array(node.left), self.array(node.right)
+        if isinstance(left, list) and isinstance(right, list):
+            if len(left) != len(right):
+                return VALUE
+            return [_binary(op, a, b) for a, b in zip(left, right, strict=True)]
+        if isinstance(left, list):
+            scalar_right: Scalar = right  # type: ignore[assignment]
+            return [_binary(op, a, scalar_right) for a in left]
+        if isinstance(right, list):
+            return [_binary(op, left, b) for b in right]
+        return _binary(op, left, right)
+
+    def sumproduct(self, args: tuple[Node, ...]) -> Scalar:
+        """Sum of the element-wise products; every argument must have the same size.
+
+        Elements that are not numbers (text, blanks, booleans) count as 0, as documented
+        for SUMPRODUCT; journey-sync's formulas turn comparisons into numbers themselves
+        (``(x=1)*(y<>"")``), which every spreadsheet reads alike.
+        """
+        if not args:
+            return NA
+        arrays: list[list[Scalar]] = []
+        for arg in args:
+            value = self.array(arg)
+            arrays.append(value if isinstance(value, list) else [value])
+        size = len(arrays[0])
+        if any(len(a) != size for a in arrays):
+            return VALUE
+        total = 0.0
+        for items in zip(*arrays, strict=True):
+            product = 1.0
+            for item in items:
+                if isinstance(item, FormulaError):
+                    return item
+                product *= float(item) if is_number(item) else 0.0
+            total += product
+        return _finite(total)
 
     # ---------------------------------------------------------- functions
 
@@ -687,6 +712,8 @@ class _Evaluator:
             if isinstance(value, FormulaError):
                 return self.scalar(args[1]) if len(args) == 2 else None
             return value
+        if name == "SUMPRODUCT":
+            return self.sumproduct(args)
         values = [self.eval(a) for a in args]
         if name == "COUNTIFS" or (name == "COUNTIF" and len(values) == 2):
             return self.countifs(values)
@@ -723,6 +750,57 @@ class _Evaluator:
         if key is not None and self.masks is not None and isinstance(value, tuple):
             self.masks[key] = (value[0], mask)  # the area is kept alive with its id
         return mask, len(flat)
+
+
+def _binary(op: str, left: Scalar, right: Scalar) -> Scalar:
+    """A binary operator on two scalars, with Sheets' coercions."""
+    if op == "&":
+        a, b = to_text(left), to_text(right)
+        if isinstance(a, FormulaError):
+            return a
+        if isinstance(b, FormulaError):
+            return b
+        return a + b
+    if op in _COMPARISONS:
+        order = compare(left, right)
+        if isinstance(order, FormulaError):
+            return order
+        return {
+            "=": order == 0,
+            "<>": order != 0,
+            "<": order < 0,
+            ">": order > 0,
+            "<=": order <= 0,
+            ">=": order >= 0,
+        }[op]
+    x, y = to_number(left), to_number(right)
+    if isinstance(x, FormulaError):
+        return x
+    if isinstance(y, FormulaError):
+        return y
+    if op == "+":
+        return _finite(x + y)
+    if op == "-":
+        return _finite(x - y)
+    if op == "*":
+        return _finite(x * y)
+    if op == "/":
+        return DIV0 if y == 0 else _finite(x / y)
+    try:
+        return _finite(math.pow(x, y))
+    except (OverflowError, ValueError):
+        return NUM
+
+
+def _unary(op: str, operand: Scalar) -> Scalar:
+    value = to_number(operand)
+    if isinstance(value, FormulaError):
+        return value
+    if op == "-":
+        return -value
+    if op == "%":
+        return value / 100
+    return value
 
 
 def _span(a: int | None, b: int | None, size: int) -> tuple[int, int]:
