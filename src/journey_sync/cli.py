@@ -7,14 +7,22 @@ wrong (invalid workflow file, missing setting): fix it before starting again.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import JourneySyncError, SettingsError, UserError, WorkflowFileError
+from .errors import (
+    JourneySyncError,
+    SettingsError,
+    WorkflowFileError,
+    for_one_shot,
+    naming_state_file,
+)
 from .settings import DEFAULT_SHEETS_API_URL, DEFAULT_TODOIST_API_URL, load_settings
 from .workflow import WorkflowFile, load_workflows, summary
-
 
 # The settings (environment variables) the commands read: (name, default, meaning).
 # tests/newcomer/test_help.py checks that this lists every variable settings.py reads.
@@ -65,11 +73,11 @@ def _command(
     epilog: str | None = None,
 ) -> argparse.ArgumentParser:
     """A subcommand: one line in the command list, the same line (and more) in its --help."""
+    text = f"{summary[0].upper()}{summary[1:]}." + (f" {description}" if description else "")
     return sub.add_parser(
         name,
         help=summary,
-        description=f"{summary[0].upper()}{summary[1:]}."
-        + (f" {description}" if description else ""),
+        description=textwrap.fill(text, width=88),
         epilog=epilog,
         formatter_class=_HelpFormatter,
     )
@@ -78,8 +86,11 @@ def _command(
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="journey-sync",
-        description="Sync a Google Sheet of leads with Todoist: tasks for each new lead, "
-        "stage marks from completed tasks, colours and a funnel footer.",
+        description=textwrap.fill(
+            "Sync a Google Sheet of leads with Todoist: tasks for each new lead, stage marks "
+            "from completed tasks, colours and a funnel footer.",
+            width=88,
+        ),
         epilog="`journey-sync COMMAND --help` describes each command and its options.",
         formatter_class=_HelpFormatter,
     )
@@ -206,15 +217,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    workflows = load_workflows(settings.workflows)
+    names = [workflow.name for workflow in workflows.workflows]
+    if args.workflow is not None and args.workflow not in names:
+        # Set-up, like an invalid workflow file: exit 2, before reading any sheet.
+        raise SettingsError(
+            f"no workflow is named {args.workflow!r} in {settings.workflows}; its workflows: "
+            + ", ".join(repr(name) for name in names)
+        )
+
     from .report import render_report
     from .sheet import read_sheet
     from .wiring import sheet_gateway
 
-    settings = load_settings()
-    workflows = load_workflows(settings.workflows)
     outputs = []
     for workflow in workflows.workflows:
-        if args.workflow and workflow.name != args.workflow:
+        if args.workflow is not None and workflow.name != args.workflow:
             continue
         model = read_sheet(workflow, sheet_gateway(workflow, settings).read())
         outputs.append(render_report(workflow, list(model.leads), as_json=args.json))
@@ -222,10 +241,59 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Wording(logging.Filter):
+    """Rewrites what a run logs, on every journey-sync logger: names the state file where a
+    message says to delete it and, for a one-shot run (which exits after its cycle), says
+    "run the command again" where a message promises a next cycle."""
+
+    def __init__(self, *, one_shot: bool, state_file: Path) -> None:
+        super().__init__()
+        self.one_shot = one_shot
+        self.state_file = str(state_file)
+
+    def text(self, text: str) -> str:
+        text = naming_state_file(text, self.state_file)
+        return for_one_shot(text) if self.one_shot else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        reworded = self.text(message)
+        if reworded != message:
+            record.msg, record.args = reworded, None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = {
+                k: self.text(v) if isinstance(v, str) else v for k, v in fields.items()
+            }
+        return True
+
+
+@contextlib.contextmanager
+def _worded(wording: _Wording) -> Iterator[None]:
+    # A logger's filters see only what is logged through that very logger, so the filter
+    # goes on each of journey-sync's loggers (all exist once the daemon is imported).
+    loggers = [logging.getLogger("journey_sync")] + [
+        logger
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if name.startswith("journey_sync.") and isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        logger.addFilter(wording)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(wording)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .daemon import run
 
-    return run(once=args.once, dry_run=args.dry_run)
+    one_shot = args.once or args.dry_run
+    wording = _Wording(one_shot=one_shot, state_file=load_settings().state.resolve())
+    args.reword = wording.text  # main() words an error raised out of the run the same way
+    with _worded(wording):
+        return run(once=args.once, dry_run=args.dry_run)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -293,15 +361,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (WorkflowFileError, SettingsError) as exc:
+        reword: Callable[[str], str] = getattr(args, "reword", str)
         print(
-            f"journey-sync: {exc}" if isinstance(exc, SettingsError) else str(exc), file=sys.stderr
+            f"journey-sync: {reword(str(exc))}" if isinstance(exc, SettingsError) else str(exc),
+            file=sys.stderr,
         )
         return 2
-    except UserError as exc:
-        print(f"journey-sync: {exc}", file=sys.stderr)
-        return 1
     except JourneySyncError as exc:
-        print(f"journey-sync: {exc}", file=sys.stderr)
+        reword = getattr(args, "reword", str)
+        print(f"journey-sync: {reword(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

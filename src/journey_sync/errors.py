@@ -9,6 +9,7 @@ a request.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -68,3 +69,28 @@ class ApiError(ServiceError):
 
 class AccessError(UserError):
     """Credentials were refused or a resource is not shared/found: a person must act."""
+
+
+# Phrases that promise another cycle, and what a one-shot run (``run --once``, ``--dry-run``,
+# which exits after its cycle) says instead. Most specific first.
+_NEXT_CYCLE = (
+    (
+        re.compile(r"the\s+next\s+cycle\s+(?:will\s+retry|will\s+try\s+again|retries)"),
+        "run the command again",
+    ),
+    (re.compile(r"\bthe\s+next\s+cycle\b"), "the next run"),
+)
+_DELETE_STATE = re.compile(r"\bdelete\s+the\s+state\s+file\b(?! \()")
+
+
+def for_one_shot(text: str) -> str:
+    """A message written for the service (``the next cycle will retry``) as a one-shot run
+    must say it: nothing runs again by itself, so the person runs the command again."""
+    for pattern, replacement in _NEXT_CYCLE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def naming_state_file(text: str, state_file: str) -> str:
+    """``delete the state file`` -> ``delete the state file (/data/journey-sync.db)``."""
+    return _DELETE_STATE.sub(lambda _: f"delete the state file ({state_file})", text)
