@@ -98,7 +98,9 @@ def test_venv_made_by_a_wrong_python_is_rebuilt(tmp_path: Path) -> None:
     assert not (copy / ".venv" / "left-over").exists()
     calls = log.read_text().splitlines()
     assert f"{tmp_path / 'bin' / 'python3'} -m venv .venv" in calls
-    assert ".venv/bin/python -m pip install --quiet --disable-pip-version-check -e .[dev]" in calls
+    pip = ".venv/bin/python -m pip install --quiet --disable-pip-version-check"
+    assert f"{pip} --require-hashes -r requirements/dev.txt" in calls  # the locked set first
+    assert f"{pip} --no-deps -e ." in calls  # then the project alone (no sandbox/ in this copy)
     assert "# new venv python" in (copy / ".venv" / "bin" / "python").read_text()
 
 
