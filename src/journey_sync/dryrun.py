@@ -16,7 +16,9 @@ from .plan import Plan
 EXAMPLES = 10  # how many of each kind of change are listed
 
 
-def print_dry_run(outcomes: Sequence[Outcome], out: IO[str] | None = None) -> None:
+def print_dry_run(
+    outcomes: Sequence[Outcome], out: IO[str] | None = None, *, show_all: bool = False
+) -> None:
     stream = out if out is not None else sys.stdout
     for outcome in outcomes:
         if outcome.report is None:
@@ -26,33 +28,21 @@ def print_dry_run(outcomes: Sequence[Outcome], out: IO[str] | None = None) -> No
         for problem in outcome.report.problems:
             print(f"  flagged {problem}", file=stream)
         if outcome.plan is not None:
-            for line in plan_lines(outcome.plan):
+            for line in plan_lines(outcome.plan, show_all=show_all):
                 print(f"  {line}", file=stream)
 
 
-def plan_lines(plan: Plan) -> list[str]:
-    # The plan's leads carry their ids, new ones included (ids it would assign).
-    names = {lead.lead_id: lead.name for lead in plan.leads if lead.lead_id}
+def plan_lines(plan: Plan, *, show_all: bool = False) -> list[str]:
+    """Each kind of action with its count, and its first few (all with ``show_all``).
 
-    def who(lead_id: str) -> str:
-        return f"{names[lead_id]} ({lead_id})" if lead_id in names else lead_id
-
-    kinds: list[tuple[str, list[str]]] = [
-        (
-            "create task",
-            [
-                f"{t.content!r} due {t.due.day.isoformat()} for {who(t.lead_id)}"
-                for t in plan.creates
-            ],
-        ),
-        ("write mark", [f"{stage} for {who(lead_id)}" for lead_id, stage in plan.marks_written]),
-        ("clear mark", [f"{stage} for {who(lead_id)}" for lead_id, stage in plan.marks_cleared]),
-        ("complete task", [f"{a.step_key} of {who(a.lead_id)} ({a.why})" for a in plan.closes]),
-        ("remove task", [f"{a.step_key} of {who(a.lead_id)} ({a.why})" for a in plan.deletes]),
-    ]
+    New leads are named by row and name: their ids are drawn by the real cycle."""
     lines: list[str] = []
-    for kind, items in kinds:
-        lines.extend(f"would {kind}: {item}" for item in items[:EXAMPLES])
-        if len(items) > EXAMPLES:
-            lines.append(f"... and {len(items) - EXAMPLES} more to {kind}")
+    for heading, items in plan.lines():
+        lines.append(f"would {heading}: {len(items)}")
+        shown = items if show_all else items[:EXAMPLES]
+        lines.extend(f"  {item}" for item in shown)
+        if len(items) > len(shown):
+            lines.append(f"  ... and {len(items) - len(shown)} more (--all lists every one)")
+    for warning in plan.warnings:
+        lines.append(f"warning: {warning}")
     return lines

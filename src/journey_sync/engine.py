@@ -19,33 +19,44 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
+from .actions import (
+    AssignId,
+    ClearMark,
+    CreateTask,
+    MoveTaskAction,
+    PlaceNote,
+    ReopenTaskAction,
+    SheetAction,
+    TaskAction,
+    WriteMark,
+)
+from .changes import Folded, find_project, fold_changes
 from .dates import today_in
-from .errors import UserError
 from .funnel import Funnel
-from .plan import Memory, Plan, TaskRecord, TaskStatus, parse_marker, plan_cycle
+from .plan import DEFAULT_MISSING_GRACE, Plan, plan_cycle
 from .ports import (
     MAX_COMMANDS_PER_REQUEST,
     NOT_ACKNOWLEDGED,
     AddProject,
     AddTask,
-    CloseTask,
+    CellValue,
+    CellWrite,
     CommandResult,
-    DeleteTask,
     SheetGateway,
     SheetSnapshot,
-    Task,
+    SheetWrites,
     TaskChanges,
     TaskCommand,
     TaskGateway,
 )
-from .sheet import SheetModel, read_sheet
+from .records import Memory
+from .sheet import SheetModel, read_sheet, row_identity
 from .state import PendingCommand, StateStore
 from .workflow import Workflow
 
@@ -73,8 +84,13 @@ class CycleReport:
     tasks_closed: int = 0
     tasks_removed: int = 0
     rows_flagged: int = 0
+    tasks_moved: int = 0
+    tasks_reopened: int = 0
+    ids_restored: int = 0
+    writes_misplaced: int = 0
     footer_written: bool = False
     failed_commands: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     dry_run: bool = False
     duration: float = 0.0
@@ -90,8 +106,16 @@ class CycleReport:
         )
         if self.footer_written:
             what += ", footer rewritten"
+        if self.tasks_moved:
+            what += f", {self.tasks_moved} tasks moved"
+        if self.tasks_reopened:
+            what += f", {self.tasks_reopened} reopened"
+        if self.ids_restored:
+            what += f", {self.ids_restored} lead ids restored"
         if self.rows_flagged:
-            what += f", {self.rows_flagged} rows flagged"
+            what += f", {self.rows_flagged} notes placed"
+        if self.writes_misplaced:
+            what += f", {self.writes_misplaced} writes taken back (rows moved meanwhile)"
         if self.failed_commands:
             what += f", {len(self.failed_commands)} Todoist commands failed"
         return ("[dry run] would do: " if self.dry_run else "") + what
@@ -127,6 +151,8 @@ class Engine:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = new_lead_id,
         new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        missing_grace: timedelta = DEFAULT_MISSING_GRACE,
+        accept_vanished_tasks: bool = False,
     ):
         self.workflow = workflow
         self.sheet = sheet
@@ -135,6 +161,8 @@ class Engine:
         self.clock = clock
         self.new_id = new_id
         self.new_uuid = new_uuid
+        self.missing_grace = missing_grace
+        self.accept_vanished_tasks = accept_vanished_tasks
         self.name = workflow.name
         self._settled: _Settled | None = None
 
@@ -143,46 +171,49 @@ class Engine:
     def run_cycle(self, *, dry_run: bool = False) -> CycleReport:
         if dry_run:
             return self.plan_only()[1]
-        return self._cycle(dry_run=False)
-
-    def _cycle(self, *, dry_run: bool) -> CycleReport:
         started = time.monotonic()
-        report = CycleReport(self.name, dry_run=dry_run)
+        report = CycleReport(self.name)
         now = self.clock()
         today = today_in(self.workflow.zone, now)
         snapshot = self.sheet.read()
-        settled = None if dry_run else self._settled
-        self._settled = None
+        settled, self._settled = self._settled, None
         if settled is not None and (settled.today != today or settled.snapshot != snapshot):
             settled = None
-        model = read_sheet(self.workflow, snapshot) if settled is None else None
         token = self.state.get(self.name, "sync_token")
-        changes = self.tasks.changes(token)
-        if settled is not None and _nothing_new(changes):
-            with self.state.transaction() as db:
-                self.state.put(db, self.name, "sync_token", changes.sync_token)
-                self.state.put(db, self.name, "last_good_cycle", now.isoformat())
-            self._settled = settled
-            report.leads, report.figures = settled.leads, settled.figures
-            report.problems = list(settled.problems)
-            report.duration = time.monotonic() - started
-            return report
-        if model is None:
+        if settled is not None:
+            changes = self.tasks.changes(token)
+            if _nothing_new(changes):
+                with self.state.transaction() as db:
+                    self.state.put(db, self.name, "sync_token", changes.sync_token)
+                    self.state.put(db, self.name, "last_good_cycle", now.isoformat())
+                self._settled = settled
+                report.leads, report.figures = settled.leads, settled.figures
+                report.problems = list(settled.problems)
+                report.duration = time.monotonic() - started
+                return report
             model = read_sheet(self.workflow, snapshot)
-        with self.state.transaction() as db:
-            self._absorb(db, changes, model, had_token=token is not None, now=now)
-            memory = self.state.memory(self.name)
-            plan = plan_cycle(self.workflow, model, memory, today, self.new_id)
-            if dry_run:
-                raise _DryRun(plan)  # leaving the transaction rolls the absorb back
+        else:
+            model = read_sheet(self.workflow, snapshot)
+            changes = self.tasks.changes(token)
+        folded = self._fold(changes, model, had_token=token is not None, now=now)
+        self._store_folded(folded, changes)
+        plan = plan_cycle(
+            self.workflow,
+            model,
+            folded.memory,
+            today,
+            self.new_id,
+            now=now,
+            missing_grace=self.missing_grace,
+        )
         self._fill_report(report, plan)
-        leads_changed = self._apply_sheet(plan, memory)
-        self._apply_tasks(plan, report)
+        landed = self._apply_sheet(plan, model, folded.memory, report)
+        self._apply_tasks(plan, landed, folded.memory, report)
         with self.state.transaction() as db:
             self.state.put(db, self.name, "last_good_cycle", now.isoformat())
         if (
             plan.is_empty()
-            and not leads_changed
+            and not plan.warnings
             and not report.failed_commands
             and not self.state.pending(self.name)
         ):
@@ -193,79 +224,55 @@ class Engine:
         return report
 
     def plan_only(self) -> tuple[Plan, CycleReport]:
-        """What a cycle would do, changing nothing (``--dry-run``)."""
+        """What a cycle would do, changing nothing (``--dry-run``): no write transaction."""
         report = CycleReport(self.name, dry_run=True)
-        try:
-            self._cycle(dry_run=True)
-        except _DryRun as dry:
-            self._fill_report(report, dry.plan)
-            return dry.plan, report
-        raise AssertionError("unreachable")
+        now = self.clock()
+        model = read_sheet(self.workflow, self.sheet.read())
+        token = self.state.get(self.name, "sync_token")
+        changes = self.tasks.changes(token)
+        folded = self._fold(changes, model, had_token=token is not None, now=now)
+        plan = plan_cycle(
+            self.workflow,
+            model,
+            folded.memory,
+            today_in(self.workflow.zone, now),
+            self.new_id,
+            now=now,
+            missing_grace=self.missing_grace,
+        )
+        self._fill_report(report, plan)
+        return plan, report
 
     @staticmethod
     def _fill_report(report: CycleReport, plan: Plan) -> None:
         report.leads = len(plan.leads)
         report.new_leads = len(plan.new_leads)
+        report.ids_restored = sum(1 for a in plan.of(AssignId) if a.restored)
         report.tasks_created = len(plan.creates)
-        report.marks_written = len(plan.marks_written)
-        report.marks_cleared = len(plan.marks_cleared)
+        report.marks_written = len(plan.of(WriteMark))
+        report.marks_cleared = len(plan.of(ClearMark))
         report.tasks_closed = len(plan.closes)
         report.tasks_removed = len(plan.deletes)
-        report.rows_flagged = len(plan.flagged)
+        report.tasks_moved = len(plan.of(MoveTaskAction))
+        report.tasks_reopened = len(plan.of(ReopenTaskAction))
+        report.rows_flagged = sum(1 for a in plan.of(PlaceNote) if a.text)
         report.footer_written = plan.footer is not None
         report.problems = [f"row {p.row}: {p.message}" for p in plan.problems]
+        report.warnings = list(plan.warnings)
         report.figures = plan.figures
+        for warning in plan.warnings:
+            log.warning("%s: %s", report.workflow, warning)
 
     # ---------------------------------------------------------- read Todoist
 
-    def _absorb(
-        self,
-        db: sqlite3.Connection,
-        changes: TaskChanges,
-        model: SheetModel,
-        *,
-        had_token: bool,
-        now: datetime,
-    ) -> None:
-        """Fold Todoist's changes into the state store (inside the caller's transaction)."""
-        state, name = self.state, self.name
-        project_id = state.get(name, "project_id")
-        for project in changes.projects:
-            if project.id == project_id and (project.is_deleted or project.is_archived):
-                raise UserError(
-                    f"the Todoist project {self.workflow.todoist_project!r} was "
-                    f"{'deleted' if project.is_deleted else 'archived'}: restore it in Todoist "
-                    "(or rename another project to that name and delete the state file) and "
-                    "journey-sync carries on at the next cycle."
-                )
-            if (
-                project_id is None
-                and project.name == self.workflow.todoist_project
-                and not (project.is_deleted or project.is_archived)
-            ):
-                project_id = project.id
-                state.put(db, name, "project_id", project_id)
-        if (
-            changes.full
-            and project_id is not None
-            and changes.projects
-            and not any(p.id == project_id for p in changes.projects)
-        ):
-            raise UserError(
-                f"the Todoist project {self.workflow.todoist_project!r} (id {project_id}) no longer "
-                "exists: restore it from Todoist, or delete the state file to start a new project."
-            )
-        if not changes.full and not changes.tasks and not changes.collaborators:
-            # The common quiet cycle: nothing to fold in but the new token.
-            state.put(db, name, "sync_token", changes.sync_token)
-            return
-        memory = state.memory(name)
-        by_task_id = {r.task_id: r for r in memory.tasks.values() if r.task_id is not None}
-        seen: set[str] = set()
-        adopted: set[tuple[str, str]] = set()
-        for task in changes.tasks:
-            seen.add(task.id)
-            self._record(db, task, memory, by_task_id, adopted)
+    def _fold(
+        self, changes: TaskChanges, model: SheetModel, *, had_token: bool, now: datetime
+    ) -> Folded:
+        """Todoist's changes folded into a copy of the remembered state (pure but for the
+        completed history, read after a full sync)."""
+        memory = self.state.memory(self.name)
+        project_id = find_project(memory, changes, self.workflow.todoist_project)
+        completed = None
         if (
             changes.full
             and project_id is not None
@@ -274,94 +281,77 @@ class Engine:
             # A full sync lists active tasks only. Tasks we knew as open that are not
             # listed were completed or deleted meanwhile; Todoist's completed history
             # tells which (and, after a lost state file, which steps were already done).
-            missing = [
-                r for r in memory.tasks.values() if r.status == "open" and r.task_id not in seen
-            ]
-            since = now - REBUILD_HISTORY
-            completed = self.tasks.completed(project_id=project_id, since=since)
-            for task in completed:
-                seen.add(task.id)
-                self._record(db, task, memory, by_task_id, adopted)
-            completed_ids = {t.id for t in completed}
-            for record in missing:
-                if record.task_id not in completed_ids:
-                    state.put_task(
-                        db,
-                        name,
-                        TaskRecord(record.lead_id, record.step_key, record.task_id, "deleted"),
-                    )
-        if adopted:
-            stale = [
-                p.uuid
-                for p in state.pending(name)
-                if (p.lead_id, p.step_key) in adopted and p.kind == "add"
-            ]
-            state.drop_pending(db, name, stale)
-        if changes.collaborators:
-            state.set_pairs(
-                db, "collaborators", name, list(changes.collaborators.items()), present=True
-            )
-        state.put(db, name, "sync_token", changes.sync_token)
+            completed = self.tasks.completed(project_id=project_id, since=now - REBUILD_HISTORY)
+        return fold_changes(
+            memory,
+            changes,
+            project_id=project_id,
+            completed=completed,
+            accept_vanished=self.accept_vanished_tasks,
+        )
 
-    def _record(
-        self,
-        db: sqlite3.Connection,
-        task: Task,
-        memory: Memory,
-        by_task_id: dict[str, TaskRecord],
-        adopted: set[tuple[str, str]],
-    ) -> None:
-        status: TaskStatus = (
-            "deleted" if task.is_deleted else "completed" if task.checked else "open"
-        )
-        key = parse_marker(task.description)
-        known = by_task_id.get(task.id)
-        if key is None and known is not None:
-            key = (known.lead_id, known.step_key)  # a person edited the description away
-        if key is None:
-            return
-        existing = memory.tasks.get(key)
-        if existing is not None and existing.task_id not in (None, task.id):
-            if not task.is_deleted:
-                log.warning(
-                    "Todoist has a second task for lead %s step %s (%s); keeping %s",
-                    key[0],
-                    key[1],
-                    task.id,
-                    existing.task_id,
+    def _store_folded(self, folded: Folded, changes: TaskChanges) -> None:
+        state, name = self.state, self.name
+        with state.transaction() as db:
+            if folded.project_id is not None and folded.project_id != state.get(name, "project_id"):
+                state.put(db, name, "project_id", folded.project_id)
+            state.put_tasks(db, name, folded.records)
+            if folded.adopted:
+                stale = [
+                    p.uuid
+                    for p in state.pending(name)
+                    if (p.lead_id, p.step_key) in folded.adopted and p.kind == "add"
+                ]
+                state.drop_pending(db, name, stale)
+            if folded.collaborators:
+                state.set_pairs(
+                    db, "collaborators", name, list(folded.collaborators.items()), present=True
                 )
-            return
-        self.state.put_task(
-            db, self.name, TaskRecord(key[0], key[1], task.id, status, task.responsible_uid)
-        )
-        adopted.add(key)
+            state.put(db, name, "sync_token", changes.sync_token)
 
     # --------------------------------------------------------------- apply
 
-    def _apply_sheet(self, plan: Plan, memory: Memory) -> bool:
-        """Write the sheet, then remember what was written; True if a lead changed."""
-        self.sheet.apply(plan.sheet)
-        name, state = self.name, self.state
-        changed_leads = [(i, fp) for i, fp in plan.lead_fingerprints if memory.leads.get(i) != fp]
-        with state.transaction() as db:
-            state.put_leads(db, name, changed_leads)
-            state.set_pairs(db, "marks", name, plan.marks_written, present=True)
-            state.set_pairs(
-                db, "marks", name, [*plan.marks_cleared, *plan.marks_forgotten], present=False
-            )
-            state.set_pairs(db, "marks_removed", name, plan.marks_declined, present=True)
-            state.set_pairs(db, "marks_removed", name, plan.marks_unremoved, present=False)
-            state.set_pairs(db, "left_on", name, [(i,) for i in plan.left_on_written], present=True)
-            state.set_pairs(db, "coach", name, [(i,) for i in plan.coach_written], present=True)
-            state.set_pairs(db, "flagged", name, plan.flagged, present=True)
-            state.set_pairs(db, "flagged", name, [(i,) for i in plan.unflagged], present=False)
-        return bool(changed_leads)
+    def _apply_sheet(
+        self, plan: Plan, model: SheetModel, memory: Memory, report: CycleReport
+    ) -> set[str]:
+        """Write the sheet, check that each row's writes landed in that lead's row, take
+        back those that did not, and remember the rest. Returns the lead ids whose new id
+        is known to sit in their row."""
+        row_actions = plan.of(SheetAction)
+        self.sheet.apply(plan.sheet_writes())
+        landed = row_actions
+        if row_actions:
+            # People sort, insert and delete rows while a cycle runs (between its read and
+            # its write): a cell addressed by row number may have landed in another lead's
+            # row. The Sheets API has no conditional write, so look again.
+            after = self.sheet.read()
+            landed, misplaced = _where_they_landed(row_actions, model, after)
+            if misplaced:
+                report.writes_misplaced = len(misplaced)
+                log.warning(
+                    "%s: rows moved while the cycle ran; %d writes landed in other rows and "
+                    "are taken back, to be written in the right rows next cycle",
+                    self.name,
+                    len(misplaced),
+                )
+                self.sheet.apply(SheetWrites(values=_take_back(misplaced, model, after)))
+        with self.state.transaction() as db:
+            writer = self.state.writer(db, self.name, memory)
+            for action in landed:
+                action.remember(writer)
+            for other in plan.actions:
+                if not isinstance(other, SheetAction | TaskAction):
+                    other.remember(writer)
+        return {a.lead_id for a in landed if isinstance(a, AssignId) and a.lead_id}
 
-    def _apply_tasks(self, plan: Plan, report: CycleReport) -> None:
+    def _apply_tasks(
+        self, plan: Plan, ids_landed: set[str], memory: Memory, report: CycleReport
+    ) -> None:
         name, state = self.name, self.state
         pending = state.pending(name)
         reuse = {(p.kind, p.lead_id, p.step_key, p.task_id): p for p in pending}
-        commands: list[tuple[TaskCommand, PendingCommand]] = []
+        Entry = tuple[TaskAction | None, TaskCommand, PendingCommand]
+        commands: list[Entry] = []
 
         def uuid_for(
             kind: str, lead_id: str | None, step_key: str | None, task_id: str | None
@@ -372,38 +362,26 @@ class Engine:
             temp_id = self.new_uuid() if kind in ("add", "project") else None
             return PendingCommand(self.new_uuid(), kind, lead_id, step_key, temp_id, task_id)
 
+        actions = [
+            a
+            for a in plan.of(TaskAction)
+            if not (
+                isinstance(a, CreateTask) and a.needs_id_written and a.lead_id not in ids_landed
+            )
+        ]
         project_id = state.get(name, "project_id")
-        if project_id is None and plan.creates:
+        project_ref = project_id or ""
+        if project_id is None and any(isinstance(a, CreateTask) for a in actions):
             p = uuid_for("project", None, None, None)
             assert p.temp_id is not None
-            commands.append((AddProject(p.uuid, p.temp_id, self.workflow.todoist_project), p))
+            commands.append((None, AddProject(p.uuid, p.temp_id, self.workflow.todoist_project), p))
             project_ref = p.temp_id
-        else:
-            project_ref = project_id or ""
-        for new in plan.creates:
-            p = uuid_for("add", new.lead_id, new.step_key, None)
-            assert p.temp_id is not None
-            commands.append(
-                (
-                    AddTask(
-                        p.uuid,
-                        p.temp_id,
-                        project_ref,
-                        new.content,
-                        new.description,
-                        new.due,
-                        new.priority,
-                        new.labels,
-                    ),
-                    p,
-                )
-            )
-        for action in plan.closes:
-            p = uuid_for("close", action.lead_id, action.step_key, action.task_id)
-            commands.append((CloseTask(p.uuid, action.task_id), p))
-        for action in plan.deletes:
-            p = uuid_for("delete", action.lead_id, action.step_key, action.task_id)
-            commands.append((DeleteTask(p.uuid, action.task_id), p))
+        # Creations first, then changes to existing tasks: the order of the old engine,
+        # which the crash tests hold to "exactly once".
+        actions.sort(key=lambda a: not isinstance(a, CreateTask))
+        for action in actions:
+            p = uuid_for(action.kind, action.lead_id, action.step_key, action.task_id)
+            commands.append((action, action.command(p.uuid, p.temp_id, project_ref), p))
         if reuse:
             # Commands from an interrupted cycle that nothing needs any more.
             with state.transaction() as db:
@@ -415,27 +393,29 @@ class Engine:
                 # A temp id is only valid inside the request that created it: later batches
                 # name the project by its real id.
                 batch = [
-                    (replace(c, project_id=created), p)
+                    (a, replace(c, project_id=created), p)
                     if isinstance(c, AddTask) and c.project_id == project_ref
-                    else (c, p)
-                    for c, p in batch
+                    else (a, c, p)
+                    for a, c, p in batch
                 ]
             with state.transaction() as db:
-                state.add_pending(db, name, [p for _, p in batch])
-            results = self.tasks.apply([c for c, _ in batch])
-            self._record_results(batch, results, report)
+                state.add_pending(db, name, [p for _, _, p in batch])
+            results = self.tasks.apply([c for _, c, _ in batch])
+            self._record_results(batch, results, memory, report)
 
     def _record_results(
         self,
-        batch: Sequence[tuple[TaskCommand, PendingCommand]],
+        batch: Sequence[tuple[TaskAction | None, TaskCommand, PendingCommand]],
         results: Sequence[CommandResult],
+        memory: Memory,
         report: CycleReport,
     ) -> None:
         name, state = self.name, self.state
         by_uuid = {r.uuid: r for r in results}
         settled: list[str] = []
         with state.transaction() as db:
-            for command, p in batch:
+            writer = state.writer(db, name, memory)
+            for action, command, p in batch:
                 result = by_uuid.get(command.uuid)
                 if result is None or result.error == NOT_ACKNOWLEDGED:
                     continue  # unknown outcome: stays pending, resent with the same uuid
@@ -457,21 +437,64 @@ class Engine:
                     )
                 elif isinstance(command, AddProject):
                     state.put(db, name, "project_id", result.new_id)
-                elif isinstance(command, AddTask):
-                    assert p.lead_id is not None and p.step_key is not None
-                    state.put_task(
-                        db, name, TaskRecord(p.lead_id, p.step_key, result.new_id, "open")
-                    )
-                elif isinstance(command, CloseTask):
-                    state.set_status(db, name, command.task_id, "completed")
-                elif isinstance(command, DeleteTask):
-                    state.set_status(db, name, command.task_id, "deleted")
+                elif action is not None:
+                    action.remember_result(writer, result)
             state.drop_pending(db, name, settled)
 
 
-class _DryRun(Exception):
-    def __init__(self, plan: Plan):
-        self.plan = plan
+def _where_they_landed(
+    actions: Sequence[SheetAction], model: SheetModel, after: SheetSnapshot
+) -> tuple[list[SheetAction], list[SheetAction]]:
+    """Split row actions into those whose row still holds their lead and the others."""
+    layout = model.layout
+    landed: list[SheetAction] = []
+    misplaced: list[SheetAction] = []
+    for action in actions:
+        fingerprint, lead_id = row_identity(layout, after, action.row)
+        if fingerprint == action.fingerprint and (lead_id or None) == action.lead_id:
+            landed.append(action)
+        else:
+            misplaced.append(action)
+    return landed, misplaced
+
+
+def _take_back(
+    misplaced: Sequence[SheetAction], model: SheetModel, after: SheetSnapshot
+) -> tuple[CellWrite, ...]:
+    """Give each cell we wrote into the wrong row the value its row's lead had when the
+    cycle read the sheet, if it still holds what we wrote (a person's later edit wins)."""
+    layout = model.layout
+    before = model.snapshot
+    where_before: dict[object, int] = {}
+    for row in range(layout.header_row + 1, len(before.rows) + 1):
+        fingerprint, lead_id = row_identity(layout, before, row)
+        if lead_id:
+            where_before.setdefault(("id", lead_id), row)
+        where_before.setdefault(("fp", fingerprint), row)
+    undo: list[CellWrite] = []
+    for action in misplaced:
+        fingerprint, lead_id = row_identity(layout, after, action.row)
+        origin = where_before.get(("id", lead_id)) if lead_id else None
+        if origin is None:
+            origin = where_before.get(("fp", fingerprint))
+        for cell in action.cells():
+            if not _same(after.cell(cell.row, cell.column), cell.value):
+                continue  # changed since we wrote it: a person's now
+            original: CellValue | None = (
+                before.cell(origin, cell.column) if origin is not None else None
+            )
+            undo.append(CellWrite(cell.row, cell.column, original))
+    return tuple(undo)
+
+
+def _same(shown: CellValue | None, written: CellValue | None) -> bool:
+    if written is None or written == "":
+        return shown is None or shown == ""
+    if isinstance(written, bool) or isinstance(shown, bool):
+        return shown is written
+    if isinstance(written, int | float) and isinstance(shown, int | float):
+        return float(shown) == float(written)
+    return shown == written
 
 
 def _nothing_new(changes: TaskChanges) -> bool:

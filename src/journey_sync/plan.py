@@ -1,5 +1,11 @@
 """Planning a cycle: from what the sheet shows and what journey-sync remembers, decide
-everything to do. Pure: no I/O, no clock, no randomness (ids come from ``new_id``).
+everything to do, as a tuple of typed actions (``actions.py``). Pure: no I/O, no clock,
+no randomness (ids come from ``new_id``).
+
+``plan_cycle`` is a short pipeline of per-concern functions, one per kind of decision:
+identities (``identity.py``), notes, marks from tasks, hand marks, the coach, departures,
+tasks (create, move), rows gone from the sheet, and the footer. Each looks at one lead
+(or the whole sheet) and returns actions; nothing else decides anything.
 
 The decisions are level-triggered: they compare the sheet with the remembered state of
 each task, rather than replaying events, so a cycle that crashed half-way is simply
@@ -8,110 +14,148 @@ planned again and does only what is still missing.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Literal
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import TypeVar
 
-from .dates import date_to_serial, due_day, due_for
+from .actions import (
+    Action,
+    AllowMark,
+    AssignId,
+    ClearLeftOn,
+    ClearMark,
+    CloseTaskAction,
+    CreateTask,
+    DeleteTaskAction,
+    DropNote,
+    ForgetLeftOn,
+    ForgetMark,
+    LeadMissing,
+    MoveTaskAction,
+    PlaceNote,
+    RememberLead,
+    ReopenTaskAction,
+    SheetAction,
+    TaskAction,
+    UpdateTaskRecord,
+    WriteCoach,
+    WriteLeftOn,
+    WriteMark,
+)
+from .dates import due_day, due_for
 from .footer import FooterPlan, plan_footer
 from .funnel import Funnel, funnel
-from .ports import CellNote, CellWrite, ColourRule, Due, SheetWrites
+from .identity import Held, Identities, Placed, identify
+from .ports import CellWrite, ColourRule, SheetWrites
+from .records import (
+    HAND,
+    HAND_DECLINED,
+    LEAVE,
+    MISSING,
+    PAST,
+    Memory,
+    NoteKey,
+    TaskRecord,
+    due_text,
+    parse_marker,
+    task_marker,
+)
 from .sheet import Lead, RowProblem, SheetModel, column_letter
 from .workflow import Step, Workflow
 
-TaskStatus = Literal["open", "completed", "deleted"]
+__all__ = [
+    "GREEN",
+    "RED",
+    "Memory",
+    "Plan",
+    "TaskRecord",
+    "parse_marker",
+    "plan_cycle",
+    "task_marker",
+]
 
-# The line journey-sync adds to every task's description: it is how a task is found again
-# when the state database is lost (DESIGN: "the mapping can be rebuilt").
-_MARKER = re.compile(r"journey-sync: lead (\S+) · step ([a-z][a-z0-9_]*)")
+log = logging.getLogger("journey_sync.plan")
 
+A = TypeVar("A", bound=Action)
 
-def task_marker(lead_id: str, step_key: str) -> str:
-    return f"journey-sync: lead {lead_id} · step {step_key}"
+# Lead dates outside these bounds are typos or placeholders (31/12/9999, a year typed as
+# the number 2026, which Sheets reads as a day in 1905): the row is flagged, never planned.
+EARLIEST_LEAD_DATE = date(2000, 1, 1)
+LATEST_LEAD_DATE_AHEAD = timedelta(days=366)
 
+# How long a lead's row may be missing from the sheet before its open tasks are removed.
+DEFAULT_MISSING_GRACE = timedelta(days=1)
+# More leads than this share vanishing at once is read as a sheet emptied by mistake or a
+# partial read, not as people deleting rows: nothing is removed.
+VANISH_SHARE_LIMIT = 1 / 3
 
-def parse_marker(description: str) -> tuple[str, str] | None:
-    match = _MARKER.search(description)
-    return (match.group(1), match.group(2)) if match else None
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    lead_id: str
-    step_key: str
-    task_id: str | None
-    status: TaskStatus
-    responsible_uid: str | None = None
-
-
-@dataclass(frozen=True)
-class Memory:
-    """What the state store remembers of one workflow, as planning needs it."""
-
-    leads: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id -> fingerprint
-    tasks: Mapping[tuple[str, str], TaskRecord] = field(default_factory=dict)
-    marks_written: frozenset[tuple[str, str]] = frozenset()  # (lead id, stage key)
-    # Marks we wrote that a person then removed: not written again for the same completion.
-    marks_removed: frozenset[tuple[str, str]] = frozenset()
-    left_on_written: frozenset[str] = frozenset()
-    coach_written: frozenset[str] = frozenset()
-    flagged: Mapping[str, str] = field(default_factory=dict)  # lead id -> note text
-    collaborators: Mapping[str, str] = field(default_factory=dict)  # uid -> name
-
-
-@dataclass(frozen=True)
-class NewTask:
-    lead_id: str
-    step_key: str
-    content: str
-    description: str
-    due: Due
-    priority: int
-    labels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TaskAction:
-    lead_id: str
-    step_key: str
-    task_id: str
-    why: str
+# A task closed by journey-sync for one of these reasons is not a person's completion.
+_NOT_A_COMPLETION = {HAND, LEAVE, MISSING, PAST}
+# A task journey-sync removed for one of these reasons comes back when the reason goes.
+_REMOVED_FOR_A_REASON = {LEAVE, MISSING, PAST}
 
 
 @dataclass(frozen=True)
 class Plan:
-    sheet: SheetWrites
-    new_leads: tuple[tuple[str, tuple[str, str]], ...]  # (id, fingerprint) written this cycle
-    lead_fingerprints: tuple[tuple[str, tuple[str, str]], ...]  # every lead now in the sheet
-    marks_written: tuple[tuple[str, str], ...]
-    marks_cleared: tuple[tuple[str, str], ...]
-    marks_forgotten: tuple[tuple[str, str], ...]  # ours, but a person removed them
-    marks_unremoved: tuple[tuple[str, str], ...]  # removed by a person, task since reopened
-    marks_declined: tuple[tuple[str, str], ...]  # ours, removed by a person just now
-    left_on_written: tuple[str, ...]
-    coach_written: tuple[str, ...]
-    flagged: tuple[tuple[str, str], ...]
-    unflagged: tuple[str, ...]
-    creates: tuple[NewTask, ...]
-    closes: tuple[TaskAction, ...]
-    deletes: tuple[TaskAction, ...]
+    actions: tuple[Action, ...]
     footer: FooterPlan | None
+    colour_rules: tuple[ColourRule, ...]
     figures: Funnel
     problems: tuple[RowProblem, ...]
     leads: tuple[Lead, ...]
+    warnings: tuple[str, ...] = ()
+
+    def of(self, kind: type[A]) -> list[A]:
+        return [a for a in self.actions if isinstance(a, kind)]
 
     def is_empty(self) -> bool:
-        return not (
-            self.sheet.has_cell_changes()
-            or self.creates
-            or self.closes
-            or self.deletes
-            or self.marks_forgotten
-            or self.marks_unremoved
-            or self.new_leads
+        """Nothing to write, send or remember but bookkeeping."""
+        return self.footer is None and all(a.bookkeeping for a in self.actions)
+
+    def sheet_writes(self, actions: Iterator[SheetAction] | None = None) -> SheetWrites:
+        """The sheet writes of these row actions (all of them by default) and the footer."""
+        chosen = list(actions) if actions is not None else self.of(SheetAction)
+        values: list[CellWrite] = [c for a in chosen for c in a.cells()]
+        footer = self.footer
+        if footer is not None:
+            values.extend(footer.values)
+        return SheetWrites(
+            inserts=footer.inserts if footer else (),
+            values=tuple(values),
+            formulas=footer.formulas if footer else (),
+            notes=tuple(n for a in chosen for n in a.notes()),
+            colour_rules=self.colour_rules,
         )
+
+    def lines(self) -> list[tuple[str, list[str]]]:
+        """The plan as a dry run prints it: each heading with its actions' descriptions."""
+        grouped: dict[str, list[str]] = {}
+        for action in self.actions:
+            if action.heading:
+                grouped.setdefault(action.heading, []).append(action.describe())
+        if self.footer is not None:
+            grouped.setdefault("write footer", []).append(f"from row {self.footer.start}")
+        return list(grouped.items())
+
+    # The counts a cycle reports (and the daemon logs).
+    @property
+    def new_leads(self) -> list[AssignId]:
+        return [a for a in self.of(AssignId) if not a.restored]
+
+    @property
+    def creates(self) -> list[CreateTask]:
+        return self.of(CreateTask)
+
+    @property
+    def closes(self) -> list[CloseTaskAction]:
+        return self.of(CloseTaskAction)
+
+    @property
+    def deletes(self) -> list[DeleteTaskAction]:
+        return self.of(DeleteTaskAction)
 
 
 # Soft green and red, as people colour rows by hand.
@@ -141,10 +185,13 @@ def colour_rules(workflow: Workflow, model: SheetModel) -> tuple[ColourRule, ...
             )
         )
     if workflow.paid_stage is not None:
+        paid = ref(layout.stages[workflow.paid_stage])
         rules.append(
             ColourRule(
                 "paid",
-                f"=AND({lead},{ref(layout.stages[workflow.paid_stage])}=1)",
+                # A ticked checkbox is reached too. OR() of both comparisons is right
+                # whether or not Sheets equates TRUE with 1.
+                f"=AND({lead},OR({paid}=1,{paid}=TRUE))",
                 first,
                 layout.last_column,
                 *GREEN,
@@ -161,30 +208,47 @@ def render(template: str, lead: Lead) -> str:
     return _PLACEHOLDER.sub(lambda m: facts.get(m.group(1), "").strip(), template).strip()
 
 
-def _assign_ids(
-    model: SheetModel, memory: Memory, new_id: Callable[[], str]
-) -> tuple[list[tuple[Lead, str]], list[tuple[str, tuple[str, str]]]]:
-    """Each lead row's id. A row without one gets a new id; of rows sharing an id (a copied
-    row), the one matching what we remember keeps it and the others become new leads."""
-    by_id: dict[str, list[Lead]] = {}
-    for lead in model.leads:
-        if lead.lead_id is not None:
-            by_id.setdefault(lead.lead_id, []).append(lead)
-    keeper: dict[str, Lead] = {}
-    for lead_id, rows in by_id.items():
-        remembered = memory.leads.get(lead_id)
-        match = [r for r in rows if remembered is not None and r.fingerprint() == remembered]
-        keeper[lead_id] = (match or rows)[0]
-    assigned: list[tuple[Lead, str]] = []
-    fresh: list[tuple[str, tuple[str, str]]] = []
-    for lead in model.leads:
-        if lead.lead_id is not None and keeper[lead.lead_id] is lead:
-            assigned.append((lead, lead.lead_id))
-        else:
-            lead_id = new_id()
-            assigned.append((lead, lead_id))
-            fresh.append((lead_id, lead.fingerprint()))
-    return assigned, fresh
+# ------------------------------------------------------------------ the pipeline
+
+
+@dataclass(frozen=True)
+class _Context:
+    workflow: Workflow
+    model: SheetModel
+    memory: Memory
+    today: date
+    now: datetime
+    steps_marking: Mapping[str, tuple[Step, ...]]
+    stage_order: Mapping[str, int]
+
+
+@dataclass
+class _Lead:
+    """One placed lead, as the per-concern functions see it."""
+
+    placed: Placed
+    tasks: dict[str, TaskRecord | None]
+    usable_date: date | None
+    date_problem: str | None = None
+    notes: dict[NoteKey, tuple[int, str]] = field(default_factory=dict)  # key -> (column, text)
+
+    @property
+    def lead(self) -> Lead:
+        return self.placed.lead
+
+    @property
+    def lead_id(self) -> str:
+        return self.placed.lead_id
+
+    def at(self, kind: type[SheetAction], **fields: object) -> SheetAction:
+        lead = self.lead
+        return kind(
+            row=lead.row,
+            name=lead.name.strip(),
+            fingerprint=lead.fingerprint(),
+            lead_id=self.lead_id,
+            **fields,
+        )
 
 
 def plan_cycle(
@@ -193,182 +257,492 @@ def plan_cycle(
     memory: Memory,
     today: date,
     new_id: Callable[[], str],
+    *,
+    now: datetime | None = None,
+    missing_grace: timedelta = DEFAULT_MISSING_GRACE,
 ) -> Plan:
-    layout = model.layout
-    roles = layout.roles
-    values: list[CellWrite] = []
-    notes: list[CellNote] = []
-    marks_written: list[tuple[str, str]] = []
-    marks_cleared: list[tuple[str, str]] = []
-    marks_forgotten: list[tuple[str, str]] = []
-    marks_unremoved: list[tuple[str, str]] = []
-    marks_declined: list[tuple[str, str]] = []
-    left_on_written: list[str] = []
-    coach_written: list[str] = []
-    flagged: list[tuple[str, str]] = []
-    unflagged: list[str] = []
-    creates: list[NewTask] = []
-    closes: list[TaskAction] = []
-    deletes: list[TaskAction] = []
-
-    assigned, fresh = _assign_ids(model, memory, new_id)
-    fresh_ids = {lead_id for lead_id, _ in fresh}
-    problem_rows = {p.row: p for p in model.problems}
-    steps_marking: dict[str, list[Step]] = {}
+    now = now or datetime.combine(today, datetime.min.time(), workflow.zone)
+    steps_marking: dict[str, tuple[Step, ...]] = {}
     for step in workflow.steps:
         if step.marks:
-            steps_marking.setdefault(step.marks, []).append(step)
-
-    for lead, lead_id in assigned:
-        if lead_id in fresh_ids:
-            values.append(CellWrite(lead.row, roles["lead_id"], lead_id))
-        tasks = {s.key: memory.tasks.get((lead_id, s.key)) for s in workflow.steps}
-
-        # Problems: a note on the cell, once; removed once the problem is fixed.
-        problem = problem_rows.get(lead.row)
-        if problem is not None and memory.flagged.get(lead_id) != problem.message:
-            notes.append(CellNote(problem.row, problem.column, problem.message))
-            flagged.append((lead_id, problem.message))
-        elif problem is None and lead_id in memory.flagged:
-            notes.append(CellNote(lead.row, roles["lead_date"], ""))
-            unflagged.append(lead_id)
-
-        # Stage marks from tasks: write 1 when a marking task is completed, clear our own 1
-        # when it was reopened; never touch a cell a person filled.
-        for stage_key, column in layout.stages.items():
-            records = [tasks[s.key] for s in steps_marking.get(stage_key, ())]
-            completed = any(r is not None and r.status == "completed" for r in records)
-            reopened = any(r is not None and r.status == "open" for r in records)
-            ours = (lead_id, stage_key) in memory.marks_written
-            removed = (lead_id, stage_key) in memory.marks_removed
-            if removed:
-                if not completed:
-                    marks_unremoved.append((lead_id, stage_key))  # a later completion counts again
-                continue
-            if completed and not ours and stage_key not in lead.filled:
-                values.append(CellWrite(lead.row, column, 1))
-                marks_written.append((lead_id, stage_key))
-            elif ours and not completed and reopened:
-                if stage_key in lead.marks:
-                    values.append(CellWrite(lead.row, column, None))
-                    marks_cleared.append((lead_id, stage_key))
-                else:
-                    marks_forgotten.append((lead_id, stage_key))
-            elif ours and stage_key not in lead.filled:
-                # A person removed our mark: theirs to decide. We forget it was ours and do
-                # not write it again for this completion.
-                marks_forgotten.append((lead_id, stage_key))
-                marks_declined.append((lead_id, stage_key))
-
-        # A mark typed by hand closes the open task that would have reminded someone.
-        if not lead.departed:
-            for stage_key in lead.marks:
-                if (lead_id, stage_key) in memory.marks_written:
-                    continue
-                for step in steps_marking.get(stage_key, ()):
-                    record = tasks[step.key]
-                    if record is not None and record.status == "open" and record.task_id:
-                        closes.append(
-                            TaskAction(lead_id, step.key, record.task_id, "marked by hand")
-                        )
-
-        # The coach's name from whoever a task of this lead is assigned to.
-        if "coach" in roles and lead.coach is None and lead_id not in memory.coach_written:
-            for step in workflow.steps:
-                record = tasks[step.key]
-                name = memory.collaborators.get(record.responsible_uid or "") if record else None
-                if name:
-                    values.append(CellWrite(lead.row, roles["coach"], name))
-                    coach_written.append(lead_id)
-                    break
-
-        if lead.departed:
-            if (
-                "left_on" in roles
-                and lead.left_on is None
-                and lead_id not in memory.left_on_written
-            ):
-                values.append(
-                    CellWrite(lead.row, roles["left_on"], date_to_serial(today), as_date=True)
+            steps_marking[step.marks] = (*steps_marking.get(step.marks, ()), step)
+    ctx = _Context(
+        workflow,
+        model,
+        memory,
+        today,
+        now,
+        steps_marking,
+        {s.key: i for i, s in enumerate(workflow.stages)},
+    )
+    identities = identify(model, memory, new_id)
+    actions: list[Action] = list(plan_ids(identities, memory, model.layout.roles["lead_id"]))
+    wanted_notes: dict[NoteKey, tuple[SheetActionFactory, int, str]] = {}
+    for held in identities.held:
+        wanted_notes[(held.key, "lead_id")] = (
+            _held_factory(held),
+            model.layout.roles["lead_id"],
+            held.reason,
+        )
+        problem = _date_problem(held.lead, today)
+        if problem:
+            wanted_notes[(held.key, "lead_date")] = (
+                _held_factory(held),
+                model.layout.roles["lead_date"],
+                problem,
+            )
+    problems = {p.row: p for p in model.problems}
+    for placed in identities.placed:
+        view = _view(ctx, placed, problems.get(placed.lead.row))
+        try:
+            lead_actions = [
+                *plan_marks(ctx, view),
+                *plan_hand_marks(ctx, view),
+                *plan_coach(ctx, view),
+                *plan_departure(ctx, view),
+                *plan_tasks(ctx, view),
+            ]
+        except Exception as exc:  # one row never stops the sheet
+            log.warning("row %s could not be planned: %r", placed.lead.row, exc)
+            lead_actions = []
+            view.notes = {
+                (placed.lead_id, "row"): (
+                    model.layout.roles["name"],
+                    f"journey-sync cannot handle this row ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}). Check its cells; every other lead is synced.",
                 )
-                left_on_written.append(lead_id)
-            if workflow.on_leave != "keep":
-                for step in workflow.steps:
-                    record = tasks[step.key]
-                    if record is None or record.status != "open" or not record.task_id:
-                        continue
-                    action = TaskAction(lead_id, step.key, record.task_id, "lead left the journey")
-                    (deletes if workflow.on_leave == "delete" else closes).append(action)
-            continue
+            }
+        actions.extend(lead_actions)
+        for key, (column, text) in view.notes.items():
+            wanted_notes[key] = (view.at, column, text)
+    actions.extend(plan_notes(ctx, identities, wanted_notes))
+    missing_actions, warnings = plan_missing(ctx, identities, missing_grace)
+    actions.extend(missing_actions)
+    figures = funnel(workflow, model.leads, today)
+    return Plan(
+        actions=tuple(_unique_commands(actions)),
+        footer=plan_footer(workflow, model, figures, today),
+        colour_rules=colour_rules(workflow, model),
+        figures=figures,
+        problems=model.problems,
+        leads=model.leads,
+        warnings=tuple(warnings),
+    )
 
-        if lead.lead_date is None:
+
+SheetActionFactory = Callable[..., SheetAction]
+
+
+def _held_factory(held: Held) -> SheetActionFactory:
+    def at(kind: type[SheetAction], **fields: object) -> SheetAction:
+        return kind(
+            row=held.lead.row,
+            name=held.lead.name.strip(),
+            fingerprint=held.lead.fingerprint(),
+            lead_id=held.lead.lead_id,
+            **fields,
+        )
+
+    return at
+
+
+def _date_problem(lead: Lead, today: date) -> str | None:
+    day = lead.lead_date
+    if day is None:
+        return None  # the sheet model already says it cannot be read
+    if day < EARLIEST_LEAD_DATE or day > today + LATEST_LEAD_DATE_AHEAD:
+        return (
+            f"journey-sync reads this lead date as {day.isoformat()}, which cannot be right "
+            f"(a lead date is after {EARLIEST_LEAD_DATE.year} and at most a year ahead). "
+            "Type the real date (e.g. 2026-03-31). This lead gets no tasks until then."
+        )
+    return None
+
+
+def _view(ctx: _Context, placed: Placed, problem: RowProblem | None) -> _Lead:
+    lead = placed.lead
+    tasks = {s.key: ctx.memory.tasks.get((placed.lead_id, s.key)) for s in ctx.workflow.steps}
+    view = _Lead(placed, tasks, usable_date=lead.lead_date)
+    roles = ctx.model.layout.roles
+    trouble = problem.message if problem is not None else _date_problem(lead, ctx.today)
+    if trouble is not None:
+        view.usable_date = None
+        view.notes[(placed.lead_id, "lead_date")] = (roles["lead_date"], trouble)
+    for stage in sorted(lead.odd):
+        shown = ctx.model.snapshot.cell(lead.row, ctx.model.layout.stages[stage])
+        view.notes[(placed.lead_id, stage)] = (
+            ctx.model.layout.stages[stage],
+            f"journey-sync counts a stage as reached when its cell holds 1 (or a ticked "
+            f"checkbox). This cell holds {str(shown)[:40]!r}: type 1 to mark this stage, "
+            "or clear the cell.",
+        )
+    return view
+
+
+def plan_ids(identities: Identities, memory: Memory, id_column: int) -> Iterator[Action]:
+    """Ids to write (new leads, ids given back) and fingerprints to remember."""
+    for placed in identities.placed:
+        lead = placed.lead
+        if placed.id_written:
+            yield AssignId(
+                row=lead.row,
+                name=lead.name.strip(),
+                fingerprint=lead.fingerprint(),
+                lead_id=placed.lead_id,
+                column=id_column,
+                restored=placed.restored,
+            )
+        elif memory.leads.get(placed.lead_id) != lead.fingerprint():
+            yield RememberLead(placed.lead_id, lead.fingerprint())
+
+
+def plan_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
+    """Write 1 when a marking task is completed, clear our own 1 when it is reopened;
+    never touch a cell a person filled."""
+    lead, lead_id, memory = view.lead, view.lead_id, ctx.memory
+    for stage, column in ctx.model.layout.stages.items():
+        records = [
+            r for s in ctx.steps_marking.get(stage, ()) if (r := view.tasks[s.key]) is not None
+        ]
+        completed = any(
+            r.status == "completed" and r.closed_by not in _NOT_A_COMPLETION for r in records
+        )
+        reopened = any(r.status == "open" for r in records)
+        ours = (lead_id, stage) in memory.marks_written
+        if (lead_id, stage) in memory.marks_removed:
+            if not completed:
+                yield AllowMark(lead_id, stage)  # a later completion counts again
             continue
-        for step in workflow.steps:
-            if tasks[step.key] is not None:
+        if completed and not ours and stage not in lead.filled:
+            value = True if stage in lead.unticked else 1
+            yield view.at(WriteMark, stage=stage, column=column, value=value)
+        elif ours and not completed and reopened:
+            if stage in lead.marks:
+                ticked = ctx.model.snapshot.cell(lead.row, column) is True
+                yield view.at(
+                    ClearMark, stage=stage, column=column, value=False if ticked else None
+                )
+            else:
+                yield ForgetMark(lead_id, stage, declined=False)
+        elif ours and stage not in lead.filled:
+            # A person removed our mark: theirs to decide. We forget it was ours and do
+            # not write it again for this completion.
+            yield ForgetMark(lead_id, stage, declined=True)
+
+
+def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
+    """A mark typed by hand closes the open task that would have reminded someone, once.
+    When the hand mark is taken away, the task journey-sync closed for it is reopened."""
+    lead, lead_id = view.lead, view.lead_id
+    furthest = max((ctx.stage_order[s] for s in lead.marks), default=-1)
+    for stage, steps in ctx.steps_marking.items():
+        marked_by_hand = stage in lead.marks and (lead_id, stage) not in ctx.memory.marks_written
+        for step in steps:
+            record = view.tasks[step.key]
+            if record is None or not record.task_id:
                 continue
+            if marked_by_hand and record.status == "open" and not lead.departed:
+                if record.closed_by == HAND:
+                    yield UpdateTaskRecord(
+                        replace(record, closed_by=HAND_DECLINED),
+                        "reopened by a person after a hand mark closed it: left open",
+                    )
+                elif record.closed_by != HAND_DECLINED:
+                    yield CloseTaskAction(
+                        lead_id=lead_id,
+                        step_key=step.key,
+                        name=lead.name.strip(),
+                        existing_task_id=record.task_id,
+                        why="marked by hand",
+                        closed_by=HAND,
+                    )
+            elif record.closed_by == HAND and stage not in lead.marks:
+                current = ctx.stage_order[stage] >= furthest
+                if record.status == "completed" and current and not lead.departed:
+                    yield ReopenTaskAction(
+                        lead_id=lead_id,
+                        step_key=step.key,
+                        name=lead.name.strip(),
+                        existing_task_id=record.task_id,
+                        why="its hand mark was removed",
+                    )
+                elif record.status == "open":
+                    yield UpdateTaskRecord(
+                        replace(record, closed_by=None), "hand mark removed, task open"
+                    )
+
+
+def plan_coach(ctx: _Context, view: _Lead) -> Iterator[Action]:
+    """The coach's name from whoever a task of this lead is assigned to."""
+    roles = ctx.model.layout.roles
+    lead = view.lead
+    if "coach" not in roles or lead.coach is not None or view.lead_id in ctx.memory.coach_written:
+        return
+    for step in ctx.workflow.steps:
+        record = view.tasks[step.key]
+        name = ctx.memory.collaborators.get(record.responsible_uid or "") if record else None
+        if name:
+            yield view.at(WriteCoach, column=roles["coach"], coach=name)
+            return
+
+
+def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
+    """Leaving the journey (a reason typed), and coming back (the reason cleared)."""
+    roles, lead, lead_id = ctx.model.layout.roles, view.lead, view.lead_id
+    written = ctx.memory.left_on_written.get(lead_id)
+    if lead.departed:
+        if (
+            "left_on" in roles
+            and lead.left_on is None
+            and lead_id not in ctx.memory.left_on_written
+        ):
+            yield view.at(WriteLeftOn, column=roles["left_on"], day=ctx.today)
+        if ctx.workflow.on_leave == "keep":
+            return
+        for step in ctx.workflow.steps:
+            record = view.tasks[step.key]
+            if record is None or record.status != "open" or not record.task_id:
+                continue
+            fields = {
+                "lead_id": lead_id,
+                "step_key": step.key,
+                "name": lead.name.strip(),
+                "existing_task_id": record.task_id,
+                "why": "lead left the journey",
+                "closed_by": LEAVE,
+            }
+            if ctx.workflow.on_leave == "delete":
+                yield DeleteTaskAction(**fields)  # type: ignore[arg-type]
+            else:
+                yield CloseTaskAction(**fields)  # type: ignore[arg-type]
+        return
+    if written is not None and "left_on" in roles:
+        shown = lead.left_on
+        if shown is not None and _same_number(shown, written):
+            yield view.at(ClearLeftOn, column=roles["left_on"])
+        else:
+            yield ForgetLeftOn(lead_id)
+    if view.usable_date is None:
+        return
+    for step in ctx.workflow.steps:
+        record = view.tasks[step.key]
+        if record is None or record.closed_by != LEAVE or record.status != "completed":
+            continue
+        if due_day(step, view.usable_date) >= ctx.today and record.task_id:
+            yield ReopenTaskAction(
+                lead_id=lead_id,
+                step_key=step.key,
+                name=lead.name.strip(),
+                existing_task_id=record.task_id,
+                why="the lead is back in the journey",
+            )
+
+
+def plan_tasks(ctx: _Context, view: _Lead) -> Iterator[Action]:
+    """New tasks for the steps a lead has none for (the backfill rule for steps already in
+    the past), and open tasks moved when the lead date was corrected."""
+    lead, lead_id, workflow, today = view.lead, view.lead_id, ctx.workflow, ctx.today
+    lead_date = view.usable_date
+    if lead.departed or lead_date is None:
+        return
+    for step in workflow.steps:
+        record = view.tasks[step.key]
+        raw_day = due_day(step, lead_date)
+        planned = due_text(due_for(step, raw_day, workflow.zone))
+        absent = record is None or (
+            record.status == "deleted" and record.closed_by in _REMOVED_FOR_A_REASON
+        )
+        if absent:
             if step.marks is not None and step.marks in lead.filled:
                 continue  # stage already reached: no reminder for it
-            day = due_day(step, lead.lead_date)
+            day = raw_day
             if day < today:
                 if step.marks is None:
                     continue  # a past touch-base is pointless
                 day = today  # an overdue stage step is due now
-            creates.append(
-                NewTask(
-                    lead_id=lead_id,
-                    step_key=step.key,
-                    content=render(step.content, lead),
-                    description="\n\n".join(
-                        part
-                        for part in (render(step.description, lead), task_marker(lead_id, step.key))
-                        if part
-                    ),
-                    due=due_for(step, day, workflow.zone),
-                    priority=step.priority,
-                    labels=step.labels,
-                )
+            yield CreateTask(
+                lead_id=lead_id,
+                step_key=step.key,
+                name=lead.name.strip(),
+                content=render(step.content, lead),
+                description="\n\n".join(
+                    part
+                    for part in (render(step.description, lead), task_marker(lead_id, step.key))
+                    if part
+                ),
+                due=due_for(step, day, workflow.zone),
+                planned=planned,
+                priority=step.priority,
+                labels=step.labels,
+                needs_id_written=view.placed.id_written,
+            )
+            continue
+        assert record is not None
+        if (
+            record.status != "open"
+            or not record.task_id
+            or record.planned is None
+            or record.planned == planned
+            or record.rescheduled_by_person
+        ):
+            continue
+        fields = {
+            "lead_id": lead_id,
+            "step_key": step.key,
+            "name": lead.name.strip(),
+            "existing_task_id": record.task_id,
+        }
+        if raw_day >= today:
+            yield MoveTaskAction(
+                **fields,
+                why="the lead date changed",
+                due=due_for(step, raw_day, workflow.zone),
+                planned=planned,
+            )
+        elif step.marks is not None:
+            yield MoveTaskAction(
+                **fields,
+                why="the lead date changed; overdue, so due today",
+                due=due_for(step, today, workflow.zone),
+                planned=planned,
+            )
+        else:
+            yield DeleteTaskAction(
+                **fields,
+                why="the corrected lead date puts this reminder in the past",
+                closed_by=PAST,
             )
 
-    leads_with_ids = tuple(lead for lead, _ in assigned)
-    figures = funnel(workflow, leads_with_ids)
-    footer = plan_footer(workflow, model, figures)
-    if footer is not None:
-        values.extend(footer.values)
-    writes = SheetWrites(
-        inserts=footer.inserts if footer else (),
-        values=tuple(values),
-        formulas=footer.formulas if footer else (),
-        notes=tuple(notes),
-        colour_rules=colour_rules(workflow, model),
-    )
-    return Plan(
-        sheet=writes,
-        new_leads=tuple(fresh),
-        lead_fingerprints=tuple((lead_id, lead.fingerprint()) for lead, lead_id in assigned),
-        marks_written=tuple(marks_written),
-        marks_cleared=tuple(marks_cleared),
-        marks_forgotten=tuple(marks_forgotten),
-        marks_unremoved=tuple(marks_unremoved),
-        marks_declined=tuple(marks_declined),
-        left_on_written=tuple(left_on_written),
-        coach_written=tuple(coach_written),
-        flagged=tuple(flagged),
-        unflagged=tuple(unflagged),
-        creates=tuple(creates),
-        closes=tuple(_unique(closes)),
-        deletes=tuple(deletes),
-        footer=footer,
-        figures=figures,
-        problems=model.problems,
-        leads=leads_with_ids,
-    )
+
+def plan_notes(
+    ctx: _Context,
+    identities: Identities,
+    wanted: Mapping[NoteKey, tuple[SheetActionFactory, int, str]],
+) -> Iterator[Action]:
+    """A note on each cell with a problem, once; removed once the problem is fixed."""
+    memory = ctx.memory
+    for key, (at, column, text) in wanted.items():
+        if memory.notes.get(key) != text:
+            yield at(PlaceNote, key=key, column=column, text=text)
+    if not memory.notes:
+        return
+    rows: dict[str, SheetActionFactory] = {}
+    for placed in identities.placed:
+        rows[placed.lead_id] = _placed_factory(placed)
+    for held in identities.held:
+        rows[held.key] = _held_factory(held)
+    layout = ctx.model.layout
+    for key in memory.notes:
+        if key in wanted:
+            continue
+        lead_key, what = key
+        at_row = rows.get(lead_key)
+        if what in layout.stages:
+            column = layout.stages[what]
+        else:
+            column = layout.roles.get(
+                {"lead_date": "lead_date", "lead_id": "lead_id"}.get(what, "name"),
+                layout.roles["name"],
+            )
+        if at_row is None:
+            yield DropNote(key)
+        else:
+            yield at_row(PlaceNote, key=key, column=column, text="")
 
 
-def _unique(actions: list[TaskAction]) -> list[TaskAction]:
+def _placed_factory(placed: Placed) -> SheetActionFactory:
+    def at(kind: type[SheetAction], **fields: object) -> SheetAction:
+        lead = placed.lead
+        return kind(
+            row=lead.row,
+            name=lead.name.strip(),
+            fingerprint=lead.fingerprint(),
+            lead_id=placed.lead_id,
+            **fields,
+        )
+
+    return at
+
+
+def plan_missing(
+    ctx: _Context, identities: Identities, grace: timedelta
+) -> tuple[list[Action], list[str]]:
+    """Leads whose row is gone: logged by name every cycle; after ``grace`` their open
+    tasks are removed, unless so many leads vanished at once that the read is suspect."""
+    memory = ctx.memory
+    present = identities.present_ids() | identities.claimed
+    open_tasks: dict[str, list[TaskRecord]] = {}
+    for record in memory.tasks.values():
+        if record.status == "open" and record.task_id:
+            open_tasks.setdefault(record.lead_id, []).append(record)
+    actions: list[Action] = []
+    warnings: list[str] = []
+    for lead_id in memory.missing_since:
+        if lead_id in present:
+            name = memory.leads.get(lead_id, (lead_id, ""))[0]
+            actions.append(LeadMissing(lead_id, name, None))
+    vanished = sorted(i for i in open_tasks if i not in present and i in memory.leads)
+    if not vanished:
+        return actions, warnings
+    known = sum(1 for i in open_tasks if i in memory.leads)
+    valve = len(vanished) >= 2 and len(vanished) > known * VANISH_SHARE_LIMIT
+    if valve:
+        warnings.append(
+            f"{len(vanished)} of {known} leads with open tasks are not in the sheet any more. "
+            "That many at once looks like a sheet emptied by mistake or a partial read, so "
+            "journey-sync removes none of their tasks. Restore the rows (File > Version "
+            "history in Google Sheets); if they were deleted on purpose, delete their tasks in "
+            "Todoist."
+        )
+    for lead_id in vanished:
+        name = memory.leads[lead_id][0]
+        since = memory.missing_since.get(lead_id)
+        tasks = open_tasks[lead_id]
+        if since is None:
+            actions.append(LeadMissing(lead_id, name, ctx.now))
+            since = ctx.now
+        due = since + grace
+        if ctx.now >= due and not valve:
+            warnings.append(
+                f"lead {name!r} ({lead_id}) has been missing from the sheet since "
+                f"{since:%Y-%m-%d %H:%M}: its {len(tasks)} open tasks are removed."
+            )
+            for record in tasks:
+                assert record.task_id is not None
+                actions.append(
+                    DeleteTaskAction(
+                        lead_id=lead_id,
+                        step_key=record.step_key,
+                        name=name,
+                        existing_task_id=record.task_id,
+                        why="the lead's row is gone from the sheet",
+                        closed_by=MISSING,
+                    )
+                )
+        elif not valve:
+            warnings.append(
+                f"lead {name!r} ({lead_id}) is not in the sheet (since {since:%Y-%m-%d %H:%M}): "
+                f"its {len(tasks)} open tasks are removed after {due:%Y-%m-%d %H:%M} unless "
+                "its row comes back."
+            )
+    return actions, warnings
+
+
+def _same_number(shown: object, written: str) -> bool:
+    try:
+        return float(shown) == float(written)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _unique_commands(actions: list[Action]) -> list[Action]:
+    """One command per task: a task both hand-marked and departed is closed once."""
     seen: set[str] = set()
-    out: list[TaskAction] = []
+    out: list[Action] = []
     for action in actions:
-        if action.task_id not in seen:
+        if isinstance(action, TaskAction) and action.task_id is not None:
+            if action.task_id in seen:
+                continue
             seen.add(action.task_id)
-            out.append(action)
+        out.append(action)
     return out

@@ -47,14 +47,20 @@ class Lead:
     raw_date: CellValue
     lead_date: date | None  # None when the cell cannot be read as a date
     lead_id: str | None
-    marks: frozenset[str]  # stages whose cell holds 1
+    marks: frozenset[str]  # stages reached: the cell holds 1 or a ticked checkbox
     filled: frozenset[str]  # stages whose cell holds anything (never written over)
     reason_left: str | None
     left_on: CellValue | None
     coach: str | None
     source: str | None
     facts: dict[str, str] = field(default_factory=dict)  # role -> text, for step templates
-    over_footer: bool = False  # typed into a footer row: its stage cells are ours to clear
+    over_footer: bool = False  # typed into a footer row
+    # Stage cells holding something that is not a mark (x, yes, a text '1, a date): never
+    # counted, never written over, and flagged with a note asking for a 1.
+    odd: frozenset[str] = frozenset()
+    # Over a footer row: stage columns still showing the old footer's figures (ours to clear).
+    footer_leftovers: frozenset[str] = frozenset()
+    unticked: frozenset[str] = frozenset()  # stage cells that are unticked checkboxes
 
     @property
     def departed(self) -> bool:
@@ -140,8 +146,11 @@ def read_date(value: CellValue, declared_format: str | None) -> date | None:
 
 
 def is_mark(value: CellValue | None) -> bool:
-    """A stage is reached when its cell holds the number 1 (what people type and we write)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == 1
+    """A stage is reached when its cell holds the number 1 (what people type and we write)
+    or a ticked checkbox (TRUE), which is how a sheet with checkbox columns says the same."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, int | float) and value == 1
 
 
 def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
@@ -171,8 +180,14 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
         lead_date = read_date(raw_date, workflow.sheet.date_format)
         lead_id = None if marker is not None or raw_id is None else _text(raw_id).strip() or None
         stage_cells = {key: cell(column) for key, column in layout.stages.items()}
+        leftovers: frozenset[str] = frozenset()
         if marker is not None:
-            stage_cells = {key: None for key in stage_cells}
+            # A lead pasted over a footer row: what people put there (a 1, a tick, text) is
+            # theirs and kept; a number other than 1 is the old footer's figure.
+            leftovers = frozenset(
+                k for k, v in stage_cells.items() if _footer_figure(v) and not is_mark(v)
+            )
+            stage_cells = {k: None if k in leftovers else v for k, v in stage_cells.items()}
         facts = {role: _text(cell(column)) for role, column in roles.items()}
         if lead_date is not None:
             facts["lead_date"] = lead_date.isoformat()
@@ -186,7 +201,15 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
             lead_date=lead_date,
             lead_id=lead_id,
             marks=frozenset(k for k, v in stage_cells.items() if is_mark(v)),
-            filled=frozenset(k for k, v in stage_cells.items() if v is not None),
+            # An unticked checkbox (FALSE) is an empty stage: journey-sync ticks it.
+            filled=frozenset(k for k, v in stage_cells.items() if v is not None and v is not False),
+            unticked=frozenset(k for k, v in stage_cells.items() if v is False),
+            odd=frozenset(
+                k
+                for k, v in stage_cells.items()
+                if v is not None and v is not False and not is_mark(v)
+            ),
+            footer_leftovers=leftovers,
             reason_left=reason or None,
             left_on=cell(roles["left_on"]) if "left_on" in roles else None,
             coach=coach or None,
@@ -218,6 +241,22 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
         footer=tuple(footer),
         last_data_row=last_data_row,
     )
+
+
+def row_identity(
+    layout: Layout, snapshot: SheetSnapshot, row: int
+) -> tuple[tuple[str, str], str | None]:
+    """Whose row this is: its fingerprint (as ``Lead.fingerprint``) and its lead id."""
+    roles = layout.roles
+    name = _text(snapshot.cell(row, roles["name"]))
+    day = _text(snapshot.cell(row, roles["lead_date"]))
+    raw_id = _text(snapshot.cell(row, roles["lead_id"])).strip()
+    lead_id = None if not raw_id or raw_id.startswith(FOOTER_MARK) else raw_id
+    return (name.strip().casefold(), day), lead_id
+
+
+def _footer_figure(value: CellValue | None) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def column_letter(column: int) -> str:

@@ -15,12 +15,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .errors import UserError
-from .plan import Memory, TaskRecord, TaskStatus
+from .records import Memory, NoteKey, TaskRecord, TaskStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i+1.
 MIGRATIONS: list[str] = [
@@ -48,6 +49,23 @@ MIGRATIONS: list[str] = [
                           PRIMARY KEY (workflow, lead_id));
     CREATE TABLE collaborators (workflow TEXT NOT NULL, uid TEXT NOT NULL, name TEXT NOT NULL,
                                 PRIMARY KEY (workflow, uid));
+    """,
+    # 2: what people do to the sheet and to Todoist. A task remembers the due the template
+    # planned, the due journey-sync sent and the due Todoist reports (to move a journey
+    # when its lead date is corrected, unless a person rescheduled), and why journey-sync
+    # itself closed it. Notes are kept per cell (a lead can have several), the left-on
+    # date with the value written, and leads with the moment their row went missing.
+    """
+    ALTER TABLE tasks ADD COLUMN planned TEXT;
+    ALTER TABLE tasks ADD COLUMN sent_due TEXT;
+    ALTER TABLE tasks ADD COLUMN due TEXT;
+    ALTER TABLE tasks ADD COLUMN closed_by TEXT;
+    CREATE TABLE notes (workflow TEXT NOT NULL, lead_key TEXT NOT NULL, field TEXT NOT NULL,
+                        note TEXT NOT NULL, PRIMARY KEY (workflow, lead_key, field));
+    INSERT INTO notes SELECT workflow, lead_id, 'lead_date', note FROM flagged;
+    DROP TABLE flagged;
+    ALTER TABLE left_on ADD COLUMN value TEXT;
+    ALTER TABLE leads ADD COLUMN missing_since TEXT
     """,
 ]
 
@@ -130,17 +148,22 @@ class StateStore:
 
     def memory(self, workflow: str) -> Memory:
         db = self._db
+        leads: dict[str, tuple[str, str]] = {}
+        missing: dict[str, datetime] = {}
+        for lead_id, name, lead_date, since in db.execute(
+            "SELECT lead_id, name, lead_date, missing_since FROM leads WHERE workflow=?",
+            (workflow,),
+        ):
+            leads[lead_id] = (name, lead_date)
+            if since:
+                missing[lead_id] = datetime.fromisoformat(since)
         return Memory(
-            leads={
-                r[0]: (r[1], r[2])
-                for r in db.execute(
-                    "SELECT lead_id, name, lead_date FROM leads WHERE workflow=?", (workflow,)
-                )
-            },
+            leads=leads,
             tasks={
-                (r[0], r[1]): TaskRecord(r[0], r[1], r[2], r[3], r[4])
+                (r[0], r[1]): TaskRecord(*r)
                 for r in db.execute(
-                    "SELECT lead_id, step_key, task_id, status, responsible_uid FROM tasks WHERE workflow=?",
+                    "SELECT lead_id, step_key, task_id, status, responsible_uid, planned, "
+                    "sent_due, due, closed_by FROM tasks WHERE workflow=?",
                     (workflow,),
                 )
             },
@@ -156,17 +179,19 @@ class StateStore:
                     "SELECT lead_id, stage_key FROM marks_removed WHERE workflow=?", (workflow,)
                 )
             ),
-            left_on_written=frozenset(
-                r[0]
-                for r in db.execute("SELECT lead_id FROM left_on WHERE workflow=?", (workflow,))
-            ),
+            left_on_written={
+                r[0]: r[1] or ""
+                for r in db.execute(
+                    "SELECT lead_id, value FROM left_on WHERE workflow=?", (workflow,)
+                )
+            },
             coach_written=frozenset(
                 r[0] for r in db.execute("SELECT lead_id FROM coach WHERE workflow=?", (workflow,))
             ),
-            flagged={
-                r[0]: r[1]
+            notes={
+                (r[0], r[1]): r[2]
                 for r in db.execute(
-                    "SELECT lead_id, note FROM flagged WHERE workflow=?", (workflow,)
+                    "SELECT lead_key, field, note FROM notes WHERE workflow=?", (workflow,)
                 )
             },
             collaborators={
@@ -175,31 +200,45 @@ class StateStore:
                     "SELECT uid, name FROM collaborators WHERE workflow=?", (workflow,)
                 )
             },
+            missing_since=missing,
+            project_id=self.get(workflow, "project_id"),
         )
 
-    def task_count(self, workflow: str) -> int:
-        return int(
-            self._db.execute("SELECT COUNT(*) FROM tasks WHERE workflow=?", (workflow,)).fetchone()[
-                0
-            ]
-        )
+    def writer(self, db: sqlite3.Connection, workflow: str, memory: Memory) -> Writer:
+        """The writes actions make to remember themselves, inside transaction ``db``."""
+        return Writer(self, db, workflow, memory)
 
     # ------------------------------------------------------------ task records
 
     @staticmethod
-    def put_task(db: sqlite3.Connection, workflow: str, record: TaskRecord) -> None:
-        db.execute(
-            "INSERT INTO tasks VALUES (?,?,?,?,?,?) ON CONFLICT(workflow,lead_id,step_key) DO UPDATE SET "
-            "task_id=excluded.task_id, status=excluded.status, responsible_uid=excluded.responsible_uid",
-            (
-                workflow,
-                record.lead_id,
-                record.step_key,
-                record.task_id,
-                record.status,
-                record.responsible_uid,
-            ),
+    def put_tasks(db: sqlite3.Connection, workflow: str, records: Iterable[TaskRecord]) -> None:
+        db.executemany(
+            "INSERT INTO tasks (workflow, lead_id, step_key, task_id, status, responsible_uid, "
+            "planned, sent_due, due, closed_by) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(workflow,lead_id,step_key) DO UPDATE SET "
+            "task_id=excluded.task_id, status=excluded.status, "
+            "responsible_uid=excluded.responsible_uid, planned=excluded.planned, "
+            "sent_due=excluded.sent_due, due=excluded.due, closed_by=excluded.closed_by",
+            [
+                (
+                    workflow,
+                    r.lead_id,
+                    r.step_key,
+                    r.task_id,
+                    r.status,
+                    r.responsible_uid,
+                    r.planned,
+                    r.sent_due,
+                    r.due,
+                    r.closed_by,
+                )
+                for r in records
+            ],
         )
+
+    @classmethod
+    def put_task(cls, db: sqlite3.Connection, workflow: str, record: TaskRecord) -> None:
+        cls.put_tasks(db, workflow, [record])
 
     @staticmethod
     def set_status(db: sqlite3.Connection, workflow: str, task_id: str, status: TaskStatus) -> None:
@@ -243,7 +282,8 @@ class StateStore:
         db: sqlite3.Connection, workflow: str, leads: Iterable[tuple[str, tuple[str, str]]]
     ) -> None:
         db.executemany(
-            "INSERT INTO leads VALUES (?,?,?,?) ON CONFLICT(workflow,lead_id) DO UPDATE SET "
+            "INSERT INTO leads (workflow, lead_id, name, lead_date) VALUES (?,?,?,?) "
+            "ON CONFLICT(workflow,lead_id) DO UPDATE SET "
             "name=excluded.name, lead_date=excluded.lead_date",
             [(workflow, lead_id, fp[0], fp[1]) for lead_id, fp in leads],
         )
@@ -261,7 +301,7 @@ class StateStore:
         if not rows:
             return
         width = len(rows[0])
-        if table not in ("marks", "marks_removed", "left_on", "coach", "flagged", "collaborators"):
+        if table not in ("marks", "marks_removed", "coach", "collaborators"):
             raise ValueError(table)
         if present:
             marks = ",".join("?" * (width + 1))
@@ -272,9 +312,7 @@ class StateStore:
             columns = {
                 "marks": ("lead_id", "stage_key"),
                 "marks_removed": ("lead_id", "stage_key"),
-                "left_on": ("lead_id",),
                 "coach": ("lead_id",),
-                "flagged": ("lead_id",),
                 "collaborators": ("uid",),
             }[table]
             where = " AND ".join(f"{c}=?" for c in columns)
@@ -282,3 +320,66 @@ class StateStore:
                 f"DELETE FROM {table} WHERE workflow=? AND {where}",
                 [(workflow, *r[: len(columns)]) for r in rows],
             )
+
+
+class Writer:
+    """What actions write to remember themselves (``actions.Remember``), in one transaction.
+
+    Task records read back here see the writes made earlier in the same transaction, so
+    two actions on one task (a move, then a close) both land.
+    """
+
+    def __init__(self, store: StateStore, db: sqlite3.Connection, workflow: str, memory: Memory):
+        self._store, self._db, self._workflow = store, db, workflow
+        self._tasks: dict[tuple[str, str], TaskRecord] = {}
+        self._memory = memory
+
+    def put_lead(self, lead_id: str, fingerprint: tuple[str, str]) -> None:
+        self._store.put_leads(self._db, self._workflow, [(lead_id, fingerprint)])
+
+    def task(self, lead_id: str, step_key: str) -> TaskRecord | None:
+        key = (lead_id, step_key)
+        return self._tasks.get(key) or self._memory.tasks.get(key)
+
+    def put_task(self, record: TaskRecord) -> None:
+        self._tasks[(record.lead_id, record.step_key)] = record
+        self._store.put_task(self._db, self._workflow, record)
+
+    def set_mark(self, lead_id: str, stage: str, ours: bool) -> None:
+        self._store.set_pairs(self._db, "marks", self._workflow, [(lead_id, stage)], present=ours)
+
+    def set_mark_declined(self, lead_id: str, stage: str, declined: bool) -> None:
+        self._store.set_pairs(
+            self._db, "marks_removed", self._workflow, [(lead_id, stage)], present=declined
+        )
+
+    def set_left_on(self, lead_id: str, value: str | None) -> None:
+        if value is None:
+            self._db.execute(
+                "DELETE FROM left_on WHERE workflow=? AND lead_id=?", (self._workflow, lead_id)
+            )
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO left_on (workflow, lead_id, value) VALUES (?,?,?)",
+                (self._workflow, lead_id, value),
+            )
+
+    def set_coach(self, lead_id: str) -> None:
+        self._store.set_pairs(self._db, "coach", self._workflow, [(lead_id,)], present=True)
+
+    def set_note(self, key: NoteKey, text: str | None) -> None:
+        if text is None:
+            self._db.execute(
+                "DELETE FROM notes WHERE workflow=? AND lead_key=? AND field=?",
+                (self._workflow, *key),
+            )
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO notes VALUES (?,?,?,?)", (self._workflow, *key, text)
+            )
+
+    def set_missing(self, lead_id: str, since: datetime | None) -> None:
+        self._db.execute(
+            "UPDATE leads SET missing_since=? WHERE workflow=? AND lead_id=?",
+            (since.isoformat() if since else None, self._workflow, lead_id),
+        )

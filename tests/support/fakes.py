@@ -22,7 +22,9 @@ from journey_sync.ports import (
     ColourRule,
     CommandResult,
     DeleteTask,
+    MoveTask,
     Project,
+    ReopenTask,
     SheetSnapshot,
     SheetWrites,
     Task,
@@ -337,12 +339,16 @@ class FakeTodoist:
             self.items[tid] = _Item(task, next(self._seq), self.now())
             temp[command.temp_id] = tid
             return CommandResult(command.uuid, True, tid)
-        if isinstance(command, CloseTask | DeleteTask):
+        if isinstance(command, CloseTask | DeleteTask | ReopenTask | MoveTask):
             item = self.items.get(command.task_id)
             if item is None or item.task.is_deleted:
                 return CommandResult(command.uuid, False, None, "Item not found", 22)
             if isinstance(command, CloseTask):
                 self._change(command.task_id, checked=True, completed_at=self.now())
+            elif isinstance(command, ReopenTask):
+                self._change(command.task_id, checked=False, completed_at=None)
+            elif isinstance(command, MoveTask):
+                self._change(command.task_id, due=command.due)
             else:
                 self._change(command.task_id, is_deleted=True)
             return CommandResult(command.uuid, True)

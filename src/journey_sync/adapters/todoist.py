@@ -46,7 +46,9 @@ from ..ports import (
     CommandResult,
     DeleteTask,
     Due,
+    MoveTask,
     Project,
+    ReopenTask,
     Task,
     TaskChanges,
     TaskCommand,
@@ -356,6 +358,14 @@ def _command(command: TaskCommand) -> dict[str, Any]:
         return {"type": "item_close", "uuid": command.uuid, "args": {"id": command.task_id}}
     if isinstance(command, DeleteTask):
         return {"type": "item_delete", "uuid": command.uuid, "args": {"id": command.task_id}}
+    if isinstance(command, ReopenTask):
+        return {"type": "item_uncomplete", "uuid": command.uuid, "args": {"id": command.task_id}}
+    if isinstance(command, MoveTask):
+        return {
+            "type": "item_update",
+            "uuid": command.uuid,
+            "args": {"id": command.task_id, "due": _due_out(command.due)},
+        }
     raise TypeError(f"not a task command: {command!r}")
 
 

@@ -1,0 +1,161 @@
+"""Folding Todoist's changes into what journey-sync remembers. Pure: no I/O.
+
+The engine reads Todoist's changes since the stored sync token (and, after a full sync,
+the completed history), then calls ``fold_changes``; the result is a new ``Memory`` to plan
+with and the records to store. A dry run plans with the folded memory and stores nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from .errors import UserError
+from .ports import Task, TaskChanges
+from .records import Memory, TaskRecord, TaskStatus, due_text, parse_marker
+
+log = logging.getLogger("journey_sync.changes")
+
+# A full sync that no longer lists more than this share of the open tasks journey-sync
+# knows (and Todoist's completed history does not explain) is not read as "a person deleted
+# them all": it stops the cycle. Fewer than ``VANISHED_TASKS_FLOOR`` is ordinary tidying.
+VANISHED_TASKS_SHARE = 1 / 3
+VANISHED_TASKS_FLOOR = 5
+
+
+class TasksVanished(UserError):
+    """Todoist suddenly lists far fewer of our tasks than we know: refuse to forget them."""
+
+
+@dataclass(frozen=True)
+class Folded:
+    memory: Memory
+    records: tuple[TaskRecord, ...]  # changed or new task records, to store
+    adopted: frozenset[tuple[str, str]]  # (lead, step) whose task Todoist listed
+    collaborators: Mapping[str, str]
+    project_id: str | None
+
+
+def find_project(memory: Memory, changes: TaskChanges, project_name: str) -> str | None:
+    """The workflow's project id: remembered, or found by name in this answer."""
+    project_id = memory.project_id
+    for project in changes.projects:
+        if project.id == project_id and (project.is_deleted or project.is_archived):
+            raise UserError(
+                f"the Todoist project {project_name!r} was "
+                f"{'deleted' if project.is_deleted else 'archived'}: restore it in Todoist "
+                "(or rename another project to that name and delete the state file) and "
+                "journey-sync carries on at the next cycle."
+            )
+        if (
+            project_id is None
+            and project.name == project_name
+            and not (project.is_deleted or project.is_archived)
+        ):
+            project_id = project.id
+    if (
+        changes.full
+        and memory.project_id is not None
+        and changes.projects
+        and not any(p.id == memory.project_id for p in changes.projects)
+    ):
+        raise UserError(
+            f"the Todoist project {project_name!r} (id {memory.project_id}) no longer "
+            "exists: restore it from Todoist, or delete the state file to start a new project."
+        )
+    return project_id
+
+
+def fold_changes(
+    memory: Memory,
+    changes: TaskChanges,
+    *,
+    project_id: str | None,
+    completed: Sequence[Task] | None = None,
+    accept_vanished: bool = False,
+) -> Folded:
+    """``completed``: Todoist's completed history, read after a full sync (``None`` when
+    it was not read); open tasks the full sync no longer lists are completed if there,
+    else deleted."""
+    tasks = dict(memory.tasks)
+    by_task_id = {r.task_id: r for r in tasks.values() if r.task_id is not None}
+    changed: dict[tuple[str, str], TaskRecord] = {}
+    adopted: set[tuple[str, str]] = set()
+
+    def take(task: Task, *, from_history: bool) -> None:
+        status: TaskStatus = (
+            "deleted" if task.is_deleted else "completed" if task.checked else "open"
+        )
+        key = parse_marker(task.description)
+        known = by_task_id.get(task.id)
+        if key is None and known is not None:
+            key = (known.lead_id, known.step_key)  # a person edited the description away
+        if key is None:
+            return
+        existing = tasks.get(key)
+        if existing is not None and existing.task_id not in (None, task.id):
+            if not task.is_deleted:
+                log.warning(
+                    "Todoist has a second task for lead %s step %s (%s); keeping %s",
+                    key[0],
+                    key[1],
+                    task.id,
+                    existing.task_id,
+                )
+            return
+        due = due_text(task.due)
+        if existing is None:
+            record = TaskRecord(key[0], key[1], task.id, status, task.responsible_uid, due=due)
+        else:
+            record = replace(
+                existing,
+                task_id=task.id,
+                status=status,
+                responsible_uid=task.responsible_uid,
+                due=existing.due if from_history and due is None else due,
+            )
+        if record != existing:
+            tasks[key] = changed[key] = record
+            if task.id:
+                by_task_id[task.id] = record
+        adopted.add(key)
+
+    seen: set[str] = set()
+    for task in changes.tasks:
+        seen.add(task.id)
+        take(task, from_history=False)
+    if completed is not None:
+        missing = [r for r in memory.tasks.values() if r.status == "open" and r.task_id not in seen]
+        for task in completed:
+            take(task, from_history=True)
+        completed_ids = {t.id for t in completed}
+        vanished = [r for r in missing if r.task_id not in completed_ids]
+        known_open = sum(1 for r in memory.tasks.values() if r.status == "open")
+        if (
+            not accept_vanished
+            and len(vanished) >= VANISHED_TASKS_FLOOR
+            and len(vanished) > known_open * VANISHED_TASKS_SHARE
+        ):
+            raise TasksVanished(
+                f"Todoist's full sync lists {known_open - len(vanished)} of the {known_open} "
+                "open tasks journey-sync created, and its completed history does not explain "
+                f"the other {len(vanished)}. That looks like a partial answer, not a person "
+                "deleting them, so this cycle stops without forgetting any. If they really "
+                "were deleted in Todoist, run `journey-sync run --once --accept-vanished-tasks` "
+                "once."
+            )
+        for record in vanished:
+            gone = replace(record, status="deleted")
+            tasks[(record.lead_id, record.step_key)] = changed[
+                (record.lead_id, record.step_key)
+            ] = gone
+    collaborators = dict(memory.collaborators)
+    collaborators.update(changes.collaborators)
+    return Folded(
+        memory=replace(memory, tasks=tasks, collaborators=collaborators, project_id=project_id),
+        records=tuple(changed.values()),
+        adopted=frozenset(adopted),
+        collaborators=changes.collaborators,
+        project_id=project_id,
+    )

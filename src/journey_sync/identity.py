@@ -1,0 +1,172 @@
+"""Which lead each row is. Pure: no I/O.
+
+A lead's identity is its id in the ``Lead ID`` column, written once by journey-sync. But
+people clear cells, delete and re-add columns, and move rows by copy and paste, so an id
+cell cannot be the only memory: journey-sync also remembers each lead's name and lead date
+(its fingerprint). The rules, in the order they apply:
+
+1. A row whose id journey-sync remembers, and whose name and date are that lead's, is
+   that lead. Of several such rows (a row copied with its id), the first keeps the id; the
+   others are held with a note asking a person to decide (delete one, or type NEW in the
+   Lead ID cell of a different client), and get no tasks until then.
+2. A row without an id, with an id that is a copy of another row's, or with an id
+   journey-sync never gave out, whose name and date match exactly one remembered lead that
+   is not in the sheet any more (its id cell cleared, its column deleted and re-added, its
+   row deleted after a copy was pasted) gets that lead's id back: no new tasks.
+3. A row that matches more than one such lead, or is identical (name and date) to a lead
+   still present under its own id, is held with a note: a person decides.
+4. Anything else is a new lead and gets a new id (``NEW`` typed in the id cell forces it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .records import Memory
+from .sheet import Lead, SheetModel
+
+# What a person types in the Lead ID cell to say "this is a different client".
+NEW_LEAD_WORD = "new"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A lead row and the id it has once this cycle's writes land."""
+
+    lead: Lead
+    lead_id: str
+    fresh: bool = False  # a new id, written this cycle
+    restored: bool = False  # a remembered id given back, written this cycle
+
+    @property
+    def id_written(self) -> bool:
+        return self.fresh or self.restored
+
+
+@dataclass(frozen=True)
+class Held:
+    """A row that may be an existing lead or a new one: a person decides."""
+
+    lead: Lead
+    reason: str
+
+    @property
+    def key(self) -> str:
+        name, day = self.lead.fingerprint()
+        return f"?{name}|{day}"
+
+
+@dataclass(frozen=True)
+class Identities:
+    placed: tuple[Placed, ...]
+    held: tuple[Held, ...]
+    # Remembered leads a held row may be: not "missing" while a person decides.
+    claimed: frozenset[str] = field(default_factory=frozenset)
+
+    def present_ids(self) -> set[str]:
+        return {p.lead_id for p in self.placed}
+
+
+def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:
+    remembered = memory.leads
+    rows_by_id: dict[str, list[Lead]] = {}
+    for lead in model.leads:
+        if lead.lead_id is not None and lead.lead_id.casefold() != NEW_LEAD_WORD:
+            rows_by_id.setdefault(lead.lead_id, []).append(lead)
+
+    remembered_by_fingerprint: dict[tuple[str, str], list[str]] = {}
+    for lead_id, fingerprint in remembered.items():
+        remembered_by_fingerprint.setdefault(fingerprint, []).append(lead_id)
+
+    def single_absent_match(lead: Lead) -> str | None:
+        """The one remembered lead, not in the sheet under its id, that this row is."""
+        matches = [
+            i for i in remembered_by_fingerprint.get(lead.fingerprint(), ()) if i not in rows_by_id
+        ]
+        return matches[0] if len(matches) == 1 else None
+
+    placed: dict[int, Placed] = {}  # row -> placement
+    held: dict[int, Held] = {}
+    unplaced: list[Lead] = []  # rows still looking for an identity, in sheet order
+    for lead_id, rows in rows_by_id.items():
+        known = remembered.get(lead_id)
+        if known is None:
+            # An id journey-sync does not remember: a lost state file (keep it), or an id
+            # that landed in a wrong row (rule 2 may give the row its own id back).
+            keeper, rest = rows[0], rows[1:]
+            if single_absent_match(keeper) is None:
+                placed[keeper.row] = Placed(keeper, lead_id)
+            else:
+                unplaced.append(keeper)
+        else:
+            same = [r for r in rows if r.fingerprint() == known]
+            keeper = (same or rows)[0]
+            rest = [r for r in rows if r is not keeper]
+            placed[keeper.row] = Placed(keeper, lead_id)
+        for copy in rest:
+            if copy.fingerprint() == keeper.fingerprint():
+                held[copy.row] = Held(
+                    copy,
+                    f"This row looks like a copy of row {keeper.row} ({keeper.name.strip()!r}, "
+                    f"Lead ID {lead_id}). journey-sync does nothing for it until a person "
+                    "decides: delete one of the two rows, or, if this is a different client, "
+                    f"type {NEW_LEAD_WORD.upper()} in its Lead ID cell.",
+                )
+            else:
+                unplaced.append(copy)
+    waiting = {lead.row for lead in unplaced}
+    for lead in model.leads:
+        if lead.row not in placed and lead.row not in held and lead.row not in waiting:
+            unplaced.append(lead)
+    unplaced.sort(key=lambda lead: lead.row)
+
+    present = {p.lead_id for p in placed.values()}
+    absent_by_fingerprint: dict[tuple[str, str], list[str]] = {}
+    for lead_id, fingerprint in remembered.items():
+        if lead_id not in present:
+            absent_by_fingerprint.setdefault(fingerprint, []).append(lead_id)
+    present_fingerprints = {p.lead.fingerprint(): p for p in placed.values()}
+    claims: dict[str, list[Lead]] = {}
+    for lead in unplaced:
+        forced_new = (lead.lead_id or "").casefold() == NEW_LEAD_WORD
+        candidates = [] if forced_new else absent_by_fingerprint.get(lead.fingerprint(), [])
+        if len(candidates) == 1:
+            claims.setdefault(candidates[0], []).append(lead)
+        elif len(candidates) > 1:
+            held[lead.row] = Held(
+                lead,
+                f"{len(candidates)} earlier leads have this name and lead date "
+                f"({', '.join(sorted(candidates))}). Type the right one's id in the Lead ID "
+                f"cell, or {NEW_LEAD_WORD.upper()} if this is a new client.",
+            )
+        elif not forced_new and lead.fingerprint() in present_fingerprints:
+            twin = present_fingerprints[lead.fingerprint()]
+            held[lead.row] = Held(
+                lead,
+                f"Row {twin.lead.row} already has a lead with this name and lead date "
+                f"(Lead ID {twin.lead_id}). Delete this row if it is a copy, or type "
+                f"{NEW_LEAD_WORD.upper()} in its Lead ID cell if it is a different client.",
+            )
+        else:
+            placed[lead.row] = Placed(lead, new_id(), fresh=True)
+    claimed: set[str] = set()
+    for lead_id, leads in claims.items():
+        if len(leads) == 1:
+            placed[leads[0].row] = Placed(leads[0], lead_id, restored=True)
+            continue
+        claimed.add(lead_id)
+        for lead in leads:
+            held[lead.row] = Held(
+                lead,
+                f"Rows {', '.join(str(x.row) for x in leads)} all match the earlier lead "
+                f"{lead_id}. Keep its id in one of them (type {lead_id} in its Lead ID cell) "
+                f"and delete the copies, or type {NEW_LEAD_WORD.upper()} for a new client.",
+            )
+    for h in held.values():
+        claimed.update(absent_by_fingerprint.get(h.lead.fingerprint(), []))
+    return Identities(
+        placed=tuple(sorted(placed.values(), key=lambda p: p.lead.row)),
+        held=tuple(sorted(held.values(), key=lambda h: h.lead.row)),
+        claimed=frozenset(claimed),
+    )

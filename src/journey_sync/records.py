@@ -1,0 +1,93 @@
+"""What journey-sync remembers of one workflow, as planning needs it. Pure data.
+
+The state store (``state.py``) loads and saves these records; planning (``plan.py``)
+reads them; folding Todoist's changes (``changes.py``) produces new ones. None of them
+is the truth: every task carries its lead id and step key in its description (see
+``task_marker``) and every lead its id in the sheet, so all of this can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from .ports import Due
+
+TaskStatus = Literal["open", "completed", "deleted"]
+
+# Why journey-sync itself closed or deleted a task. A task closed for one of these
+# reasons is not a person's completion: it never writes a stage mark, and it is reopened
+# or re-created when the reason goes away.
+HAND: Final = "hand"  # closed because a person typed the stage's mark in the sheet
+HAND_DECLINED: Final = "hand-declined"  # ... and a person reopened it since: never closed again
+LEAVE: Final = "leave"  # removed because the lead left the journey
+MISSING: Final = "missing"  # removed because the lead's row was gone from the sheet
+PAST: Final = "past"  # removed because a corrected lead date put this reminder in the past
+ClosedBy = Literal["hand", "hand-declined", "leave", "missing", "past"]
+
+# The line journey-sync adds to every task's description: it is how a task is found again
+# when the state database is lost (DESIGN: "the mapping can be rebuilt").
+_MARKER = re.compile(r"journey-sync: lead (\S+) · step ([a-z][a-z0-9_]*)")
+
+
+def task_marker(lead_id: str, step_key: str) -> str:
+    return f"journey-sync: lead {lead_id} · step {step_key}"
+
+
+def parse_marker(description: str) -> tuple[str, str] | None:
+    match = _MARKER.search(description)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def due_text(due: Due | None) -> str | None:
+    """A due as one comparable string: the day, or the UTC instant of a timed due."""
+    if due is None:
+        return None
+    if due.at is None:
+        return due.day.isoformat()
+    return due.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    lead_id: str
+    step_key: str
+    task_id: str | None
+    status: TaskStatus
+    responsible_uid: str | None = None
+    # The due the template gives from the lead date (before the backfill rule moved an
+    # overdue step to today): a change means the lead date (or the template) changed.
+    planned: str | None = None
+    sent_due: str | None = None  # the due journey-sync last sent to Todoist
+    due: str | None = None  # the due Todoist last reported
+    closed_by: ClosedBy | None = None
+
+    @property
+    def rescheduled_by_person(self) -> bool:
+        return self.sent_due is not None and self.due != self.sent_due
+
+
+NoteKey = tuple[str, str]  # (lead key, field): lead key is a lead id, or "?name|date"
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the state store remembers of one workflow."""
+
+    leads: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id -> fingerprint
+    tasks: Mapping[tuple[str, str], TaskRecord] = field(default_factory=dict)
+    marks_written: frozenset[tuple[str, str]] = frozenset()  # (lead id, stage key)
+    # Marks we wrote that a person then removed: not written again for the same completion.
+    marks_removed: frozenset[tuple[str, str]] = frozenset()
+    left_on_written: Mapping[str, str] = field(default_factory=dict)  # lead id -> value text
+    coach_written: frozenset[str] = frozenset()
+    notes: Mapping[NoteKey, str] = field(default_factory=dict)  # notes we placed
+    collaborators: Mapping[str, str] = field(default_factory=dict)  # uid -> name
+    missing_since: Mapping[str, datetime] = field(default_factory=dict)  # id -> first missed
+    project_id: str | None = None
+
+    def tasks_of(self, lead_id: str) -> list[TaskRecord]:
+        return [r for (lead, _), r in self.tasks.items() if lead == lead_id]
