@@ -302,9 +302,9 @@ class Doctor:
 
 def _load_key(path: Path, base_url: str) -> Credentials:
     # The adapter's loader, so that doctor accepts exactly the keys the daemon accepts.
-    from .adapters.google_sheets import _load_service_account
+    from .adapters.sheets_transport import load_service_account
 
-    return _load_service_account(path, base_url)
+    return load_service_account(path)
 
 
 def _refresh(credentials: Credentials) -> None:

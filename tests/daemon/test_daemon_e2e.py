@@ -56,7 +56,8 @@ def test_an_invalid_workflow_stops_start_up_with_validates_messages(setup: Setup
     result = setup.run("run")
     assert validate.returncode == result.returncode == 2
     assert result.stderr == validate.stderr
-    assert re.search(r"workflows\.yaml:\d+: workflows\.0\.steps\.0\.due", result.stderr)
+    # The location names the step by its key (validate's format since b8d6b36).
+    assert re.search(r"workflows\.yaml:\d+: steps\[contact\]\.due", result.stderr)
 
 
 @pytest.mark.parametrize(
