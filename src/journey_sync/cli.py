@@ -12,6 +12,7 @@ import logging
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import (
@@ -139,7 +140,11 @@ def _parser() -> argparse.ArgumentParser:
             ]
         ),
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print every figure as JSON")
+    output.add_argument(
+        "--csv", action="store_true", help="print every figure as CSV (one row per group, stage)"
+    )
     p.add_argument(
         "--workflow", metavar="NAME", help="only the workflow of this name (default: all)"
     )
@@ -227,6 +232,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             + ", ".join(repr(name) for name in names)
         )
 
+    from .dates import today_in
     from .report import render_report
     from .sheet import read_sheet
     from .wiring import sheet_gateway
@@ -236,7 +242,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.workflow is not None and workflow.name != args.workflow:
             continue
         model = read_sheet(workflow, sheet_gateway(workflow, settings).read())
-        outputs.append(render_report(workflow, list(model.leads), as_json=args.json))
+        today = today_in(workflow.zone, datetime.now(UTC))
+        outputs.append(
+            render_report(
+                workflow, list(model.leads), as_json=args.json, as_csv=args.csv, today=today
+            )
+        )
     print("\n\n".join(outputs))
     return 0
 
