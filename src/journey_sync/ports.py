@@ -110,6 +110,52 @@ class RowInsert:
 
 
 @dataclass(frozen=True)
+class TabRange:
+    """A block of cells on a tab: 1-based rows and columns, both ends included."""
+
+    first_row: int
+    last_row: int
+    first_column: int
+    last_column: int
+
+
+@dataclass(frozen=True)
+class TabChart:
+    """A native chart journey-sync keeps on its own tab (Sheets API ``BasicChartSpec``).
+
+    Found again by its ``title`` on that tab: the gateway adds it when no chart of that
+    title is there and updates its spec when it differs, so it is never duplicated.
+    ``domain`` is one column of labels and each of ``series`` one column of numbers;
+    both start with a header row (``headerCount`` 1).
+    """
+
+    title: str
+    chart_type: Literal["BAR", "COLUMN", "LINE"]
+    domain: TabRange
+    series: tuple[TabRange, ...]
+    anchor_row: int  # the chart's top-left cell (1-based)
+    anchor_column: int
+    stacked: bool = False
+    width: int = 600  # pixels
+    height: int = 371
+
+
+@dataclass(frozen=True)
+class TabWrites:
+    """What journey-sync writes on its own tab (the Funnel tab), created when missing.
+
+    ``values`` are written RAW, cell by cell (``None`` clears), only inside the tab's
+    own block; anything a person put elsewhere on the tab is left alone.
+    ``number_formats`` give blocks of cells a Sheets number-format pattern ("0.0%").
+    """
+
+    title: str
+    values: tuple[CellWrite, ...] = ()
+    number_formats: tuple[tuple[TabRange, str], ...] = ()
+    charts: tuple[TabChart, ...] = ()
+
+
+@dataclass(frozen=True)
 class SheetWrites:
     """Everything one cycle writes into the sheet.
 
@@ -126,6 +172,8 @@ class SheetWrites:
     formulas: tuple[FormulaWrite, ...] = ()
     notes: tuple[CellNote, ...] = ()
     colour_rules: tuple[ColourRule, ...] = ()
+    # journey-sync's own tabs (the Funnel tab) to write, created if missing.
+    tabs: tuple[TabWrites, ...] = ()
 
     def has_cell_changes(self) -> bool:
         return bool(self.inserts or self.values or self.formulas or self.notes)
