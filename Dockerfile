@@ -26,8 +26,8 @@
 #   docker pull python:3.11-slim-bookworm
 #   docker inspect --format '{{index .RepoDigests 0}}' python:3.11-slim-bookworm
 #     (or: docker buildx imagetools inspect python:3.11-slim-bookworm)
-# then put the new digest in BOTH FROM lines below (tests/container checks they agree), build,
-# and run the tests and shared/tools/try-container style checks before committing.
+# then put the new digest in BOTH FROM lines below (tests/container checks they agree), build
+# the image and try it (the README's "The container" says how it was tried) before committing.
 
 FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS builder
 
