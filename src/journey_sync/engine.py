@@ -56,7 +56,7 @@ from .ports import (
     TaskGateway,
 )
 from .records import Memory
-from .sheet import SheetModel, read_sheet, row_identity
+from .sheet import SheetModel, cells_to_check, find_layout, read_sheet, row_identity
 from .state import PendingCommand, StateStore
 from .workflow import Workflow
 
@@ -191,9 +191,9 @@ class Engine:
                 report.problems = list(settled.problems)
                 report.duration = time.monotonic() - started
                 return report
-            model = read_sheet(self.workflow, snapshot)
+            model = self._model(snapshot)
         else:
-            model = read_sheet(self.workflow, snapshot)
+            model = self._model(snapshot)
             changes = self.tasks.changes(token)
         folded = self._fold(changes, model, had_token=token is not None, now=now)
         self._store_folded(folded, changes)
@@ -227,7 +227,7 @@ class Engine:
         """What a cycle would do, changing nothing (``--dry-run``): no write transaction."""
         report = CycleReport(self.name, dry_run=True)
         now = self.clock()
-        model = read_sheet(self.workflow, self.sheet.read())
+        model = self._model(self.sheet.read())
         token = self.state.get(self.name, "sync_token")
         changes = self.tasks.changes(token)
         folded = self._fold(changes, model, had_token=token is not None, now=now)
@@ -242,6 +242,16 @@ class Engine:
         )
         self._fill_report(report, plan)
         return plan, report
+
+    def _model(self, snapshot: SheetSnapshot) -> SheetModel:
+        """The sheet as leads; asks which cells are formulas only for the rare rows whose
+        values alone are ambiguous (leads typed over the footer, tiny lead dates)."""
+        rows = cells_to_check(self.workflow, snapshot)
+        if not rows:
+            return read_sheet(self.workflow, snapshot)
+        layout = find_layout(self.workflow, snapshot)
+        formulas = self.sheet.formula_cells(rows, layout.last_column)
+        return read_sheet(self.workflow, snapshot, formulas)
 
     @staticmethod
     def _fill_report(report: CycleReport, plan: Plan) -> None:

@@ -282,6 +282,14 @@ def plan_footer(
     # row keeps its name and date, which are the person's).
     own_columns = [layout.roles["lead_id"], layout.roles["name"], *layout.stages.values()]
     over = {lead.row for lead in model.leads if lead.over_footer}
+    # In a lead's row, only the old footer's figures are ours: what people typed stays.
+    kept = {
+        (lead.row, column)
+        for lead in model.leads
+        if lead.over_footer
+        for key, column in layout.stages.items()
+        if key not in lead.footer_leftovers
+    }
     for row in sorted(old_rows | over):
         moved = row + shift if row >= start else row
         for column in own_columns:
@@ -291,6 +299,8 @@ def plan_footer(
                 continue
             if row in over and column == layout.roles["lead_id"]:
                 continue  # gets the lead's new id
+            if (row, column) in kept:
+                continue
             if model.snapshot.cell(row, column) is not None:
                 values.append(CellWrite(moved, column, None))
     return FooterPlan(start=start, inserts=inserts, formulas=formulas, values=tuple(values))

@@ -71,7 +71,8 @@ class Identities:
 def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:
     remembered = memory.leads
     rows_by_id: dict[str, list[Lead]] = {}
-    for lead in model.leads:
+    leads = [lead for lead in model.leads if not lead.computed_date]
+    for lead in leads:
         if lead.lead_id is not None and lead.lead_id.casefold() != NEW_LEAD_WORD:
             rows_by_id.setdefault(lead.lead_id, []).append(lead)
 
@@ -116,7 +117,7 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
             else:
                 unplaced.append(copy)
     waiting = {lead.row for lead in unplaced}
-    for lead in model.leads:
+    for lead in leads:
         if lead.row not in placed and lead.row not in held and lead.row not in waiting:
             unplaced.append(lead)
     unplaced.sort(key=lambda lead: lead.row)

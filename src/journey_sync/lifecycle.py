@@ -102,6 +102,10 @@ class GuardedSheet:
         self.stop.check()
         return self.inner.read()
 
+    def formula_cells(self, rows: Sequence[int], last_column: int) -> frozenset[tuple[int, int]]:
+        self.stop.check()
+        return self.inner.formula_cells(rows, last_column)
+
     def apply(self, writes: SheetWrites) -> None:
         self.stop.check()
         self.inner.apply(writes)

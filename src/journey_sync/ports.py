@@ -190,6 +190,14 @@ class SheetGateway(Protocol):
         """Write exactly the cells named (at most one request per kind of write)."""
         ...
 
+    def formula_cells(self, rows: Sequence[int], last_column: int) -> frozenset[tuple[int, int]]:
+        """The cells of these rows (columns 1..``last_column``) that hold a formula.
+
+        Only asked for the rare rows whose values alone are ambiguous (a lead typed over
+        the footer, a lead date that is a small number): one extra read, in those cycles.
+        """
+        ...
+
 
 # ----------------------------------------------------------------- task side
 

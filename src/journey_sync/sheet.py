@@ -61,6 +61,9 @@ class Lead:
     # Over a footer row: stage columns still showing the old footer's figures (ours to clear).
     footer_leftovers: frozenset[str] = frozenset()
     unticked: frozenset[str] = frozenset()  # stage cells that are unticked checkboxes
+    # The lead date is a formula's result (a person's "Total" row with =COUNTA(...)): the
+    # row is not a lead journey-sync acts on (the footer's formulas still count it).
+    computed_date: bool = False
 
     @property
     def departed(self) -> bool:
@@ -153,7 +156,39 @@ def is_mark(value: CellValue | None) -> bool:
     return isinstance(value, int | float) and value == 1
 
 
-def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
+# Sheets' serial number of 2000-01-01: a smaller number in the lead-date column is not a
+# lead date (a year typed as a number, a count), and worth asking whether it is a formula.
+SMALL_DATE_SERIAL = 36526
+
+
+def cells_to_check(workflow: Workflow, snapshot: SheetSnapshot) -> list[int]:
+    """Rows whose meaning depends on which of their cells are formulas (see
+    ``SheetGateway.formula_cells``): leads typed over a footer row, and rows whose lead
+    date is a small number (a person's own "Total" row with =COUNTA(...))."""
+    layout = find_layout(workflow, snapshot)
+    roles = layout.roles
+    rows: list[int] = []
+    for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
+        name, day = snapshot.cell(row, roles["name"]), snapshot.cell(row, roles["lead_date"])
+        if name is None or day is None:
+            continue
+        marked = _text(snapshot.cell(row, roles["lead_id"])).startswith(FOOTER_MARK)
+        small = (
+            isinstance(day, int | float) and not isinstance(day, bool) and day < SMALL_DATE_SERIAL
+        )
+        if marked or small:
+            rows.append(row)
+    return rows
+
+
+def read_sheet(
+    workflow: Workflow,
+    snapshot: SheetSnapshot,
+    formulas: frozenset[tuple[int, int]] | None = None,
+) -> SheetModel:
+    """``formulas``: the cells known to hold formulas (of the rows ``cells_to_check``
+    names); without it, a number other than 1 in a lead row over the footer is taken
+    for the footer's figure."""
     layout = find_layout(workflow, snapshot)
     roles = layout.roles
     name_col, date_col, id_col = roles["name"], roles["lead_date"], roles["lead_id"]
@@ -176,6 +211,7 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
             last_data_row = row
         if not is_lead:
             continue
+        computed_date = formulas is not None and (row, date_col) in formulas
         assert raw_date is not None
         lead_date = read_date(raw_date, workflow.sheet.date_format)
         lead_id = None if marker is not None or raw_id is None else _text(raw_id).strip() or None
@@ -184,9 +220,16 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
         if marker is not None:
             # A lead pasted over a footer row: what people put there (a 1, a tick, text) is
             # theirs and kept; a number other than 1 is the old footer's figure.
-            leftovers = frozenset(
-                k for k, v in stage_cells.items() if _footer_figure(v) and not is_mark(v)
-            )
+            if formulas is not None:
+                leftovers = frozenset(
+                    k
+                    for k, v in stage_cells.items()
+                    if v is not None and (row, layout.stages[k]) in formulas
+                )
+            else:
+                leftovers = frozenset(
+                    k for k, v in stage_cells.items() if _footer_figure(v) and not is_mark(v)
+                )
             stage_cells = {k: None if k in leftovers else v for k, v in stage_cells.items()}
         facts = {role: _text(cell(column)) for role, column in roles.items()}
         if lead_date is not None:
@@ -210,6 +253,7 @@ def read_sheet(workflow: Workflow, snapshot: SheetSnapshot) -> SheetModel:
                 if v is not None and v is not False and not is_mark(v)
             ),
             footer_leftovers=leftovers,
+            computed_date=computed_date,
             reason_left=reason or None,
             left_on=cell(roles["left_on"]) if "left_on" in roles else None,
             coach=coach or None,

@@ -60,6 +60,15 @@ class FakeSheet:
         self.reads += 1
         return SheetSnapshot(self.title, self.evaluated_rows())
 
+    def formula_cells(self, rows: Sequence[int], last_column: int) -> frozenset[tuple[int, int]]:
+        self.reads += 1
+        wanted = set(rows)
+        return frozenset(
+            (r, c)
+            for (r, c), v in self.cells.items()
+            if r in wanted and c <= last_column and isinstance(v, Formula)
+        )
+
     def apply(self, writes: SheetWrites) -> None:
         if self.fail_next_apply is not None:
             failure, self.fail_next_apply = self.fail_next_apply, None

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import requests
 from google.auth.transport.requests import AuthorizedSession
 from gspread.exceptions import NoValidUrlKeyFound
-from gspread.utils import absolute_range_name, extract_id_from_url
+from gspread.utils import absolute_range_name, extract_id_from_url, rowcol_to_a1
 
 from ..errors import ApiError, SettingsError, SheetLayoutError, UserError
 from ..ports import CellValue, SheetSnapshot, SheetWrites
@@ -157,6 +158,30 @@ class GoogleSheetsGateway:
             raise ApiError(SERVICE, 200, "values.get answered without a list of rows")
         rows: tuple[tuple[CellValue, ...], ...] = tuple(tuple(row) for row in values)
         return SheetSnapshot(title=meta.title, rows=rows)
+
+    def formula_cells(self, rows: Sequence[int], last_column: int) -> frozenset[tuple[int, int]]:
+        """One ``values.batchGet`` of these rows with ``valueRenderOption=FORMULA``."""
+        if not rows:
+            return frozenset()
+        meta = self._metadata()
+        ordered = sorted(set(rows))
+        ranges = [
+            absolute_range_name(meta.title, f"A{r}:{rowcol_to_a1(r, last_column)}") for r in ordered
+        ]
+        body = self._errors.call(
+            lambda: self._client.values_batch_get(
+                self.spreadsheet_id, ranges, params={"valueRenderOption": "FORMULA"}
+            )
+        )
+        found: set[tuple[int, int]] = set()
+        value_ranges = body.get("valueRanges", []) if isinstance(body, dict) else []
+        for row, value_range in zip(ordered, value_ranges, strict=False):
+            values = value_range.get("values", []) if isinstance(value_range, dict) else []
+            cells = values[0] if values and isinstance(values[0], list) else []
+            for column, value in enumerate(cells, start=1):
+                if isinstance(value, str) and value.startswith("="):
+                    found.add((row, column))
+        return frozenset(found)
 
     def _note_grid(self, echoed: object, meta: SheetMeta) -> None:
         """Keep the grid size current from the range values.get echoes (free, every read)."""
