@@ -1,0 +1,144 @@
+"""Sheets API requests for journey-sync's own tab (the Funnel tab). Pure: no I/O.
+
+The adapter calls these with what it already knows about the spreadsheet (from the
+``spreadsheets.get`` it makes for colour rules, asking for ``sheets.charts`` too):
+
+* ``add_sheet_request(title)`` when no sheet has the tab's title (``addSheet``);
+* ``tab_requests(writes, sheet_id, existing_charts)`` for one ``spreadsheets.batchUpdate``:
+  number formats (``repeatCell``), ``addChart`` for each chart whose title is not on the
+  tab yet, ``updateChartSpec`` for ours whose spec differs. A chart is found again by its
+  title, so restarts, a lost state database or a rerun never duplicate it; charts people
+  added (other titles) are never touched;
+* ``tab_value_ranges(writes)`` for ``values.batchUpdate`` (RAW): the block's cells as
+  rectangles, blanks as ``""`` (which clears them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..ports import CellValue, TabChart, TabRange, TabWrites
+from ..sheet import column_letter
+
+
+def grid_range(sheet_id: int, block: TabRange) -> dict[str, int]:
+    """A 1-based inclusive block as a GridRange (0-based, end-exclusive)."""
+    return {
+        "sheetId": sheet_id,
+        "startRowIndex": block.first_row - 1,
+        "endRowIndex": block.last_row,
+        "startColumnIndex": block.first_column - 1,
+        "endColumnIndex": block.last_column,
+    }
+
+
+def chart_spec(chart: TabChart, sheet_id: int) -> dict[str, Any]:
+    """A ChartSpec with a BasicChartSpec, as documented for addChart/updateChartSpec."""
+    horizontal = chart.chart_type == "BAR"
+    axis = "BOTTOM_AXIS" if horizontal else "LEFT_AXIS"
+    basic: dict[str, Any] = {
+        "chartType": chart.chart_type,
+        "legendPosition": "BOTTOM_LEGEND",
+        "headerCount": 1,
+        "domains": [{"domain": {"sourceRange": {"sources": [grid_range(sheet_id, chart.domain)]}}}],
+        "series": [
+            {
+                "series": {"sourceRange": {"sources": [grid_range(sheet_id, block)]}},
+                "targetAxis": axis,
+            }
+            for block in chart.series
+        ],
+    }
+    if chart.chart_type in ("BAR", "COLUMN"):
+        basic["stackedType"] = "STACKED" if chart.stacked else "NOT_STACKED"
+    return {"title": chart.title, "basicChart": basic}
+
+
+def add_sheet_request(title: str) -> dict[str, Any]:
+    return {"addSheet": {"properties": {"title": title}}}
+
+
+def _same_spec(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """The parts of a spec journey-sync sets (the API may add defaults around them)."""
+    a, b = found.get("basicChart") or {}, wanted.get("basicChart") or {}
+    keys = ("chartType", "domains", "series", "headerCount", "stackedType")
+    return found.get("title") == wanted.get("title") and all(a.get(k) == b.get(k) for k in keys)
+
+
+def tab_requests(
+    writes: TabWrites, sheet_id: int, existing_charts: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``spreadsheets.batchUpdate`` requests for the tab (empty when nothing to do)."""
+    requests: list[dict[str, Any]] = []
+    for block, pattern in writes.number_formats:
+        kind = "PERCENT" if "%" in pattern else "NUMBER"
+        requests.append(
+            {
+                "repeatCell": {
+                    "range": grid_range(sheet_id, block),
+                    "cell": {
+                        "userEnteredFormat": {"numberFormat": {"type": kind, "pattern": pattern}}
+                    },
+                    "fields": "userEnteredFormat.numberFormat",
+                }
+            }
+        )
+    by_title: dict[str, Mapping[str, Any]] = {}
+    for existing in existing_charts:
+        title = (existing.get("spec") or {}).get("title")
+        if isinstance(title, str) and title not in by_title:
+            by_title[title] = existing
+    for chart in writes.charts:
+        spec = chart_spec(chart, sheet_id)
+        found = by_title.get(chart.title)
+        if found is None:
+            requests.append(
+                {
+                    "addChart": {
+                        "chart": {
+                            "spec": spec,
+                            "position": {
+                                "overlayPosition": {
+                                    "anchorCell": {
+                                        "sheetId": sheet_id,
+                                        "rowIndex": chart.anchor_row - 1,
+                                        "columnIndex": chart.anchor_column - 1,
+                                    },
+                                    "widthPixels": chart.width,
+                                    "heightPixels": chart.height,
+                                }
+                            },
+                        }
+                    }
+                }
+            )
+        elif not _same_spec(found.get("spec") or {}, spec):
+            requests.append({"updateChartSpec": {"chartId": found["chartId"], "spec": spec}})
+    return requests
+
+
+def _quoted(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def tab_value_ranges(writes: TabWrites) -> list[dict[str, Any]]:
+    """``values.batchUpdate`` data (RAW): one rectangle covering every cell written."""
+    if not writes.values:
+        return []
+    cells: dict[tuple[int, int], CellValue | None] = {
+        (w.row, w.column): w.value for w in writes.values
+    }
+    top = min(r for r, _ in cells)
+    bottom = max(r for r, _ in cells)
+    left = min(c for _, c in cells)
+    right = max(c for _, c in cells)
+    rows: list[list[CellValue]] = []
+    for r in range(top, bottom + 1):
+        row: list[CellValue] = []
+        for c in range(left, right + 1):
+            value = cells.get((r, c))
+            row.append("" if value is None else value)
+        rows.append(row)
+    a1 = f"{_quoted(writes.title)}!{column_letter(left)}{top}:{column_letter(right)}{bottom}"
+    return [{"range": a1, "majorDimension": "ROWS", "values": rows}]
