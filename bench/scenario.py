@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from journey_sync.plan import parse_marker
 from journey_sync.workflow import Workflow, load_workflows
 from journey_sync_sandbox.server import Sandbox
 from journey_sync_sandbox.sheets import Worksheet
+from journey_sync_sandbox.workdir import read_env_file
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTERS = ("sheets_reads", "sheets_writes", "todoist_requests", "oauth_token_requests")
@@ -109,7 +109,7 @@ class World:
         self.seed = seed
         self.sandbox = Sandbox(seed=seed).start(0)
         self.workdir = self.sandbox.write_workdir(directory, leads=leads, seed=seed)
-        self.env = _read_env(self.workdir / "env")
+        self.env = read_env_file(self.workdir / "env")
         self.workflow: Workflow = load_workflows(self.workdir / "workflows.yaml").workflows[0]
         book = self.sandbox.spreadsheet
         assert book is not None
@@ -195,14 +195,3 @@ def world(leads: int, *, seed: int = 0) -> Iterator[World]:
             yield made
         finally:
             made.close()
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    """The ``export NAME=value`` lines ``write_workdir`` wrote."""
-    env: dict[str, str] = {}
-    for line in path.read_text("utf-8").splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            name, value = words[1].split("=", 1)
-            env[name] = value
-    return env

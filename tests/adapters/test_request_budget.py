@@ -23,6 +23,7 @@ from journey_sync.state import StateStore
 from journey_sync.wiring import sheet_gateway, task_gateway
 from journey_sync.workflow import Workflow, load_workflows
 from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.workdir import read_env_file
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -35,10 +36,7 @@ class Studio:
         text = re.sub(r"      - key: touch_base_6w\n(?:        .*\n)+", "", text)
         (directory / "twelve.yaml").write_text(text)
         sandbox.write_workdir(directory, leads=1, workflow_yaml=directory / "twelve.yaml")
-        env = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in (directory / "env").read_text().splitlines()
-        )
+        env = read_env_file(directory / "env")
         self.settings = load_settings(env)
         self.workflow: Workflow = load_workflows(self.settings.workflows).workflows[0]
         assert len(self.workflow.steps) == 12

@@ -13,6 +13,7 @@ import pytest
 from daemon_support import Service, Setup
 
 from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.workdir import read_env_file
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +41,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         for k, v in os.environ.items()
         if not k.startswith(("JOURNEY_SYNC_", "TODOIST_", "GOOGLE_"))
     }
-    for line in (workdir / "env").read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value.strip("'")
+    env.update(read_env_file(workdir / "env"))
     env["JOURNEY_SYNC_HEALTH_PORT"] = "0"
     try:
         yield Setup(sandbox, workdir, env)

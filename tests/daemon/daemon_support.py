@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,10 @@ from pathlib import Path
 
 from journey_sync.logs import key_file_secrets
 from journey_sync_sandbox.server import Sandbox
+from support.net import free_port
 
 EXE = str(Path(sys.executable).with_name("journey-sync"))
 WORKFLOW = "Studio client journey"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,18 +28,14 @@ from journey_sync.dates import due_day, today_in
 from journey_sync.plan import parse_marker
 from journey_sync.sheet import FOOTER_MARK, column_letter
 from journey_sync.workflow import Workflow, load_workflows
+from journey_sync_sandbox.workdir import read_env_file as read_env
+from support.net import free_port
 
 EXE = str(Path(sys.executable).with_name("journey-sync"))
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 SERIAL_EPOCH = date(1899, 12, 30)
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, every: float = 0.2) -> T:
@@ -61,16 +55,6 @@ def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, every:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what} ({error})")
         time.sleep(every)
-
-
-def read_env(path: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in path.read_text("utf-8").splitlines():
-        for word in shlex.split(line):
-            name, sep, value = word.partition("=")
-            if sep:
-                env[name] = value
-    return env
 
 
 def base_env() -> dict[str, str]:

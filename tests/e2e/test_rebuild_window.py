@@ -28,8 +28,9 @@ from journey_sync.settings import Settings, load_settings
 from journey_sync.state import StateStore
 from journey_sync.wiring import sheet_gateway
 from journey_sync.workflow import Workflow, load_workflows
-from journey_sync_sandbox.demo import SimClock, read_env_file
+from journey_sync_sandbox.demo import SimClock
 from journey_sync_sandbox.server import Sandbox
+from journey_sync_sandbox.workdir import read_env_file
 
 pytestmark = pytest.mark.e2e
 

@@ -71,7 +71,9 @@ def test_the_sandbox_distribution_declares_what_it_imports() -> None:
     assert {"journey-sync", "cryptography", "pyyaml"} <= names
 
 
-@pytest.mark.parametrize("command", [["demo"], ["sandbox", "serve", "--port", "0"]])
+@pytest.mark.parametrize(
+    "command", [["demo"], ["sandbox", "serve", "--port", "0", "--workdir", "sandbox-workdir"]]
+)
 def test_commands_say_how_to_get_the_sandbox_when_it_is_missing(
     command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -28,7 +28,7 @@ from journey_sync_sandbox.oauth import OAuthServer, ServiceAccount
 from journey_sync_sandbox.quota import Quota
 from journey_sync_sandbox.server import Sandbox
 from journey_sync_sandbox.traffic import LoggedRequest
-from journey_sync_sandbox.workdir import SOURCES
+from journey_sync_sandbox.workdir import SOURCES, read_env_file
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 HEADERS = [
@@ -318,10 +318,7 @@ def test_write_workdir_seeds_a_studio_sheet_and_writes_the_files(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     workdir = sandbox.write_workdir(tmp_path / "wd", leads=12, seed=3)
-    env = dict(
-        line.removeprefix("export ").split("=", 1)
-        for line in (workdir / "env").read_text().splitlines()
-    )
+    env = read_env_file(workdir / "env")
     assert env == {
         "GOOGLE_APPLICATION_CREDENTIALS": str((workdir / "service-account.json").resolve()),
         "TODOIST_API_TOKEN": sandbox.todoist.token,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from journey_sync.sheet import column_letter
+
 _CELLS = re.compile(
     r"^(?P<c1>\$?[A-Za-z]+)?(?P<r1>\$?[0-9]+)?(?::(?P<c2>\$?[A-Za-z]+)?(?P<r2>\$?[0-9]+)?)?$"
 )
@@ -22,18 +24,6 @@ _LOOKS_LIKE_R1C1 = re.compile(r"^[Rr][0-9]*[Cc][0-9]*$")
 
 class A1Error(ValueError):
     """The text is not a range Sheets can parse."""
-
-
-def column_letters(index: int) -> str:
-    """0-based column index -> letters (0 -> A, 25 -> Z, 26 -> AA)."""
-    if index < 0:
-        raise ValueError(f"negative column index {index}")
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 def column_index(letters: str) -> int:
@@ -83,10 +73,10 @@ class Box:
         return self.col_end - self.col_start + 1
 
     def a1(self) -> str:
-        first = f"{column_letters(self.col_start)}{self.row_start + 1}"
+        first = f"{column_letter(self.col_start + 1)}{self.row_start + 1}"
         if self.rows == 1 and self.columns == 1:
             return first  # the recordings echo "Sheet1!B1", never "B1:B1"
-        return f"{first}:{column_letters(self.col_end)}{self.row_end + 1}"
+        return f"{first}:{column_letter(self.col_end + 1)}{self.row_end + 1}"
 
 
 def parse_cells(text: str) -> Bounds:

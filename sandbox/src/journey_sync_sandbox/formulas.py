@@ -36,7 +36,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Literal, Protocol, TypeGuard, cast
 
-from .a1 import column_index, column_letters
+from journey_sync.sheet import column_letter
+
+from .a1 import column_index
 
 Dimension = Literal["ROWS", "COLUMNS"]
 
@@ -155,7 +157,7 @@ class RefPart:
     def text(self) -> str:
         out = ""
         if self.col is not None:
-            out += ("$" if self.col_abs else "") + column_letters(self.col)
+            out += ("$" if self.col_abs else "") + column_letter(self.col + 1)
         if self.row is not None:
             out += ("$" if self.row_abs else "") + str(self.row + 1)
         return out

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
+from journey_sync.sheet import column_letter
+
 from . import formulas
-from .a1 import A1Error, Bounds, Box, column_index, column_letters, parse_cells, quote_title
+from .a1 import A1Error, Bounds, Box, column_index, parse_cells, quote_title
 from .a1 import split_range as _split_range
 from .fields import Mask
 from .formulas import BaseGrid, FormulaError, Scalar, evaluate
@@ -686,7 +688,7 @@ def _bounds_a1(bounds: Bounds | Box) -> str:
         return bounds.a1()
 
     def part(col: int | None, row: int | None) -> str:
-        return (column_letters(col) if col is not None else "") + (
+        return (column_letter(col + 1) if col is not None else "") + (
             str(row + 1) if row is not None else ""
         )
 

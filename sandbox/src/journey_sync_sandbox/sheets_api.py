@@ -12,7 +12,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from .a1 import Bounds, Box, column_letters
+from journey_sync.sheet import column_letter
+
+from .a1 import Bounds, Box
 from .errors import google_error
 from .fields import MaskError, apply_mask, parse_mask
 from .sheets import (
@@ -517,7 +519,7 @@ def _write(
         if bounds.col_end is not None and written.col_end > bounds.col_end:
             raise _bad(
                 f"Requested writing within range [{range_text}], but tried writing to column "
-                f"[{column_letters(written.col_end)}]"
+                f"[{column_letter(written.col_end + 1)}]"
             )
     if written.row_end >= sheet.row_count or written.col_end >= sheet.column_count:
         raise sheet.grid_limit(written)

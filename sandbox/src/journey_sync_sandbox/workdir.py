@@ -204,3 +204,17 @@ def write_workdir(
     lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     (directory / "env").write_text("\n".join(lines) + "\n", "utf-8")
     return directory
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The settings ``write_workdir`` wrote: ``export NAME=value`` lines, shell-quoted."""
+    env: dict[str, str] = {}
+    for line in path.read_text("utf-8").splitlines():
+        words = shlex.split(line)
+        if words[:1] == ["export"]:
+            words = words[1:]
+        for word in words:
+            name, sep, value = word.partition("=")
+            if sep:
+                env[name] = value
+    return env

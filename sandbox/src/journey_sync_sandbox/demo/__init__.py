@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .html_page import render_html
-from .simulation import DAYS, START, DemoResult, SimClock, read_env_file, simulate
+from .simulation import DAYS, START, DemoResult, SimClock, simulate
 from .terminal import render_text
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "DemoResult",
     "SimClock",
     "demo",
-    "read_env_file",
     "render_html",
     "render_text",
     "run_demo",

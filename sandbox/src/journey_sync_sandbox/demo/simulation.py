@@ -24,7 +24,6 @@ year, byte for byte.
 from __future__ import annotations
 
 import random
-import shlex
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +45,7 @@ from journey_sync.workflow import Workflow, load_workflows
 
 from ..server import Sandbox
 from ..sheets import Colour, Worksheet
-from ..workdir import FIRST, HEARD, LAST, SOURCES
+from ..workdir import FIRST, HEARD, LAST, SOURCES, read_env_file
 
 # The simulated year starts on a Monday morning (09:00 in London, in winter).
 START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -175,20 +174,6 @@ def simulate(*, leads: int, out: Path, seed: int) -> DemoResult:
         finally:
             state.close()
         return _collect(sandbox, workflow, studio, engine_leads, traffic, out)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """``export NAME=value`` lines (shell-quoted) as ``sandbox serve`` writes them."""
-    env: dict[str, str] = {}
-    for line in path.read_text("utf-8").splitlines():
-        words = shlex.split(line)
-        if words[:1] == ["export"]:
-            words = words[1:]
-        for word in words:
-            name, sep, value = word.partition("=")
-            if sep:
-                env[name] = value
-    return env
 
 
 def _engine(
