@@ -26,7 +26,8 @@
 #   docker pull python:3.11-slim-bookworm
 #   docker inspect --format '{{index .RepoDigests 0}}' python:3.11-slim-bookworm
 #     (or: docker buildx imagetools inspect python:3.11-slim-bookworm)
-# then put the new digest in BOTH FROM lines below (tests/container checks they agree), build
+# then put the new digest in both FROM lines and the base.digest label below (tests/container
+# checks that the three agree), build
 # the image and try it (the README's "The container" says how it was tried) before committing.
 
 FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS builder
@@ -72,7 +73,8 @@ LABEL org.opencontainers.image.title="journey-sync" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.base.name="docker.io/library/python:3.11-slim-bookworm"
+      org.opencontainers.image.base.name="docker.io/library/python:3.11-slim-bookworm" \
+      org.opencontainers.image.base.digest="sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91"
 
 # No pip (nor setuptools, wheel, ensurepip and their wheels) in the image that runs: nothing can
 # be installed into a running container. Then the user: a fixed uid (10001) in group 0, and a

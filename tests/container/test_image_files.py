@@ -58,6 +58,8 @@ def test_two_stages_on_one_base_pinned_by_tag_and_digest() -> None:
     assert all(pinned.match(line) for line in froms), froms
     assert froms[0].split()[0] == froms[1].split()[0]  # both stages on the same base build
     assert "docker inspect --format '{{index .RepoDigests 0}}'" in dockerfile()  # how to update
+    digest = froms[0].split("@")[1].split()[0]
+    assert f'org.opencontainers.image.base.digest="{digest}"' in dockerfile()  # and its label
 
 
 def test_the_builder_installs_the_locked_wheels_with_hashes_and_the_project_without_deps() -> None:
