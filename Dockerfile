@@ -27,8 +27,8 @@
 #   docker inspect --format '{{index .RepoDigests 0}}' python:3.11-slim-bookworm
 #     (or: docker buildx imagetools inspect python:3.11-slim-bookworm)
 # then put the new digest in both FROM lines and the base.digest label below (tests/container
-# checks that the three agree), build
-# the image and try it (the README's "The container" says how it was tried) before committing.
+# checks that the three agree), build the image and try it (the README's "The container" says
+# how it was tried) before committing.
 
 FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS builder
 
