@@ -8,6 +8,7 @@ exists (404), it is shared with the caller (403), then the request itself (400).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -283,6 +284,8 @@ class SheetsApi:
         out: dict[str, Any] = {"properties": sheet.properties()}
         if sheet.conditional_formats:
             out["conditionalFormats"] = sheet.conditional_formats_json()
+        if sheet.charts:
+            out["charts"] = copy.deepcopy(list(sheet.charts))
         if with_data:
             reader = sheet.reader()
             out["data"] = [_grid_data(reader, sheet.box(b)) for b in ranges]

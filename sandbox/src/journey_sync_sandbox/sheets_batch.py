@@ -8,6 +8,7 @@ with no output reply ``{}``, one per request (gsheets_batchUpdate_*.json).
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -318,6 +319,92 @@ def _update_spreadsheet_properties(book: Spreadsheet, args: Mapping[str, Any]) -
     return {}
 
 
+# ------------------------------------------------------------------- charts
+#
+# addChart / updateChartSpec as the Sheets API reference documents them (no recording
+# of chart traffic exists): the chart's sheet is the one of its anchor cell; a chart
+# reads back in spreadsheets.get under that sheet's ``charts`` as an EmbeddedChart
+# ({chartId, spec, position}).
+
+_CHART_TYPES = {"BAR", "LINE", "AREA", "COLUMN", "SCATTER", "COMBO", "STEPPED_AREA"}
+
+
+def _all_charts(book: Spreadsheet) -> list[tuple[Worksheet, dict[str, Any]]]:
+    return [(sheet, chart) for sheet in book.sheets for chart in sheet.charts]
+
+
+def _check_spec(book: Spreadsheet, spec: Any) -> dict[str, Any]:
+    if not isinstance(spec, Mapping):
+        raise SheetError("The chart spec is required.")
+    basic = spec.get("basicChart")
+    if basic is not None:
+        if basic.get("chartType") not in _CHART_TYPES:
+            raise SheetError(f"Invalid chartType: {basic.get('chartType')!r}")
+        sources = [
+            source
+            for part in (*basic.get("domains", []), *basic.get("series", []))
+            for key in ("domain", "series")
+            if key in part
+            for source in part[key].get("sourceRange", {}).get("sources", [])
+        ]
+        for source in sources:
+            book.by_id(int(source.get("sheetId", 0)))  # an unknown sheet is an error
+    return copy.deepcopy(dict(spec))
+
+
+def _add_chart(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    chart = args.get("chart")
+    if not isinstance(chart, Mapping):
+        raise SheetError("The chart is required.")
+    spec = _check_spec(book, chart.get("spec"))
+    position = chart.get("position") or {}
+    overlay = position.get("overlayPosition")
+    if overlay is not None:
+        anchor = overlay.get("anchorCell") or {}
+        sheet = book.by_id(int(anchor.get("sheetId", 0)))
+        out_position: dict[str, Any] = {
+            "overlayPosition": {
+                "anchorCell": {
+                    "sheetId": sheet.sheet_id,
+                    "rowIndex": int(anchor.get("rowIndex", 0)),
+                    "columnIndex": int(anchor.get("columnIndex", 0)),
+                },
+                "offsetXPixels": int(overlay.get("offsetXPixels", 0)),
+                "offsetYPixels": int(overlay.get("offsetYPixels", 0)),
+                "widthPixels": int(overlay.get("widthPixels", 600)),
+                "heightPixels": int(overlay.get("heightPixels", 371)),
+            }
+        }
+    elif "sheetId" in position:
+        sheet = book.by_id(int(position["sheetId"]))
+        out_position = {"sheetId": sheet.sheet_id}
+    else:
+        raise SheetError("The chart position is required.")
+    used = {c.get("chartId") for _, c in _all_charts(book)}
+    chart_id = chart.get("chartId")
+    if chart_id is not None and chart_id in used:
+        raise SheetError(f"An embedded object with id {chart_id} already exists.")
+    if chart_id is None:
+        rng = random.Random(f"{book.id}:chart:{len(used)}")
+        chart_id = rng.randrange(1, 2**31 - 1)
+        while chart_id in used:
+            chart_id = rng.randrange(1, 2**31 - 1)
+    stored = {"chartId": int(chart_id), "spec": spec, "position": out_position}
+    sheet.charts = (*sheet.charts, stored)
+    return {"addChart": {"chart": copy.deepcopy(stored)}}
+
+
+def _update_chart_spec(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    chart_id = args.get("chartId")
+    spec = _check_spec(book, args.get("spec"))
+    for sheet, chart in _all_charts(book):
+        if chart.get("chartId") == chart_id:
+            updated = {**chart, "spec": spec}
+            sheet.charts = tuple(updated if c is chart else c for c in sheet.charts)
+            return {}
+    raise SheetError(f"No chart with id: {chart_id}")
+
+
 HANDLERS: dict[str, Handler] = {
     "insertDimension": _insert_dimension,
     "deleteDimension": _delete_dimension,
@@ -331,4 +418,6 @@ HANDLERS: dict[str, Handler] = {
     "addSheet": _add_sheet,
     "deleteSheet": _delete_sheet,
     "updateSpreadsheetProperties": _update_spreadsheet_properties,
+    "addChart": _add_chart,
+    "updateChartSpec": _update_chart_spec,
 }
