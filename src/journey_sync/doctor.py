@@ -2,31 +2,29 @@
 
 Each check says ``ok`` with what it found, or ``FAIL`` with what to do; a check that
 needs an earlier one that failed says ``skip`` (and why) rather than failing again with a
-less useful message. Doctor only reads: one token request, one metadata and one values
-read per worksheet, one Todoist ``/sync`` read of the projects, and a state-database
-transaction that is rolled back. Exit code 0 when every check passed, else 1.
+less useful message. Doctor only reads, and only through the same gateways the daemon uses
+(so it accepts exactly what the daemon accepts): one token request, one metadata and one
+values read per worksheet, one Todoist ``/sync`` read of the projects, and the state
+database opened read-only. Exit code 0 when every check passed, else 1.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
+import os
 import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
 from .adapters.retry import RetryPolicy
-from .adapters.todoist import SYNC_PATH, TOKEN_REFUSED
-from .errors import AccessError, JourneySyncError, SettingsError, SheetLayoutError
+from .errors import AccessError, JourneySyncError, SettingsError, SheetLayoutError, UserError
+from .ports import Project
 from .settings import Settings, load_settings
 from .sheet import find_layout
+from .state import StateStore
 from .workflow import Workflow, WorkflowFile, load_workflows
 
 if TYPE_CHECKING:
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 
 # Doctor is run by a person waiting at a terminal: fail fast rather than back off for long.
 DOCTOR_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=2.0)
-HTTP_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -107,15 +104,17 @@ class Doctor:
 
     def check_google_key(self) -> Credentials | None:
         check = "Google key"
+        from .adapters.sheets_transport import fetch_token, load_service_account
+
         try:
             path = self.settings.require_google_credentials()
-            credentials = _load_key(path, self.settings.sheets_api_url)
+            credentials = load_service_account(path)
         except JourneySyncError as exc:
             self.report(check, False, str(exc))
             return None
         email = getattr(credentials, "service_account_email", "the service account")
         try:
-            _refresh(credentials)
+            fetch_token(credentials)
         except JourneySyncError as exc:
             self.report(check, False, str(exc))
             return None
@@ -176,61 +175,41 @@ class Doctor:
 
     # ------------------------------------------------------------------ Todoist
 
-    def check_todoist_token(self) -> list[dict[str, Any]] | None:
+    def check_todoist_token(self) -> list[Project] | None:
+        from .adapters.todoist import TodoistGateway
+
         check = "Todoist token"
         try:
             token = self.settings.require_todoist_token()
-        except SettingsError as exc:
+            with TodoistGateway(
+                token=token, base_url=self.settings.todoist_api_url, retry=DOCTOR_RETRY
+            ) as gateway:
+                projects = list(gateway.projects())
+        except AccessError as exc:
             self.report(check, False, str(exc))
             return None
-        url = self.settings.todoist_api_url + SYNC_PATH
-        form = {"sync_token": "*", "resource_types": json.dumps(["projects"])}
-        try:
-            with httpx.Client(timeout=HTTP_TIMEOUT) as client:
-                answer = client.post(
-                    url, data=form, headers={"Authorization": f"Bearer {token.reveal()}"}
-                )
-        except httpx.HTTPError as exc:
+        except JourneySyncError as exc:
             self.report(
                 check,
                 False,
-                f"could not reach Todoist at {self.settings.todoist_api_url}"
-                f" ({type(exc).__name__}): check the network and "
-                "JOURNEY_SYNC_TODOIST_API_URL",
+                f"{exc} (is JOURNEY_SYNC_TODOIST_API_URL right? Try again later if Todoist "
+                "is down.)",
             )
             return None
-        if answer.status_code in (401, 403):
-            self.report(check, False, TOKEN_REFUSED)
-            return None
-        try:
-            body = answer.json() if answer.is_success else None
-        except ValueError:
-            body = None
-        projects = body.get("projects") if isinstance(body, dict) else None
-        if not isinstance(projects, list):
-            self.report(
-                check,
-                False,
-                f"Todoist answered {answer.status_code} without a project "
-                "list: is JOURNEY_SYNC_TODOIST_API_URL right? (try again later if "
-                "Todoist is down)",
-            )
-            return None
-        found = [p for p in projects if isinstance(p, dict)]
-        self.report(check, True, f"accepted ({len(found)} projects visible)")
-        return found
+        self.report(check, True, f"accepted ({len(projects)} projects visible)")
+        return projects
 
-    def check_project(self, workflow: Workflow, projects: list[dict[str, Any]] | None) -> None:
+    def check_project(self, workflow: Workflow, projects: list[Project] | None) -> None:
         check = f"[{workflow.name}] Todoist project"
         wanted = workflow.todoist_project
         if projects is None:
             self.report(check, None, "needs an accepted Todoist token")
             return
         known_id = _state_value(self.settings.state, workflow.name, "project_id")
-        by_id = {str(p.get("id")): p for p in projects}
+        by_id = {p.id: p for p in projects}
         if known_id is not None:
             project = by_id.get(known_id)
-            if project is None or project.get("is_deleted"):
+            if project is None or project.is_deleted:
                 self.report(
                     check,
                     False,
@@ -239,7 +218,7 @@ class Doctor:
                     f"file {self.settings.state} to start a new project",
                 )
                 return
-            if project.get("is_archived"):
+            if project.is_archived:
                 self.report(
                     check,
                     False,
@@ -248,16 +227,12 @@ class Doctor:
                 return
             self.report(check, True, f"{wanted!r} present (id {known_id})")
             return
-        live = [
-            p
-            for p in projects
-            if p.get("name") == wanted and not p.get("is_deleted") and not p.get("is_archived")
-        ]
+        live = [p for p in projects if p.name == wanted and not p.is_deleted and not p.is_archived]
         if live:
             self.report(
                 check,
                 True,
-                f"{wanted!r} present (id {live[0].get('id')}); journey-sync will use it",
+                f"{wanted!r} present (id {live[0].id}); journey-sync will use it",
             )
         else:
             self.report(
@@ -300,52 +275,18 @@ class Doctor:
             )
 
 
-def _load_key(path: Path, base_url: str) -> Credentials:
-    # The adapter's loader, so that doctor accepts exactly the keys the daemon accepts.
-    from .adapters.sheets_transport import load_service_account
-
-    return load_service_account(path)
-
-
-def _refresh(credentials: Credentials) -> None:
-    from google.auth.exceptions import RefreshError, TransportError
-    from google.auth.transport.requests import Request
-
-    try:
-        credentials.refresh(Request())  # type: ignore[no-untyped-call]
-    except RefreshError as exc:
-        said = ""
-        if len(exc.args) > 1 and isinstance(exc.args[1], dict):
-            parts = [exc.args[1].get("error"), exc.args[1].get("error_description")]
-            said = ": ".join(p for p in parts if isinstance(p, str) and p)
-        email = getattr(credentials, "service_account_email", "the service account")
-        raise AccessError(
-            "Google refused the service account key"
-            + (f" ({said[:200]})" if said else "")
-            + f": create a new key for {email} (Google Cloud console > IAM & Admin > Service "
-            "accounts > Keys > Add key > JSON) and point GOOGLE_APPLICATION_CREDENTIALS at it; "
-            "if the key is new, check this machine's clock."
-        ) from None
-    except TransportError:
-        raise AccessError(
-            "Google's token endpoint could not be reached: check the network (and "
-            "the key's token_uri)."
-        ) from None
-
-
 def _state_value(path: Path, workflow: str, key: str) -> str | None:
     """A meta value from an existing state file, read-only (doctor never creates one)."""
     if not path.is_file():
         return None
     try:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            row = db.execute(
-                "SELECT value FROM meta WHERE workflow=? AND key=?", (workflow, key)
-            ).fetchone()
-    except sqlite3.Error:
-        return None
-    return None if row is None else str(row[0])
+        store = StateStore.open_read_only(path)
+    except UserError:
+        return None  # check_state says what is wrong with it
+    try:
+        return store.get(workflow, key)
+    finally:
+        store.close()
 
 
 def _state_problem(path: Path) -> str | None:
@@ -354,18 +295,13 @@ def _state_problem(path: Path) -> str | None:
         return "is a folder, not a file"
     if path.exists():
         try:
-            db = sqlite3.connect(str(path), timeout=2)
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                db.execute("ROLLBACK")
-            finally:
-                db.close()
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc):
-                return None  # a running journey-sync holds it: writable, just busy
-            return f"cannot be written ({exc})"
-        except sqlite3.DatabaseError as exc:
+            StateStore.open_read_only(path).close()
+        except UserError as exc:
             return f"is not a journey-sync state database ({exc})"
+        # SQLite writes the file and, beside it, its journal (-wal, -shm).
+        for needed in (path, path.parent):
+            if not os.access(needed, os.W_OK):
+                return f"cannot be written ({needed} is read-only for this user)"
         return None
     folder = path.parent
     while not folder.exists():

@@ -98,6 +98,23 @@ class StateStore:
                 "exists and is writable (JOURNEY_SYNC_STATE; /data is a volume in the container)."
             ) from None
 
+    @classmethod
+    def open_read_only(cls, path: Path | str) -> StateStore:
+        """An existing state file, opened read-only (SQLite ``mode=ro``): never created,
+        migrated or written. For ``doctor``, which may look while a daemon runs."""
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        try:
+            uri = f"{store.path.resolve().as_uri()}?mode=ro"
+            store._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=2)
+            store._db.execute("SELECT count(*) FROM meta").fetchone()
+        except sqlite3.Error as exc:
+            raise UserError(
+                f"the state database {store.path} cannot be read ({exc}): is it a "
+                "journey-sync state file?"
+            ) from None
+        return store
+
     def close(self) -> None:
         self._db.close()
 

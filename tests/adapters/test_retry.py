@@ -86,3 +86,21 @@ def test_run_reraises_a_transient_failure_after_the_last_attempt() -> None:
         )
     assert len(sleeps) == 3
     assert (stats.requests, stats.retries) == (4, 3)
+
+
+def test_quota_waits_are_counted_with_the_time_waited_and_other_retries_are_not() -> None:
+    answers = iter([429, 503, 429, 200])
+    sleeps: list[float] = []
+    stats = RetryStats()
+    policy = RetryPolicy(max_attempts=5, sleep=sleeps.append, rng=random.Random(1))
+    status = policy.run(
+        lambda: next(answers),
+        status_of=lambda s: s,
+        retry_after_of=lambda s: "7" if s == 429 else None,
+        stats=stats,
+    )
+    assert status == 200
+    assert (stats.requests, stats.retries) == (4, 3)
+    assert stats.quota_waits == 2  # the 503's wait is a back-off, not a quota wait
+    assert stats.quota_wait_seconds == pytest.approx(sleeps[0] + sleeps[2])
+    assert 14 <= stats.quota_wait_seconds <= 15  # Retry-After 7 twice, plus jitter

@@ -818,3 +818,31 @@ def test_stats_count_every_http_attempt() -> None:
     h.gateway.changes("t")
     assert (h.stats.requests, h.stats.retries) == (4, 2)
     assert h.gateway.stats is h.stats
+
+
+# ------------------------------------------------------- projects (doctor)
+
+
+def test_projects_is_one_sync_read_of_projects_only() -> None:
+    projects = [
+        {"id": "p1", "name": "Client journeys", "is_archived": False, "is_deleted": False},
+        {"id": "p2", "name": "Old", "is_archived": True},
+        "not an object",
+    ]
+    h = harness(sync_answer(full_sync=True, projects=projects))
+    found = h.gateway.projects()
+    assert found == (
+        Project(id="p1", name="Client journeys"),
+        Project(id="p2", name="Old", is_archived=True),
+    )
+    assert len(h.fake.requests) == 1
+    fields = form(h.fake.requests[0])
+    assert fields["sync_token"] == "*"
+    assert json.loads(fields["resource_types"]) == ["projects"]
+
+
+def test_projects_says_what_is_wrong_with_the_token_or_the_answer() -> None:
+    with pytest.raises(AccessError, match="Todoist refused the API token"):
+        harness(answer(401, {"error": "Unauthorized"})).gateway.projects()
+    with pytest.raises(ApiError, match="without a project list"):
+        harness(sync_answer(full_sync=True)).gateway.projects()

@@ -156,3 +156,18 @@ def test_doctor_fails_the_check_at_fault_and_says_what_to_do(
     if check != "workflow file":
         assert len(skips) == len(skipped), result.stdout
     assert "check(s) failed" in result.stdout
+
+
+def test_doctor_reads_the_state_read_only_and_names_a_file_that_is_not_a_state_database(
+    setup: Setup,
+) -> None:
+    garbage = setup.workdir / "garbage.db"
+    garbage.write_bytes(b"this is not an SQLite database\n" * 200)
+    before = garbage.read_bytes()
+    result = setup.run("doctor", JOURNEY_SYNC_STATE=str(garbage))
+    assert result.returncode == 1, result.stdout
+    failed = _lines(result.stdout, "FAIL")
+    assert len(failed) == 1 and failed[0].startswith("FAIL  state database: "), result.stdout
+    assert "is not a journey-sync state database" in result.stdout
+    assert garbage.read_bytes() == before  # doctor never writes the state file
+    assert sorted(p.name for p in setup.workdir.glob("garbage.db*")) == ["garbage.db"]

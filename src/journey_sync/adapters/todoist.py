@@ -186,6 +186,16 @@ class TodoistGateway:
             },
         )
 
+    def projects(self) -> tuple[Project, ...]:
+        """Every project the token sees, archived and deleted ones flagged: one ``/sync``
+        read of projects only (``doctor``'s token and project checks)."""
+        form = {"sync_token": FULL_SYNC_TOKEN, "resource_types": json.dumps(["projects"])}
+        response = self._request("POST", SYNC_PATH, data=form)
+        data = self._json_or_raise(response)
+        if not isinstance(data.get("projects"), list):
+            raise _malformed(response, "a sync answer without a project list")
+        return tuple(_project(p) for p in _dicts(data.get("projects")))
+
     def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
         """Tasks of ``project_id`` completed from ``since`` until now, marked ``checked``.
 
