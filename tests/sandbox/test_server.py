@@ -29,29 +29,9 @@ from journey_sync_sandbox.quota import Quota
 from journey_sync_sandbox.server import Sandbox
 from journey_sync_sandbox.traffic import LoggedRequest
 from journey_sync_sandbox.workdir import SOURCES, read_env_file
+from support.world import HEADERS
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
-HEADERS = [
-    "Client name",
-    "Date of lead",
-    "How did you hear about us?",
-    "Source of lead",
-    "Client contacted",
-    "Client meeting booked",
-    "Client meeting had",
-    "Referred to coach",
-    "Name of coach",
-    "Coach complimentary session done",
-    "First paid session",
-    "1 month post-lead",
-    "2 months post-lead",
-    "3 months post-lead",
-    "6 months post-lead",
-    "12 months post-lead",
-    "Reason for discontinue",
-    "When left journey",
-    "Lead ID",
-]
 
 
 def _credentials(key_file: Path) -> service_account.Credentials:

@@ -160,7 +160,3 @@ def quote_title(title: str) -> str:
     ):
         return title
     return "'" + title.replace("'", "''") + "'"
-
-
-def format_range(title: str, box: Box) -> str:
-    return f"{quote_title(title)}!{box.a1()}"

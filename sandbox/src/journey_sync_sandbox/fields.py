@@ -95,10 +95,3 @@ def apply_mask(data: Any, mask: Mask | None) -> Any:
         if key in data:
             out[key] = apply_mask(data[key], sub)
     return out
-
-
-def top_level(mask: Mask | None) -> set[str] | None:
-    """The first-level names of a mask (``None``: everything)."""
-    if mask is None or "*" in mask:
-        return None
-    return set(mask)

@@ -152,11 +152,6 @@ class OAuthServer:
         with self._lock:
             self._keys[private_key_id].revoked = True
 
-    def revoke_access_tokens(self) -> None:
-        """Forget every issued access token (callers then get 401 until they refresh)."""
-        with self._lock:
-            self._tokens.clear()
-
     def issue(self, email: str) -> str:
         """An access token for ``email`` without a JWT, for tests."""
         token = "ya29.sandbox-" + secrets.token_urlsafe(32)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from journey_sync.sheet import column_letter
 
 from . import formulas
-from .a1 import A1Error, Bounds, Box, column_index, parse_cells, quote_title
+from .a1 import A1Error, Bounds, Box, parse_cells, quote_title
 from .a1 import split_range as _split_range
 from .fields import Mask
 from .formulas import BaseGrid, FormulaError, Scalar, evaluate
@@ -47,7 +47,6 @@ ValueRender = Literal["FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA"]
 DateRender = Literal["SERIAL_NUMBER", "FORMATTED_STRING"]
 InputOption = Literal["RAW", "USER_ENTERED"]
 Dimension = Literal["ROWS", "COLUMNS"]
-JsonValue = str | int | float | bool
 
 
 class SheetError(Exception):
@@ -238,8 +237,6 @@ class Worksheet:
         self.frozen_column_count = 0
         self.cells: dict[tuple[int, int], Cell] = {}
         self.conditional_formats: list[dict[str, Any]] = []
-        # Embedded charts (EmbeddedChart JSON), replaced never mutated: part of _PROPS.
-        self.charts: tuple[dict[str, Any], ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -256,7 +253,6 @@ class Worksheet:
         "column_count",
         "frozen_row_count",
         "frozen_column_count",
-        "charts",
     )
 
     def checkpoint(self) -> _SheetState:
@@ -1037,11 +1033,6 @@ class Spreadsheet:
 
     def row_colour(self, row: int, title: str | None = None) -> Colour | None:
         return self.worksheet(title).row_colour(row)
-
-
-def column_number(letters: str) -> int:
-    """1-based column number of letters ("A" -> 1), for tests and the demo."""
-    return column_index(letters) + 1
 
 
 class SheetsService:

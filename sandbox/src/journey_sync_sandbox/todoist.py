@@ -827,10 +827,6 @@ class TodoistService:
                     return project.sync_json()
         return None
 
-    def list_projects(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [p.sync_json() for p in self.projects.values() if not p.is_deleted]
-
     def add_collaborator(self, full_name: str, email: str, *, share_all: bool = True) -> str:
         """A person the projects are shared with (e.g. a coach tasks can be assigned to)."""
         with self.lock:
@@ -922,10 +918,6 @@ class TodoistService:
     def update(self, task_id: str, **fields: Any) -> None:
         with self.lock:
             self.update_item(self._live_item(task_id), fields)
-
-    def remove_project(self, project_id: str) -> None:
-        with self.lock:
-            self.delete_project(self._live_project(project_id))
 
 
 def _resources(resource_types: Sequence[str]) -> set[str]:
