@@ -237,6 +237,8 @@ class Worksheet:
         self.frozen_column_count = 0
         self.cells: dict[tuple[int, int], Cell] = {}
         self.conditional_formats: list[dict[str, Any]] = []
+        # Embedded charts (EmbeddedChart JSON), replaced never mutated: part of _PROPS.
+        self.charts: tuple[dict[str, Any], ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -253,6 +255,7 @@ class Worksheet:
         "column_count",
         "frozen_row_count",
         "frozen_column_count",
+        "charts",
     )
 
     def checkpoint(self) -> _SheetState:
