@@ -201,11 +201,18 @@ def _insert_request(sheet_id: int, insert: RowInsert) -> dict[str, Any]:
 
 
 def _formula_request(sheet_id: int, write: FormulaWrite) -> dict[str, Any]:
+    cell: dict[str, Any] = {"userEnteredValue": {"formulaValue": write.formula}}
+    fields = "userEnteredValue"
+    if write.number_format is not None:
+        # The footer's one format per row ("0.0%", "0"), set in the same request.
+        kind = "PERCENT" if "%" in write.number_format else "NUMBER"
+        cell["userEnteredFormat"] = {"numberFormat": {"type": kind, "pattern": write.number_format}}
+        fields += ",userEnteredFormat.numberFormat"
     return {
         "updateCells": {
             "range": _cell_range(sheet_id, write.row, write.column),
-            "rows": [{"values": [{"userEnteredValue": {"formulaValue": write.formula}}]}],
-            "fields": "userEnteredValue",
+            "rows": [{"values": [cell]}],
+            "fields": fields,
         }
     }
 
