@@ -128,9 +128,9 @@ def test_sigterm_mid_cycle_finishes_the_request_in_flight_then_exits_0(
     # Hold the next cycle's first request, as if the service were slow to answer.
     setup.sandbox.pause()
     held = setup.sandbox.traffic.counts()
-    time.sleep(1.5)
+    running.wait_for(lambda: setup.sandbox.held_requests > 0, 20, "the next cycle's request")
     running.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    running.wait_for_log("received SIGTERM: finishing the request in flight")
     assert running.process.poll() is None  # waiting for its request, not killed
     started = time.monotonic()
     setup.sandbox.resume()
@@ -148,7 +148,7 @@ def test_sigterm_exits_0_within_the_shutdown_timeout_even_when_a_request_hangs(
     running = service(JOURNEY_SYNC_SHUTDOWN_TIMEOUT="2")
     running.wait_for_log(CYCLE_DONE)
     setup.sandbox.pause()  # and never resume: the request in flight hangs
-    time.sleep(1.5)
+    running.wait_for(lambda: setup.sandbox.held_requests > 0, 20, "the next cycle's request")
     code, took = running.stop()
     setup.sandbox.resume()
     assert code == 0 and 1.5 < took < 5

@@ -153,6 +153,8 @@ class Sandbox:
         self._faults_lock = threading.Lock()
         self._open = threading.Event()
         self._open.set()
+        self._held = 0  # requests waiting for resume() (see held_requests)
+        self._held_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -223,6 +225,12 @@ class Sandbox:
     def resume(self) -> None:
         self._open.set()
 
+    @property
+    def held_requests(self) -> int:
+        """How many requests ``pause`` is holding right now (tests wait on this)."""
+        with self._held_lock:
+            return self._held
+
     def fail_next(
         self, service: str, status: int, count: int = 1, retry_after: int | None = None
     ) -> None:
@@ -279,7 +287,14 @@ class Sandbox:
 
     def dispatch(self, request: Request) -> Response:
         service, counter = _classify(request)
-        self._open.wait()
+        if not self._open.is_set():
+            with self._held_lock:
+                self._held += 1
+            try:
+                self._open.wait()
+            finally:
+                with self._held_lock:
+                    self._held -= 1
         if counter is not None:
             self.traffic.count(counter)
         response = self._answer(request, service, counter)
