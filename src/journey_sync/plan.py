@@ -627,8 +627,13 @@ def plan_notes(
     if not memory.notes:
         return
     rows: dict[str, SheetActionFactory] = {}
-    for placed in identities.placed:
+    # A held row's note ("?name|date") is taken off the row that is now that lead: the
+    # one that got its id this cycle if any (a person typed NEW), else any with that name
+    # and date (a copy deleted, the other kept).
+    for placed in sorted(identities.placed, key=lambda p: not p.id_written):
         rows[placed.lead_id] = _placed_factory(placed)
+        name, day = placed.lead.fingerprint()
+        rows.setdefault(f"?{name}|{day}", _placed_factory(placed))
     for held in identities.held:
         rows[held.key] = _held_factory(held)
     layout = ctx.model.layout

@@ -54,6 +54,7 @@ class FakeSheet:
         self.write_requests = 0
         self.applied: list[SheetWrites] = []
         self.fail_next_apply: Exception | None = None
+        self.before_next_apply: Callable[[], None] | None = None
 
     # ---------------------------------------------------------------- port
     def read(self) -> SheetSnapshot:
@@ -70,6 +71,10 @@ class FakeSheet:
         )
 
     def apply(self, writes: SheetWrites) -> None:
+        if self.before_next_apply is not None:
+            # A person acting while a cycle runs: between its read and its write.
+            person, self.before_next_apply = self.before_next_apply, None
+            person()
         if self.fail_next_apply is not None:
             failure, self.fail_next_apply = self.fail_next_apply, None
             raise failure
@@ -169,6 +174,36 @@ class FakeSheet:
         self.notes = {
             (r + count if r >= before_row else r, c): t for (r, c), t in self.notes.items()
         }
+
+    def delete_rows(self, first: int, count: int = 1) -> None:
+        """Delete rows first..first+count-1; the rows below move up (formulas shrink)."""
+        moved: dict[tuple[int, int], CellValue | Formula] = {}
+        for (r, c), v in self.cells.items():
+            if first <= r < first + count:
+                continue
+            if isinstance(v, Formula):
+                v = Formula(formulas.shift_formula_for_delete(v.text, first, count))
+            moved[(r - count if r >= first + count else r, c)] = v
+        self.cells = moved
+        self.notes = {
+            (r - count if r >= first + count else r, c): t
+            for (r, c), t in self.notes.items()
+            if not first <= r < first + count
+        }
+
+    def copy_row(self, source: int, target: int) -> None:
+        """Copy a row's values onto another row (Ctrl+C, Ctrl+V), replacing what was there."""
+        values = {c: v for (r, c), v in self.cells.items() if r == source}
+        for key in [k for k in self.cells if k[0] == target]:
+            del self.cells[key]
+        for c, v in values.items():
+            self.cells[(target, c)] = v
+
+    def clear_column(self, header: str) -> None:
+        """Empty every cell under a header (or: delete the column and add it back empty)."""
+        column = self.header_column(header)
+        for key in [k for k in self.cells if k[1] == column and k[0] > 1]:
+            del self.cells[key]
 
     def sort_leads(self, key_header: str, *, first: int, last: int, reverse: bool = False) -> None:
         """Sort rows first..last by a column, as Data > Sort range does (formulas elsewhere keep)."""

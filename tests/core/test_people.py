@@ -1,0 +1,439 @@
+"""What a studio's staff do to the sheet and to Todoist on a busy Monday, against the
+in-memory gateways: identity beyond the id cell, writes while rows move, strange cells,
+corrected dates, hand marks, departures undone, deleted rows, safety valves.
+
+Each test names the point of the "people" issue it shows; each would fail without it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journey_sync.changes import TasksVanished
+from journey_sync.dates import date_to_serial
+from journey_sync.sheet import read_sheet
+from support.checks import assert_exactly_once, assert_footer_right, tasks_per_step
+from support.world import HEADERS, World, lead_row
+
+TODAY = date(2026, 3, 2)  # a Monday
+STEPS = 13  # the example workflow's steps
+
+
+def live_tasks(world: World, lead_id: str) -> dict[str, object]:
+    return {
+        t.description.rsplit("step ", 1)[1]: t
+        for t in world.todoist.all_tasks()
+        if f"lead {lead_id} ·" in t.description and not t.is_deleted
+    }
+
+
+def note_on(world: World, name: str, header: str) -> str | None:
+    return world.sheet.notes.get((world.sheet.row_of(name), world.sheet.header_column(header)))
+
+
+# ------------------------------------------------------------ 1. identity
+
+
+def test_a_cleared_id_cell_gets_its_id_back_and_no_second_task_set(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Lead ID", None)
+    report = world.cycle()
+    assert report.new_leads == 0 and report.tasks_created == 0 and report.ids_restored == 1
+    assert world.lead_id("Ann Lee") == ann
+    assert_exactly_once(world)
+
+
+def test_the_id_column_deleted_and_added_back_restores_every_id(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    ids = {n: world.lead_id(n) for n in names}
+    world.sheet.clear_column("Lead ID")
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.ids_restored == 3
+    assert {n: world.lead_id(n) for n in names} == ids
+    assert_exactly_once(world)
+
+
+def test_a_row_moved_by_copy_and_paste_is_held_then_becomes_the_lead(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    # Move Ann to the bottom by copy and paste: a copy below Bo, a cycle in between...
+    world.sheet.insert_rows(4, 1)
+    world.sheet.copy_row(2, 4)
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.new_leads == 0
+    assert "copy of row 2" in (
+        world.sheet.notes.get((4, world.sheet.header_column("Lead ID"))) or ""
+    )
+    # ...then the original row deleted.
+    world.sheet.delete_rows(2)
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.new_leads == 0
+    assert world.lead_id("Ann Lee") == ann
+    assert note_on(world, "Ann Lee", "Lead ID") is None  # the question is gone with its cause
+    assert_exactly_once(world)
+
+
+def test_a_second_client_with_the_same_name_and_date_waits_for_a_person(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    world.sheet.append_lead({"Client name": "Ann Lee", "Date of lead": date_to_serial(TODAY)})
+    report = world.cycle()
+    assert report.tasks_created == 0
+    held_row = 3
+    column = world.sheet.header_column("Lead ID")
+    assert "different client" in world.sheet.notes[(held_row, column)]
+    world.sheet.set(held_row, "Lead ID", "NEW")
+    report = world.cycle()
+    assert report.new_leads == 1 and report.tasks_created == STEPS
+    assert world.sheet.notes.get((held_row, column), "") == ""
+    assert len({world.sheet.get(r, "Lead ID") for r in (2, 3)}) == 2
+
+
+# ------------------------------------------------------- 2. rows move mid-cycle
+
+
+def test_rows_sorted_between_read_and_write_put_no_mark_in_another_leads_row(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)
+    # While the cycle runs (after its read, before its write), someone sorts Z to A.
+    world.sheet.before_next_apply = lambda: world.sheet.sort_leads(
+        "Client name", first=2, last=4, reverse=True
+    )
+    report = world.cycle()
+    assert report.writes_misplaced >= 1
+    for other in ("Bo Chan", "Cy Dunn"):
+        assert world.mark(other, "Client contacted") is None, other
+    world.cycle()  # the mark is written where it belongs
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    for other in ("Bo Chan", "Cy Dunn"):
+        assert world.mark(other, "Client contacted") is None, other
+        other_id = world.lead_id(other)
+        assert not world.todoist.task_for(other_id, "contact").checked  # not closed by mistake
+    assert_exactly_once(world)
+
+
+def test_a_new_lead_id_never_lands_on_another_lead_when_rows_move(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Bo Chan", TODAY), lead_row("Cy Dunn", TODAY)], TODAY)
+    world.cycle()
+    ids = {n: world.lead_id(n) for n in ("Bo Chan", "Cy Dunn")}
+    world.sheet.append_lead({"Client name": "Ann Lee", "Date of lead": date_to_serial(TODAY)})
+    # Ann (row 4) sorts to the top while the cycle runs: row 4 is now Cy's.
+    world.sheet.before_next_apply = lambda: world.sheet.sort_leads("Client name", first=2, last=4)
+    report = world.cycle()
+    assert report.writes_misplaced >= 1
+    assert {n: world.lead_id(n) for n in ("Bo Chan", "Cy Dunn")} == ids
+    world.cycle()
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    assert ann not in ids.values()
+    assert len(live_tasks(world, ann)) == STEPS
+    assert {n: world.lead_id(n) for n in ("Bo Chan", "Cy Dunn")} == ids
+    assert_exactly_once(world)
+
+
+def test_a_row_deleted_mid_cycle_gets_no_stray_mark(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    bo = world.lead_id("Bo Chan")
+    world.todoist.complete(world.todoist.task_for(bo, "contact").id)
+    world.sheet.before_next_apply = lambda: world.sheet.delete_rows(2)  # Ann's row goes
+    world.cycle()
+    assert world.mark("Cy Dunn", "Client contacted") is None
+    world.cycle()
+    assert world.mark("Bo Chan", "Client contacted") == 1
+    assert world.mark("Cy Dunn", "Client contacted") is None
+
+
+# ------------------------------------------------ 3, 4. one row never stops the sheet
+
+
+@pytest.mark.parametrize(
+    "bad_date",
+    ["31/12/9999", date_to_serial(date(9999, 12, 31)), 2026, 5, "2026-13-45", "#REF!", True],
+)
+def test_an_implausible_lead_date_is_flagged_and_the_others_are_served(
+    make_world, bad_date
+) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([["Odd Row", bad_date, "x", "Web"], lead_row("Bo Chan", TODAY)], TODAY)
+    report = world.cycle()
+    assert report.tasks_created == STEPS  # Bo's, none for the odd row
+    assert "Odd Row" not in " ".join(t.content for t in world.todoist.all_tasks())
+    assert note_on(world, "Odd Row", "Date of lead")
+
+
+def test_a_lead_date_a_year_ahead_is_flagged(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Far Future", TODAY + timedelta(days=400))], TODAY)
+    report = world.cycle()
+    assert report.tasks_created == 0
+    assert "cannot be right" in (note_on(world, "Far Future", "Date of lead") or "")
+
+
+def test_a_count_formula_in_the_date_column_is_not_a_lead(make_world) -> None:  # type: ignore[no-untyped-def]
+    from support.fakes import Formula
+
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.sheet.cells[(3, 1)] = "Total"
+    world.sheet.cells[(3, 2)] = Formula("=COUNTA(A2:A2)")
+    report = world.cycle()
+    assert report.tasks_created == STEPS
+    assert world.sheet.get(3, "Lead ID") is None
+    assert (3, world.sheet.header_column("Date of lead")) not in world.sheet.notes
+
+
+cell_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.sampled_from(
+        ["#REF!", "#N/A", "=1+1", "31/12/9999", "0001-01-01", "9999-12-31", "x" * 50000]
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(row=st.lists(cell_values, min_size=len(HEADERS) - 1, max_size=len(HEADERS) - 1))
+def test_any_values_in_one_row_never_stop_the_sheet(workflow, row) -> None:  # type: ignore[no-untyped-def]
+    # Any cell but the Lead ID (journey-sync's own column) may hold anything.
+    row = [*row, None]
+    with tempfile.TemporaryDirectory() as tmp:
+        world = World(workflow, Path(tmp), [row, lead_row("Bo Chan", TODAY)], TODAY)
+        world.cycle()
+        bo = world.sheet.get(3, "Lead ID")
+        assert isinstance(bo, str) and bo.startswith("L-")
+        assert len(live_tasks(world, bo)) == STEPS
+        world.cycle()
+        assert_exactly_once(world)
+        world.state.close()
+
+
+# --------------------------------------------------- 5. corrected lead dates
+
+
+def test_a_corrected_lead_date_moves_open_tasks_but_not_a_rescheduled_one(make_world) -> None:  # type: ignore[no-untyped-def]
+    wrong = TODAY - timedelta(days=365)  # typed a year early
+    world = make_world([lead_row("Ann Lee", wrong)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    before = live_tasks(world, ann)
+    assert "check_in_12m" in before  # overdue stage step: due today
+    # A coach already moved the 6-month check-in by hand.
+    from journey_sync.ports import Due
+
+    moved_by_hand = world.todoist.task_for(ann, "check_in_6m").id
+    world.todoist._change(moved_by_hand, due=Due(day=TODAY + timedelta(days=3)))
+    world.sheet.set(2, "Date of lead", date_to_serial(TODAY))
+    world.cycle()
+    world.cycle()
+    tasks = live_tasks(world, ann)
+    assert tasks["check_in_12m"].due.day == date(2027, 3, 2)  # type: ignore[attr-defined]
+    assert tasks["book_meeting"].due.day == TODAY + timedelta(days=2)  # type: ignore[attr-defined]
+    assert tasks["check_in_6m"].due.day == TODAY + timedelta(days=3)  # type: ignore[attr-defined]
+    # Past touch-bases that were skipped come back now that they are ahead.
+    assert "touch_base_6w" in tasks
+    assert_exactly_once(world)
+
+
+# ------------------------------------------------------ 6. marks that mean it
+
+
+def test_a_hand_mark_removed_reopens_its_task_and_is_never_written_back(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    bo = world.lead_id("Bo Chan")
+    # A 1 typed in the wrong row (Bo's instead of Ann's)...
+    world.sheet.set(world.sheet.row_of("Bo Chan"), "Client contacted", 1)
+    world.cycle()
+    assert world.todoist.task_for(bo, "contact").checked
+    # ...and taken away again.
+    world.sheet.set(world.sheet.row_of("Bo Chan"), "Client contacted", None)
+    world.cycle()
+    world.cycle()
+    assert world.mark("Bo Chan", "Client contacted") is None
+    assert not world.todoist.task_for(bo, "contact").checked
+    model = read_sheet(world.workflow, world.sheet.read())
+    assert sum(1 for lead in model.leads if "contacted" in lead.marks) == 0
+    assert_footer_right(world)
+
+
+def test_a_task_reopened_by_a_coach_after_a_hand_mark_stays_open(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.set(2, "Client contacted", 1)
+    world.cycle()
+    task = world.todoist.task_for(ann, "contact")
+    assert task.checked
+    world.todoist.uncomplete(task.id)
+    for _ in range(3):
+        world.cycle()
+    assert not world.todoist.task_for(ann, "contact").checked
+    assert world.mark("Ann Lee", "Client contacted") == 1  # the person's mark stays
+    # When the coach then completes it, nothing is written over the person's 1.
+    world.todoist.complete(task.id)
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") == 1
+
+
+def test_a_ticked_checkbox_counts_and_closes_the_task(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.set(2, "Client contacted", True)
+    world.cycle()
+    assert world.todoist.task_for(ann, "contact").checked
+    model = read_sheet(world.workflow, world.sheet.read())
+    assert "contacted" in model.leads[0].marks
+    assert_footer_right(world)
+
+
+def test_an_unticked_checkbox_is_ticked_when_the_task_is_done(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.sheet.set(2, "Client contacted", False)
+    world.cycle()
+    world.todoist.complete(world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") is True
+
+
+@pytest.mark.parametrize("odd", ["x", "yes", "✓", "1", date_to_serial(TODAY)])
+def test_any_other_value_in_a_stage_cell_gets_a_note_and_is_not_counted(make_world, odd) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    world.sheet.set(2, "Client contacted", odd)
+    report = world.cycle()
+    assert "type 1 to mark this stage" in (note_on(world, "Ann Lee", "Client contacted") or "")
+    assert report.tasks_closed == 0
+    world.sheet.set(2, "Client contacted", 1)
+    world.cycle()
+    assert note_on(world, "Ann Lee", "Client contacted") in (None, "")
+
+
+# ------------------------------------------------- 7. departures that can be undone
+
+
+def test_a_reason_cleared_brings_the_lead_back(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.set(2, "Reason for discontinue", "Moved away")
+    world.cycle()
+    assert live_tasks(world, ann) == {}
+    assert world.mark("Ann Lee", "When left journey") == date_to_serial(TODAY)
+    world.clock.set_day(TODAY + timedelta(days=5))
+    world.sheet.set(2, "Reason for discontinue", None)
+    world.cycle()
+    tasks = live_tasks(world, ann)
+    assert world.mark("Ann Lee", "When left journey") is None
+    assert "check_in_12m" in tasks and "contact" in tasks  # stage steps: due today if overdue
+    assert tasks["contact"].due.day == TODAY + timedelta(days=5)  # type: ignore[attr-defined]
+    world.cycle()
+    assert_exactly_once(world)
+    assert len(live_tasks(world, ann)) == len(tasks)
+
+
+def test_a_deleted_row_loses_its_tasks_after_a_day_not_before(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn", "Di Eve"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.delete_rows(2)
+    report = world.cycle()
+    assert any("'ann lee'" in w for w in report.warnings)
+    assert len(live_tasks(world, ann)) == STEPS
+    world.clock.now += timedelta(hours=23)
+    assert any("ann lee" in w for w in world.cycle().warnings)
+    assert len(live_tasks(world, ann)) == STEPS
+    world.clock.now += timedelta(hours=2)
+    world.cycle()
+    assert live_tasks(world, ann) == {}
+
+
+def test_a_deleted_row_pasted_back_gets_its_tasks_again(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    row = [world.sheet.get(2, h) for h in HEADERS]
+    world.sheet.delete_rows(2)
+    world.cycle()
+    world.clock.now += timedelta(days=2)
+    world.cycle()
+    assert live_tasks(world, ann) == {}
+    world.sheet.insert_rows(2, 1)
+    for header, value in zip(HEADERS, row, strict=True):
+        world.sheet.set(2, header, value)
+    world.cycle()
+    assert len(live_tasks(world, ann)) > 0
+    assert_exactly_once(world)
+
+
+def test_a_third_of_the_leads_vanishing_at_once_removes_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn", "Di Eve", "Ed Fox", "Flo Gee"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    before = sum(tasks_per_step(world).values())
+    world.sheet.delete_rows(2, 3)
+    report = world.cycle()
+    assert any("looks like a sheet emptied" in w for w in report.warnings)
+    world.clock.now += timedelta(days=3)
+    report = world.cycle()
+    assert any("looks like a sheet emptied" in w for w in report.warnings)
+    assert sum(tasks_per_step(world).values()) == before
+
+
+# ------------------------------------------------------ 8. footer and people
+
+
+def test_leads_pasted_over_the_footer_keep_what_people_typed(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    world.todoist.complete(world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    world.cycle()
+    start = min(f.row for f in read_sheet(world.workflow, world.sheet.read()).footer)
+    # Pasted over the "Total reached" and "Share" rows: names, dates and their 1s.
+    for offset, name in enumerate(["Eve Over", "Fay Over"]):
+        world.sheet.set(start + offset, "Client name", name)
+        world.sheet.set(start + offset, "Date of lead", date_to_serial(TODAY))
+        world.sheet.set(start + offset, "Client meeting booked", 1)
+    world.cycle()
+    world.cycle()
+    for name in ("Eve Over", "Fay Over"):
+        assert world.mark(name, "Client meeting booked") == 1
+        assert world.mark(name, "Client contacted") is None  # the old total (1) is gone
+    assert_footer_right(world)
+    assert_exactly_once(world)
+
+
+# --------------------------------------------------- 9. the Todoist safety valve
+
+
+def test_a_full_sync_missing_most_known_tasks_stops_the_cycle(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    # A partial answer: Todoist "forgets" the tasks, and the sync token is refused.
+    for task in list(world.todoist.all_tasks()):
+        world.todoist.items.pop(task.id)
+    world.restart()
+    with world.state.transaction() as db:  # Todoist answers the next read in full
+        world.state.put(db, world.workflow.name, "sync_token", None)
+    with pytest.raises(TasksVanished, match="partial answer"):
+        world.cycle()
+    assert all(r.status == "open" for r in world.state.memory(world.workflow.name).tasks.values())
+    assert ann
