@@ -50,6 +50,7 @@ from .sheets_transport import (
     load_service_account,
     service_account_email,
 )
+from .tab_requests import TAB_METADATA_FIELDS, tabs_batch
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -215,11 +216,22 @@ class GoogleSheetsGateway:
     # ----------------------------------------------------------------------- writing
 
     def apply(self, writes: SheetWrites) -> None:
-        if not (writes.has_cell_changes() or writes.colour_rules):
+        if not (writes.has_cell_changes() or writes.colour_rules or writes.tabs):
             return
         check_coordinates(writes)
         meta = self._metadata()
         batch = batch_requests(writes, meta)
+        tab_values: list[dict[str, object]] = []
+        if writes.tabs:
+            # journey-sync's own tab (the Funnel tab), only in cycles where it changed:
+            # a fresh look at the sheets and their charts, so a chart is never added twice.
+            sheets = self._errors.call(
+                lambda: self._client.fetch_sheet_metadata(
+                    self.spreadsheet_id, params={"fields": TAB_METADATA_FIELDS}
+                )
+            ).get("sheets", [])
+            tab_requests, tab_values = tabs_batch(writes.tabs, sheets)
+            batch.requests.extend(tab_requests)
         for _, rule in batch.added_rules:
             _log.info("adding colour rule %r to worksheet %r", rule.name, meta.title)
         if batch.requests:
@@ -237,8 +249,9 @@ class GoogleSheetsGateway:
                 meta.row_count += batch.grown_rows
             if meta.column_count is not None:
                 meta.column_count += batch.grown_columns
-        if writes.values:
+        if writes.values or tab_values:
             values = values_body(meta.title, writes)
+            values["data"].extend(tab_values)
             try:
                 self._errors.call(
                     lambda: self._client.values_batch_update(self.spreadsheet_id, values)

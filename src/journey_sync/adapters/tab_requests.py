@@ -15,6 +15,7 @@ The adapter calls these with what it already knows about the spreadsheet (from t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -142,3 +143,54 @@ def tab_value_ranges(writes: TabWrites) -> list[dict[str, Any]]:
         rows.append(row)
     a1 = f"{_quoted(writes.title)}!{column_letter(left)}{top}:{column_letter(right)}{bottom}"
     return [{"range": a1, "majorDimension": "ROWS", "values": rows}]
+
+
+# What the gateway asks spreadsheets.get for when it writes a tab (only in cycles where
+# the tab changed): every sheet's id and title, and the charts on it.
+TAB_METADATA_FIELDS = "sheets(properties(sheetId,title),charts(chartId,spec(title,basicChart)))"
+
+
+def _new_sheet_id(title: str, used: set[int]) -> int:
+    """A sheet id of our choosing, so addSheet and addChart go in one batchUpdate."""
+    sheet_id = int(hashlib.sha256(title.encode()).hexdigest()[:7], 16) + 1
+    while sheet_id in used:
+        sheet_id += 1
+    return sheet_id
+
+
+def tabs_batch(
+    tabs: Sequence[TabWrites], sheets: Sequence[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """For ``SheetWrites.tabs``: the ``spreadsheets.batchUpdate`` requests (addSheet when
+    the tab is missing, formats, charts) and the ``values.batchUpdate`` data, given the
+    ``sheets`` of a ``spreadsheets.get`` with ``TAB_METADATA_FIELDS``. The gateway appends
+    them to the cycle's own two requests."""
+    requests: list[dict[str, Any]] = []
+    data: list[dict[str, Any]] = []
+    used = {int(s.get("properties", {}).get("sheetId", 0)) for s in sheets}
+    for tab in tabs:
+        found = next((s for s in sheets if s.get("properties", {}).get("title") == tab.title), None)
+        if found is None:
+            sheet_id = _new_sheet_id(tab.title, used)
+            used.add(sheet_id)
+            columns = max(
+                [26] + [w.column for w in tab.values] + [c.anchor_column + 8 for c in tab.charts]
+            )
+            requests.append(
+                {
+                    "addSheet": {
+                        "properties": {
+                            "sheetId": sheet_id,
+                            "title": tab.title,
+                            "gridProperties": {"rowCount": 1000, "columnCount": columns},
+                        }
+                    }
+                }
+            )
+            charts: Sequence[Mapping[str, Any]] = []
+        else:
+            sheet_id = int(found["properties"]["sheetId"])
+            charts = found.get("charts", [])
+        requests.extend(tab_requests(tab, sheet_id, charts))
+        data.extend(tab_value_ranges(tab))
+    return requests, data
