@@ -17,6 +17,7 @@ from journey_sync.funnel_tab import (
     STAGE_HEADERS,
     plan_funnel_tab,
 )
+from journey_sync.ports import SheetWrites
 from journey_sync.report import render_report
 from journey_sync.sheet import Lead, read_sheet
 
@@ -106,3 +107,18 @@ def test_the_tab_says_what_the_report_says() -> None:
         assert grid[(row, 4)] == stage["not_yet_due"]
         expected = None if stage["drop_off"] is None else round(stage["drop_off"] / 100, 4)
         assert grid[(row, 5)] == expected
+
+
+def test_the_fake_sheet_keeps_the_tab_like_the_gateway() -> None:
+    """The in-memory sheet the engine tests use: charts found by title, never twice."""
+    sheet = build([])
+    first = plan_funnel_tab(WORKFLOW, leads(), TODAY, None)
+    assert first is not None
+    sheet.apply(SheetWrites(tabs=(first.writes,)))
+    requests_after_first = sheet.write_requests
+    assert requests_after_first == 2  # one batchUpdate (tab, charts), one values write
+    again = plan_funnel_tab(WORKFLOW, leads(), TODAY, None)  # a restart with lost state
+    assert again is not None
+    sheet.apply(SheetWrites(tabs=(again.writes,)))
+    assert [c.title for c in sheet.tab_charts["Funnel"]] == [c.title for c in first.writes.charts]
+    assert sheet.tabs["Funnel"] == {k: v for k, v in cells(first).items() if v is not None}

@@ -27,6 +27,8 @@ from journey_sync.ports import (
     ReopenTask,
     SheetSnapshot,
     SheetWrites,
+    TabChart,
+    TabWrites,
     Task,
     TaskChanges,
     TaskCommand,
@@ -55,6 +57,9 @@ class FakeSheet:
         self.applied: list[SheetWrites] = []
         self.fail_next_apply: Exception | None = None
         self.before_next_apply: Callable[[], None] | None = None
+        # journey-sync's own tabs (the Funnel tab): cells, and charts found by title.
+        self.tabs: dict[str, dict[tuple[int, int], CellValue]] = {}
+        self.tab_charts: dict[str, list[TabChart]] = {}
 
     # ---------------------------------------------------------------- port
     def read(self) -> SheetSnapshot:
@@ -88,6 +93,7 @@ class FakeSheet:
             or writes.notes
             or missing_rules
             or any(v.as_date for v in writes.values)
+            or writes.tabs
         ):
             self.write_requests += 1
         for insert in writes.inserts:
@@ -100,8 +106,10 @@ class FakeSheet:
             else:
                 self.notes.pop((note.row, note.column), None)
         self.rules.extend(missing_rules)
-        if writes.values:
+        if writes.values or any(tab.values for tab in writes.tabs):
             self.write_requests += 1
+        for tab in writes.tabs:
+            self._apply_tab(tab)
         for v in writes.values:
             if v.value is None or v.value == "":
                 self.cells.pop((v.row, v.column), None)
@@ -109,6 +117,23 @@ class FakeSheet:
                 self.cells[(v.row, v.column)] = v.value
             if v.as_date:
                 self.date_cells.add((v.row, v.column))
+
+    def _apply_tab(self, tab: TabWrites) -> None:
+        """As the gateway does: the tab created when missing, its cells written RAW, a
+        chart added when none of its title is there, else its spec replaced."""
+        cells = self.tabs.setdefault(tab.title, {})
+        for v in tab.values:
+            if v.value is None or v.value == "":
+                cells.pop((v.row, v.column), None)
+            else:
+                cells[(v.row, v.column)] = v.value
+        charts = self.tab_charts.setdefault(tab.title, [])
+        for chart in tab.charts:
+            same = [i for i, c in enumerate(charts) if c.title == chart.title]
+            if same:
+                charts[same[0]] = chart
+            else:
+                charts.append(chart)
 
     # ---------------------------------------------------- what people do
     def header_column(self, header: str) -> int:
