@@ -39,6 +39,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("JOURNEY_SYNC_HEALTH_PORT", "8080", "health endpoint port (0: off)"),
     ("JOURNEY_SYNC_HEALTH_HOST", "127.0.0.1", "health endpoint address"),
     ("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", "8", "seconds a stop may take"),
+    ("JOURNEY_SYNC_UNHEALTHY_AFTER", "1200", "seconds of failing cycles before unhealthy"),
     ("JOURNEY_SYNC_LOG_FORMAT", "text", "text or json"),
 )
 

@@ -72,7 +72,7 @@ def run(*, once: bool = False, dry_run: bool = False) -> int:
             settings.interval_seconds,
             stats,
             previous_success=_previous_successes(state, names),
-            unhealthy_after=_unhealthy_after(settings),
+            unhealthy_after=settings.unhealthy_after_seconds,
         )
         engines = _engines(workflows, settings, state, stats, stop, health)
         server = _health_server(health, settings) if scheduled else None
@@ -146,12 +146,6 @@ def _previous_successes(state: StateStore, names: Sequence[str]) -> dict[str, fl
         except ValueError:
             continue  # a cache value we cannot read is simply not shown
     return found
-
-
-def _unhealthy_after(settings: Settings) -> float | None:
-    # Settings without the field (an older settings module) keep the old rule.
-    value = getattr(settings, "unhealthy_after_seconds", None)
-    return float(value) if value is not None else None
 
 
 def _health_server(health: Health, settings: Settings) -> HealthServer | None:

@@ -6,9 +6,9 @@ writes (a Sheets batch update, a batch of Todoist commands), even in a cycle tha
 afterwards: a first onboarding of thousands of leads that is cut short by Todoist's quota
 after sending work is progressing, not failing. A workflow is unhealthy once neither a
 success nor progress happened for longer than ``unhealthy_after`` seconds
-(``JOURNEY_SYNC_UNHEALTHY_AFTER``; three intervals when not given). Before a workflow's
-first success the time is counted from the daemon's start, so a freshly started service
-has that long (its grace period). One failed cycle does not make the service unhealthy
+(``JOURNEY_SYNC_UNHEALTHY_AFTER``, default 20 minutes; three intervals when that is
+longer, or when not given). Before a workflow's first success the time is counted from
+the daemon's start, so a freshly started service has that long (its grace period). One failed cycle does not make the service unhealthy
 (the next one usually succeeds); failing (credentials, sharing, a service down beyond the
 retry budget) for longer than the threshold does.
 
@@ -98,13 +98,16 @@ class Health:
 
     @property
     def stale_after(self) -> float:
-        """Seconds without a success or progress after which a workflow is unhealthy."""
-        if self.unhealthy_after is not None:
+        """Seconds without a success or progress after which a workflow is unhealthy:
+        ``unhealthy_after``, or three intervals if that is longer (a slow schedule is not
+        a failing one)."""
+        intervals = STALE_INTERVALS * self.interval
+        if self.unhealthy_after is not None and self.unhealthy_after > intervals:
             return self.unhealthy_after
-        return STALE_INTERVALS * self.interval
+        return intervals
 
     def _threshold_text(self) -> str:
-        if self.unhealthy_after is not None:
+        if self.unhealthy_after is not None and self.unhealthy_after > self.interval * 3:
             return f"more than {_seconds(self.stale_after)}"
         return f"more than {STALE_INTERVALS} intervals ({_seconds(self.stale_after)})"
 

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # How long SIGTERM/SIGINT wait for the cycle in flight before exiting anyway (the state
     # store survives an exit at any point). Below Docker's default 10 s stop grace period.
     shutdown_timeout_seconds: float = Field(8.0, validation_alias="JOURNEY_SYNC_SHUTDOWN_TIMEOUT")
+    # /healthz turns unhealthy once no cycle succeeded or made progress for this long (or
+    # three intervals, if longer). Longer than Todoist's 15-minute quota window, so a first
+    # onboarding that waits one out is not reported unhealthy.
+    unhealthy_after_seconds: float = Field(1200.0, validation_alias="JOURNEY_SYNC_UNHEALTHY_AFTER")
 
     @classmethod
     def settings_customise_sources(
@@ -92,6 +96,11 @@ class Settings(BaseSettings):
     @classmethod
     def _shutdown(cls, value: object) -> float:
         return _number("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", value, minimum=0.0)
+
+    @field_validator("unhealthy_after_seconds", mode="before")
+    @classmethod
+    def _unhealthy_after(cls, value: object) -> float:
+        return _number("JOURNEY_SYNC_UNHEALTHY_AFTER", value, minimum=1.0)
 
     @field_validator("health_port", mode="before")
     @classmethod

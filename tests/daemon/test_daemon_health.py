@@ -162,3 +162,76 @@ def test_health_client_without_a_server_or_with_the_endpoint_off(
         port = s.getsockname()[1]
     assert check(f"http://127.0.0.1:{port}/healthz", timeout=2) == 1
     assert "no answer from" in capsys.readouterr().err
+
+
+# ------------------------------------------------------- progress and the threshold
+
+
+def test_a_failing_cycle_that_sent_work_is_progress_not_failure(clock: FakeClock) -> None:
+    # A first onboarding: each cycle sends batches, then Todoist's quota cuts it short.
+    health = Health(["A"], interval=60, clock=clock, unhealthy_after=1200)
+    assert health.stale_after == 1200
+    for _ in range(4):  # an hour of cycles cut short by the quota, each after some work
+        clock.now += 900
+        health.record_progress("A")
+        health.record_failure("A", "Todoist is rate-limiting journey-sync")
+        healthy, text = health.status()
+        assert healthy is True, text
+        assert "A: ok: no successful cycle yet" in text
+        assert "last write accepted 0.0 s ago" in text
+        assert "the last cycle failed: Todoist is rate-limiting" in text
+    # Then nothing gets through any more: failing for longer than the threshold.
+    clock.now += 1200
+    assert health.status()[0] is True  # exactly the threshold: still within
+    clock.now += 1
+    healthy, text = health.status()
+    assert healthy is False
+    assert "A: unhealthy: no successful cycle yet" in text
+    assert "last write accepted 1201 s ago, more than 1200 s" in text
+    assert "last error: Todoist is rate-limiting" in text
+
+
+def test_cycles_failing_longer_than_the_threshold_are_unhealthy(clock: FakeClock) -> None:
+    health = Health(["A"], interval=60, clock=clock, unhealthy_after=300)
+    health.record_success("A", _report("A"))
+    for _ in range(5):  # failures with no write accepted (e.g. the sheet not shared)
+        clock.now += 60
+        health.record_failure("A", "the spreadsheet is not shared")
+        assert health.status()[0] is True
+    clock.now += 1
+    healthy, text = health.status()
+    assert healthy is False
+    assert "A: unhealthy: last successful cycle 301 s ago, more than 300 s" in text
+    health.record_success("A", _report("A"))
+    assert health.status()[0] is True
+
+
+def test_the_threshold_is_never_shorter_than_three_intervals(clock: FakeClock) -> None:
+    # Cycles an hour apart are not failing after 20 minutes without one.
+    health = Health(["A"], interval=3600, clock=clock, unhealthy_after=1200)
+    assert health.stale_after == 3 * 3600
+    health.record_success("A", _report("A"))
+    clock.now += 2 * 3600
+    assert health.status()[0] is True
+    clock.now += 3601
+    healthy, text = health.status()
+    assert not healthy and "more than 3 intervals (10800 s)" in text
+
+
+def test_metrics_show_quota_waits_and_the_process_memory_and_cpu(clock: FakeClock) -> None:
+    stats = ServiceStats()
+    stats.todoist.quota_waits, stats.todoist.quota_wait_seconds = 3, 42.5
+    stats.sheets.quota_waits = 1
+    health = Health(["A"], interval=60, stats=stats, clock=clock)
+    burn = sum(i * i for i in range(200_000))  # some CPU time of our own
+    lines = health.metrics().splitlines()
+    assert 'journey_sync_quota_waits_total{service="todoist"} 3' in lines
+    assert 'journey_sync_quota_waits_total{service="sheets"} 1' in lines
+    assert 'journey_sync_quota_wait_seconds_total{service="todoist"} 42.5' in lines
+    assert "# TYPE process_resident_memory_bytes gauge" in lines
+    assert "# TYPE process_cpu_seconds_total counter" in lines
+    samples = {ln.split()[0]: float(ln.split()[1]) for ln in lines if not ln.startswith("#")}
+    # This test process is a Python interpreter with pytest loaded: tens of MB at least,
+    # and far from a terabyte (pages, not bytes, would be off by 4096).
+    assert 10e6 < samples["process_resident_memory_bytes"] < 1e12
+    assert samples["process_cpu_seconds_total"] > 0 and burn > 0

@@ -8,13 +8,15 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from journey_sync.adapters.todoist import RATE_LIMITED
 from journey_sync.cycles import CycleRunner
 from journey_sync.dates import date_to_serial
-from journey_sync.engine import CycleReport
-from journey_sync.errors import AccessError, SettingsError
+from journey_sync.engine import CycleReport, Engine
+from journey_sync.errors import AccessError, ApiError, SettingsError
 from journey_sync.health import Health
 from journey_sync.lifecycle import (
     GuardedSheet,
@@ -23,8 +25,12 @@ from journey_sync.lifecycle import (
     StopFlag,
     state_lock,
 )
+from journey_sync.ports import CellWrite, CloseTask, SheetWrites
 from journey_sync.schedule import Daemon
-from journey_sync.wiring import ServiceStats
+from journey_sync.settings import load_settings
+from journey_sync.state import StateStore
+from journey_sync.wiring import ServiceStats, build_engines
+from journey_sync.workflow import load_workflows
 
 # ------------------------------------------------------------------------ stop flag
 
@@ -249,3 +255,155 @@ def test_a_stop_during_a_cycle_lets_it_finish_then_serve_returns() -> None:
     daemon = Daemon([slow], CycleRunner(stats), stop, 10)  # type: ignore[list-item]
     took = _serve_for(daemon, stop, 0.2)  # the first cycle starts at once
     assert slow.cycles == 1 and 0.5 <= took < 1.5
+
+
+# ------------------------------------------------------------ wiring and progress
+
+
+class QuotaFrom:
+    """A ``TaskGateway`` whose command batches from the ``refuse_from``-th on get Todoist's
+    quota answer (after the retry budget)."""
+
+    def __init__(self, inner: Any, refuse_from: int) -> None:
+        self.inner = inner
+        self.refuse_from = refuse_from
+        self.batches = 0
+
+    def changes(self, sync_token: str | None) -> Any:
+        return self.inner.changes(sync_token)
+
+    def completed(self, *, project_id: str, since: Any) -> Any:
+        return self.inner.completed(project_id=project_id, since=since)
+
+    def apply(self, commands: Any) -> Any:
+        self.batches += 1
+        if self.batches >= self.refuse_from:
+            raise ApiError("Todoist", 429, RATE_LIMITED)
+        return self.inner.apply(commands)
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_cycle_cut_short_by_the_quota_after_sending_work_counts_as_progress(
+    make_world: Callable[..., Any],
+) -> None:
+    world = make_world([lead_row(f"Lead {n}", date(2026, 3, 2)) for n in range(12)])
+    name = world.workflow.name
+    clock = Monotonic()
+    health = Health([name], 60, clock=clock, unhealthy_after=600)
+    stop = StopFlag()
+    todoist = QuotaFrom(world.todoist, refuse_from=2)
+
+    def progress() -> None:
+        health.record_progress(name)
+
+    engine = Engine(
+        world.workflow,
+        GuardedSheet(world.sheet, stop, progress),
+        GuardedTasks(todoist, stop, progress),
+        world.state,
+        clock=world.clock,
+        new_id=world.new_id,
+    )
+    clock.now += 500
+    outcome = CycleRunner(ServiceStats(), health).cycle(engine)
+    assert not outcome.ok  # the quota cut the cycle short...
+    assert todoist.batches == 2 and world.todoist.command_requests == 1  # ...after one batch
+    clock.now += 500  # 1000 s after the start, 500 s after the accepted work
+    healthy, text = health.status()
+    assert healthy, text
+    assert "last write accepted 500 s ago; the last cycle failed" in text
+    clock.now += 101
+    assert health.status()[0] is False  # and without more progress it turns unhealthy
+
+
+def test_a_failing_cycle_that_sent_nothing_is_no_progress(
+    make_world: Callable[..., Any],
+) -> None:
+    world = make_world([lead_row("Ada", date(2026, 3, 2))])
+    name = world.workflow.name
+    clock = Monotonic()
+    health = Health([name], 60, clock=clock, unhealthy_after=600)
+    stop = StopFlag()
+    world.sheet.fail_next_apply = AccessError("the spreadsheet is not shared")
+    engine = Engine(
+        world.workflow,
+        GuardedSheet(world.sheet, stop, lambda: health.record_progress(name)),
+        GuardedTasks(world.todoist, stop, lambda: health.record_progress(name)),
+        world.state,
+        clock=world.clock,
+        new_id=world.new_id,
+    )
+    clock.now += 500
+    assert not CycleRunner(ServiceStats(), health).cycle(engine).ok
+    assert world.todoist.command_requests == 0
+    clock.now += 101
+    healthy, text = health.status()
+    assert not healthy and "last write accepted" not in text, text
+
+
+def test_guards_report_accepted_writes_only() -> None:
+    calls: list[str] = []
+
+    class Sheet:
+        def read(self) -> Any:
+            return "snapshot"
+
+        def apply(self, writes: SheetWrites) -> None:
+            if writes.values and writes.values[0].value == "boom":
+                raise AccessError("refused")
+
+    class Tasks:
+        def changes(self, sync_token: str | None) -> Any:
+            return None
+
+        def completed(self, *, project_id: str, since: Any) -> Any:
+            return ()
+
+        def apply(self, commands: Any) -> Any:
+            return ()
+
+    stop = StopFlag()
+    sheet = GuardedSheet(Sheet(), stop, lambda: calls.append("sheet"))  # type: ignore[arg-type]
+    tasks = GuardedTasks(Tasks(), stop, lambda: calls.append("tasks"))  # type: ignore[arg-type]
+    sheet.read()
+    tasks.changes(None)
+    sheet.apply(SheetWrites())  # nothing to write: no request, no progress
+    tasks.apply([])
+    assert calls == []
+    sheet.apply(SheetWrites(values=(CellWrite(2, 3, 1),)))
+    tasks.apply([CloseTask(uuid="u", task_id="1")])
+    assert calls == ["sheet", "tasks"]
+    with pytest.raises(AccessError):
+        sheet.apply(SheetWrites(values=(CellWrite(2, 3, "boom"),)))
+    assert calls == ["sheet", "tasks"]
+
+
+def test_build_engines_gives_the_daemon_guarded_gateways(setup: Any) -> None:
+    settings = load_settings(setup.env)
+    workflows = load_workflows(settings.workflows)
+    stop = StopFlag()
+    seen: list[str] = []
+    state = StateStore(":memory:")
+    try:
+        plain = build_engines(workflows, settings, state, ServiceStats())
+        assert not isinstance(plain[0].sheet, GuardedSheet)
+        engines = build_engines(
+            workflows, settings, state, ServiceStats(), stop=stop, on_write=seen.append
+        )
+        assert [e.name for e in engines] == [w.name for w in workflows.workflows]
+        engine = engines[0]
+        assert isinstance(engine.sheet, GuardedSheet) and isinstance(engine.tasks, GuardedTasks)
+        engine.run_cycle()  # against the sandbox: ids, tasks
+        assert seen and set(seen) == {engine.name}
+        stop.request("SIGTERM")
+        with pytest.raises(ShutdownRequested):
+            engine.run_cycle()
+    finally:
+        state.close()
