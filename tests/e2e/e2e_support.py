@@ -215,9 +215,8 @@ class Lead:
 class Api:
     """The emulated Google Sheets and Todoist APIs, used as a person's tools would."""
 
-    def __init__(self, env: dict[str, str], *, honour_quota: bool = False) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         self.env = env
-        self.honour_quota = honour_quota
         self.workflow: Workflow = load_workflows(env["JOURNEY_SYNC_WORKFLOWS"]).workflows[0]
         self.sheets_url = env["JOURNEY_SYNC_SHEETS_API_URL"]
         self.todoist_url = env["JOURNEY_SYNC_TODOIST_API_URL"]
@@ -250,14 +249,7 @@ class Api:
         return response.json()
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One request; with ``honour_quota``, a 429 is waited out (Retry-After) and
-        resent, a bounded number of times."""
-        for _ in range(10):
-            response = self.http.request(method, url, **kwargs)
-            if response.status_code != 429 or not self.honour_quota:
-                return response
-            time.sleep(min(15.0, float(response.headers.get("Retry-After", "1"))) + 0.1)
-        return response
+        return self.http.request(method, url, **kwargs)
 
     def values(self, range_a1: str | None = None, render: str = "UNFORMATTED_VALUE") -> list[Any]:
         range_a1 = range_a1 or self.workflow.sheet.worksheet
