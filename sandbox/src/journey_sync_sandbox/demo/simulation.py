@@ -14,11 +14,12 @@ HTTP, against the sandbox's emulators on 127.0.0.1. Only time and people are sim
 * some clients leave, and someone types the reason into the sheet;
 * journey-sync's cycle runs once per simulated day.
 
-At the end it prints the sheet as the sandbox holds it, each row's colour as the sheet's
-conditional-format rules evaluate it (not from our own data), the footer rows as they
-read in the sheet, the funnel (the figures of ``journey-sync report``) and the requests
-the year cost; and it writes the sheet as an HTML page. The same seed gives the same
-year, byte for byte.
+At the end ``simulate`` collects, as a ``DemoResult``, the sheet as the sandbox holds it,
+each row's colour as the sheet's conditional-format rules evaluate it (not from our own
+data), the footer rows as they read in the sheet, the funnel (the figures of
+``journey-sync report``) and the requests the year cost. Rendering is elsewhere:
+``terminal`` prints it, ``html_page`` writes the sheet as an HTML page. The same seed gives
+the same year, byte for byte.
 """
 
 from __future__ import annotations
