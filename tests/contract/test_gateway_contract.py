@@ -3,15 +3,12 @@ gateways talking HTTP to the sandbox must behave alike, or the engine tests prov
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from journey_sync.adapters.google_sheets import GoogleSheetsGateway
 from journey_sync.adapters.todoist import TodoistGateway
