@@ -392,6 +392,8 @@ def _schema_problems(exc: ValidationError) -> list[tuple[Loc, str]]:
             message = "unknown key (check its spelling)"
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] in _PLAIN:
+            message = _PLAIN[error["type"]]
         for sub in message.split("\n"):
             field, _, text = sub.partition(": ")
             if text and ("." in field or field.isidentifier()) and " " not in field:
@@ -399,6 +401,17 @@ def _schema_problems(exc: ValidationError) -> list[tuple[Loc, str]]:
             else:
                 problems.append((loc, sub))
     return problems
+
+
+# Pydantic's words for a value of the wrong shape, in the words of a YAML file.
+_PLAIN = {
+    "tuple_type": "should be a list: one item per line, each starting with '- '",
+    "list_type": "should be a list: one item per line, each starting with '- '",
+    "dict_type": "should be a mapping: indented 'key: value' lines",
+    "model_type": "should be a mapping: indented 'key: value' lines",
+    "model_attributes_type": "should be a mapping: indented 'key: value' lines",
+    "string_type": "should be text",
+}
 
 
 def _to_parts(field: str) -> list[str | int]:

@@ -295,3 +295,19 @@ def test_unclosed_quote_names_the_line_it_opened_on() -> None:
     [message] = problems(bad)
     opened = line_of(bad, 'content: "Contact {name}')
     assert f'Hint: the quote (") opened on line {opened} is not closed' in message
+
+
+def test_a_value_of_the_wrong_shape_is_explained_in_yaml_words() -> None:
+    bad = EXAMPLE.replace("        labels: [journey]\n", "        labels: journey\n", 1).replace(
+        "      - key: contacted\n        header: Client contacted\n",
+        "      - contacted: Client contacted\n",
+        1,
+    )
+    found = problems(bad)
+    assert (
+        f"wf.yaml:{line_of(bad, 'labels: journey')}: steps[contact].labels: should be a list: "
+        "one item per line, each starting with '- '"
+    ) in found
+    assert any(p.endswith("stages[#1].key: required key is missing") for p in found)
+    text = problems("workflows:\n  - 3\n")
+    assert text == ["wf.yaml:2: workflows[#1]: should be a mapping: indented 'key: value' lines"]
