@@ -6,6 +6,7 @@ the files from drifting between such runs.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from typing import Any
@@ -250,6 +251,15 @@ def test_compose_secrets_are_files_not_environment_values() -> None:
     assert targets == {"todoist_token", "google_key.json"}
     files = {s["file"] for s in compose["secrets"].values()}
     assert files == {"./secrets/todoist_token", "./secrets/google_key.json"}
+    assert {s["source"] for s in svc["secrets"]} == set(compose["secrets"])
+
+
+def test_compose_keeps_state_on_a_volume_and_lets_a_stop_finish() -> None:
+    svc = service()
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    assert "state:/data" in svc["volumes"] and "state" in compose["volumes"]
+    grace = int(str(svc["stop_grace_period"]).rstrip("s"))
+    assert grace > float(svc["environment"]["JOURNEY_SYNC_SHUTDOWN_TIMEOUT"])
 
 
 def test_readme_container_section_matches_compose() -> None:
@@ -269,3 +279,24 @@ def test_readme_container_section_matches_compose() -> None:
     ):
         assert fact in section, fact
     assert "chmod 644" not in readme
+
+
+def test_the_runtime_stage_runs_journey_sync_run_with_state_on_a_volume() -> None:
+    runtime = stages()[1]
+    keywords = [keyword for keyword, _ in runtime]
+    assert keywords.index("USER") > max(i for i, k in enumerate(keywords) if k == "RUN")
+    by_keyword: dict[str, list[str]] = {}
+    for keyword, rest in runtime:
+        by_keyword.setdefault(keyword, []).append(rest)
+    assert json.loads(by_keyword["VOLUME"][-1]) == ["/data"]
+    env = " ".join(by_keyword["ENV"])
+    assert "PATH=/opt/journey-sync/bin:$PATH" in env
+    assert "JOURNEY_SYNC_STATE=/data/" in env
+    assert "JOURNEY_SYNC_WORKFLOWS=/config/workflows.yaml" in env
+    assert "JOURNEY_SYNC_HEALTH_HOST=0.0.0.0" in env
+    assert "TODOIST_API_TOKEN=" not in env  # nothing secret is baked into the image
+    options, _, command = by_keyword["HEALTHCHECK"][-1].partition("CMD ")
+    assert json.loads(command) == ["journey-sync", "health"]
+    assert "--interval=" in options and "--start-period=" in options
+    entrypoint = json.loads(by_keyword["ENTRYPOINT"][-1]) + json.loads(by_keyword["CMD"][-1])
+    assert entrypoint == ["journey-sync", "run"]
