@@ -16,7 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import SettingsError
@@ -35,6 +42,14 @@ class Secret(SecretStr):
         return "Secret('***')"
 
     __str__ = __repr__
+
+
+# Durations in seconds: field -> (variable, smallest value allowed).
+_SECONDS = {
+    "interval_seconds": ("JOURNEY_SYNC_INTERVAL", 1.0),
+    "shutdown_timeout_seconds": ("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", 0.0),
+    "unhealthy_after_seconds": ("JOURNEY_SYNC_UNHEALTHY_AFTER", 1.0),
+}
 
 
 class Settings(BaseSettings):
@@ -87,20 +102,11 @@ class Settings(BaseSettings):
     def _url(cls, value: object) -> object:
         return value.rstrip("/") if isinstance(value, str) else value
 
-    @field_validator("interval_seconds", mode="before")
+    @field_validator(*_SECONDS, mode="before")
     @classmethod
-    def _interval(cls, value: object) -> float:
-        return _number("JOURNEY_SYNC_INTERVAL", value, minimum=1.0)
-
-    @field_validator("shutdown_timeout_seconds", mode="before")
-    @classmethod
-    def _shutdown(cls, value: object) -> float:
-        return _number("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", value, minimum=0.0)
-
-    @field_validator("unhealthy_after_seconds", mode="before")
-    @classmethod
-    def _unhealthy_after(cls, value: object) -> float:
-        return _number("JOURNEY_SYNC_UNHEALTHY_AFTER", value, minimum=1.0)
+    def _seconds(cls, value: object, info: ValidationInfo) -> float:
+        name, minimum = _SECONDS[str(info.field_name)]
+        return _number(name, value, minimum=minimum)
 
     @field_validator("health_port", mode="before")
     @classmethod

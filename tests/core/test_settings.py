@@ -93,6 +93,10 @@ def test_every_bad_setting_is_reported_at_once_with_what_to_do() -> None:
         ({"JOURNEY_SYNC_INTERVAL": "0.5"}, "JOURNEY_SYNC_INTERVAL='0.5' must be at least 1."),
         ({"JOURNEY_SYNC_INTERVAL": "nan"}, "JOURNEY_SYNC_INTERVAL='nan' is not a number."),
         (
+            {"JOURNEY_SYNC_UNHEALTHY_AFTER": "0"},
+            "JOURNEY_SYNC_UNHEALTHY_AFTER='0' must be at least 1.",
+        ),
+        (
             {"JOURNEY_SYNC_HEALTH_PORT": "70000"},
             "JOURNEY_SYNC_HEALTH_PORT='70000' is not a port: use 0 to 65535.",
         ),
