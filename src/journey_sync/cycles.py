@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -67,21 +68,21 @@ class RequestCounts:
 
 
 def cycle_fields(report: CycleReport, *, dry_run: bool) -> dict[str, Any]:
-    """The structured log fields of a finished cycle (the JSON log line's figures)."""
-    return {
+    """The structured log fields of a finished cycle (the JSON log line's figures).
+
+    Every count the report carries, so a new kind of decision shows up here without an
+    edit: the report's int and bool fields, and how many Todoist commands failed.
+    """
+    fields: dict[str, Any] = {
         "event": "dry_run" if dry_run else "cycle",
         "workflow": report.workflow,
-        "leads": report.leads,
-        "new_leads": report.new_leads,
-        "tasks_created": report.tasks_created,
-        "marks_written": report.marks_written,
-        "marks_cleared": report.marks_cleared,
-        "tasks_closed": report.tasks_closed,
-        "tasks_removed": report.tasks_removed,
-        "rows_flagged": report.rows_flagged,
-        "footer_written": report.footer_written,
-        "failed_commands": len(report.failed_commands),
     }
+    for item in dataclasses.fields(report):
+        value = getattr(report, item.name)
+        if item.name != "dry_run" and isinstance(value, int | bool):
+            fields[item.name] = value
+    fields["failed_commands"] = len(report.failed_commands)
+    return fields
 
 
 @dataclass

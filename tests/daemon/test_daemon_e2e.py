@@ -170,7 +170,7 @@ def test_text_logs_one_line_per_cycle_with_requests_and_warnings(setup: Setup) -
     assert len(cycle) == 1
     assert re.search(r" INFO +journey_sync\.daemon: ", cycle[0])
     assert re.search(r"requests: sheets \d+, todoist \d+", cycle[0])
-    assert "12 leads (12 new)" in cycle[0] and "1 rows flagged" in cycle[0]
+    assert "12 leads (12 new)" in cycle[0] and "1 notes placed" in cycle[0]
     flagged = [ln for ln in lines if " WARNING " in ln and "flagged row 3" in ln]
     assert len(flagged) == 1, result.stderr
 
@@ -224,7 +224,7 @@ def test_nothing_secret_in_any_output_even_when_the_token_is_refused(
 def test_health_is_200_after_a_good_cycle_and_503_when_the_services_are_gone(
     setup: Setup, service: Callable[..., Service]
 ) -> None:
-    running = service()
+    running = service(JOURNEY_SYNC_UNHEALTHY_AFTER="4")
     running.wait_for(lambda: running.get("/healthz")[0] == 200, 20, "healthz 200")
     running.wait_for_log(CYCLE_DONE)
     status, body = running.get("/healthz")
@@ -243,12 +243,13 @@ def test_health_is_200_after_a_good_cycle_and_503_when_the_services_are_gone(
         rf'journey_sync_last_success_timestamp_seconds{{workflow="{WORKFLOW}"}} 1\d{{9}}(\.\d+)?\n',
     ]:
         assert re.search(pattern, metrics), pattern
-    # The services go away: after three intervals (3 s) without a good cycle, 503.
+    # The services go away: after JOURNEY_SYNC_UNHEALTHY_AFTER (4 s) without a good cycle
+    # or an accepted write, 503.
     setup.sandbox.stop()
     running.wait_for(lambda: running.get("/healthz")[0] == 503, 15, "healthz 503")
     status, body = running.get("/healthz")
     assert f"{WORKFLOW}: unhealthy: last successful cycle" in body
-    assert "more than 3 intervals" in body
+    assert "more than 4.0 s" in body
     health = setup.run("health", "--url", running.url("/healthz"))
     assert health.returncode == 1 and "unhealthy" in health.stdout
     # A stop during the back-off between retries is as quick as any other.

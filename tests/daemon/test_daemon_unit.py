@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from journey_sync.adapters.todoist import RATE_LIMITED
-from journey_sync.cycles import CycleRunner
+from journey_sync.cycles import CycleRunner, cycle_fields
 from journey_sync.dates import date_to_serial
 from journey_sync.engine import CycleReport, Engine
 from journey_sync.errors import AccessError, ApiError, SettingsError
@@ -407,3 +407,13 @@ def test_build_engines_gives_the_daemon_guarded_gateways(setup: Any) -> None:
             engine.run_cycle()
     finally:
         state.close()
+
+
+def test_the_cycle_log_fields_carry_every_count_of_the_report() -> None:
+    report = CycleReport("W", leads=3, tasks_moved=2, footer_written=True, failed_commands=["x"])
+    fields = cycle_fields(report, dry_run=False)
+    assert fields["event"] == "cycle" and fields["workflow"] == "W"
+    assert fields["leads"] == 3 and fields["tasks_moved"] == 2 and fields["new_leads"] == 0
+    assert fields["footer_written"] is True and fields["failed_commands"] == 1
+    assert not {"dry_run", "duration", "figures", "problems"} & set(fields)
+    assert cycle_fields(report, dry_run=True)["event"] == "dry_run"
