@@ -19,9 +19,11 @@ import requests
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from google.oauth2 import service_account
 
 from journey_sync.adapters.google_sheets import METADATA_FIELDS, GoogleSheetsGateway, SheetsStats
 from journey_sync.adapters.retry import RetryPolicy, RetryStats
+from journey_sync.adapters.sheets_transport import fetch_token, load_service_account
 from journey_sync.errors import (
     AccessError,
     ApiError,
@@ -1086,3 +1088,35 @@ def test_a_base_url_without_scheme_is_a_settings_error(key_file: Path) -> None:
         GoogleSheetsGateway(
             credentials_file=key_file, spreadsheet=ID, worksheet="Leads", base_url="127.0.0.1:1"
         )
+
+
+# ------------------------------------------------------------ keys (public google-auth)
+
+
+def test_keys_load_as_google_auths_own_credentials_and_fetch_one_token(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # google-auth's regional-access-boundary lookup (a call to iamcredentials after each
+    # refresh) is opt-in through this variable; journey-sync never sets it, so no subclass
+    # is needed to keep it off.
+    monkeypatch.delenv(
+        "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED", raising=False
+    )
+    credentials = load_service_account(key_file)
+    assert type(credentials) is service_account.Credentials
+    with responses.RequestsMock() as api:  # any other request would fail the test
+        api.post(TOKEN_URI, json=P.TOKEN_OK)
+        fetch_token(credentials)
+        assert [call.request.url for call in api.calls] == [TOKEN_URI]
+    assert credentials.valid
+
+
+def test_fetch_token_names_the_fix_when_google_refuses_the_key(key_file: Path) -> None:
+    credentials = load_service_account(key_file)
+    with responses.RequestsMock() as api:
+        api.post(TOKEN_URI, json=P.TOKEN_INVALID_GRANT, status=400)
+        with pytest.raises(AccessError) as caught:
+            fetch_token(credentials)
+    message = str(caught.value)
+    assert "Google refused the service account key" in message and EMAIL in message
+    assert "BEGIN" not in message
