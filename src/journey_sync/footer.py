@@ -254,8 +254,30 @@ def plan_footer(
             and [f.row for f in found] == list(range(start, start + len(kinds)))
             and not any(lead.over_footer for lead in model.leads)
         )
-        if in_place and not footer_differences(model, figures):
-            return None
+        if in_place:
+            differences = footer_differences(model, figures)
+            if not differences:
+                return None
+            # In place (no lead in or under it), only some figures read differently (the
+            # due date moved on, a lead typed into the rows its ranges cover, a person
+            # edited a footer cell): write the formulas again, and the texts that
+            # changed, where they are. One batchUpdate, nothing moved.
+            cells = footer_cells(workflow, layout, start, figures)
+            wrong = {(row, column) for row, column, _, _ in differences}
+            return FooterPlan(
+                start=start,
+                inserts=(),
+                formulas=tuple(
+                    FormulaWrite(c.row, c.column, c.formula, number_format=c.number_format)
+                    for c in cells
+                    if c.formula
+                ),
+                values=tuple(
+                    CellWrite(c.row, c.column, c.text)
+                    for c in cells
+                    if c.text is not None and (c.row, c.column) in wrong
+                ),
+            )
     start = model.last_data_row + 2
     height = len(kinds)
     old_rows = {f.row for f in found}

@@ -26,8 +26,9 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def share_text(value: float | None) -> str:
-    return "" if value is None else f"{number_text(value)}%"
+def share_text(value: float | None, blank: str = "") -> str:
+    """A percentage with one decimal, as the sheet's "0.0%" format shows it: 100.0%."""
+    return blank if value is None else f"{value:.1f}%"
 
 
 def source_grid(workflow: Workflow, leads: list[Lead], today: date | None = None) -> str:
@@ -76,7 +77,7 @@ def funnel_table(
     for index, stage in enumerate(figures.stages):
         line = (
             f"  {stage.header:<{width}}{stage.reached:>8}{share_text(stage.share):>8}"
-            f"{stage.not_yet_due:>9}{share_text(stage.drop_off):>10}{stage.left_here:>11}"
+            f"{stage.not_yet_due:>9}{share_text(stage.drop_off, '-'):>10}{stage.left_here:>11}"
         )
         if timings is not None:
             timing = timings[index]
@@ -193,7 +194,7 @@ def render_report(
     parts = [
         source_grid(workflow, leads, today),
         funnel_table(
-            workflow, funnel(workflow, leads, today), f"{workflow.name}: all leads", overall_timings
+            workflow, funnel(workflow, leads, today), f"{workflow.name}, all leads", overall_timings
         ),
     ]
     for name, figures in breakdown(workflow, leads, by_source, today).items():

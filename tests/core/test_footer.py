@@ -236,3 +236,23 @@ def test_a_ticked_checkbox_counts_as_reached_in_python_and_in_the_formulas() -> 
     assert had.left_here == 1
     start = write_footer(sheet, TODAY)
     assert_footer_reads(sheet, TODAY, start)
+
+
+def test_when_the_due_date_moves_on_the_footer_is_rewritten_in_place_formulas_only() -> None:
+    """A lead turns one month old overnight: "Not yet due" changes, so the formulas (whose
+    lead-date criterion moved) are written again where they are, and nothing else."""
+    day = date_to_serial(date(2026, 2, 4))  # a Wednesday: "1 month" is due on 4 March
+    sheet = build([("Ann", day, [1] * 6 + [None] * 5, None, False)])
+    start = write_footer(sheet, TODAY)
+    tomorrow = date(2026, 3, 4)
+    model = read_sheet(WORKFLOW, sheet.read())
+    figures = funnel(WORKFLOW, model.leads, tomorrow)
+    plan = plan_footer(WORKFLOW, model, figures, tomorrow)
+    assert plan is not None and plan.start == start
+    assert plan.inserts == () and plan.values == ()  # labels and markers are in place
+    assert {f.row for f in plan.formulas} <= set(range(start, start + 6))
+    sheet.apply(SheetWrites(formulas=plan.formulas))
+    assert_footer_reads(sheet, tomorrow, start)
+    month_1 = [s.key for s in WORKFLOW.stages].index("month_1")
+    assert funnel(WORKFLOW, model.leads, TODAY).stages[month_1].not_yet_due == 1
+    assert figures.stages[month_1].not_yet_due == 0

@@ -74,8 +74,8 @@ def test_text_starts_with_the_source_by_stage_grid_and_says_1_lead() -> None:
     assert lines[2].split() == ["4", "leads", "1", "lead", "3", "leads"]
     contacted = lines[3]
     assert contacted.startswith("Client contacted") and contacted.split()[-3:] == [
-        "75%",
-        "100%",
+        "75.0%",
+        "100.0%",
         "66.7%",
     ]
     assert "1 leads" not in text

@@ -59,24 +59,32 @@ def _table(output: str) -> list[tuple[str, list[str], str, str]]:
 
 
 def _footer(output: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for line in _section(output, "The footer"):
-        match = re.match(r"^\s*\d+  (.{32}) ((?:\s+\S+){11})$", line)
-        if match:
-            out[match.group(1).strip()] = match.group(2).split()
-        elif "Leads:" in line:
+    """The footer as printed: one column per footer row (reached, share, not due, drop-off,
+    left here), one line per stage; "journey" holds the "Leads: ..." line."""
+    lines = _section(output, "The footer")
+    columns = re.split(r"\s{2,}", lines[0].strip())[1:]
+    out: dict[str, list[str]] = {name: [] for name in columns}
+    for line in lines[1:]:
+        if "Leads:" in line:
             out["journey"] = [line[line.index("Leads:") :].strip()]
+            continue
+        match = re.match(r"^  (.{32})((?:\s+\S+)+)$", line)
+        if match and not line.strip().startswith("("):
+            for name, value in zip(columns, match.group(2).split(), strict=True):
+                out[name].append(value)
     return out
 
 
 def _report(output: str) -> tuple[str, dict[str, list[str]]]:
     """The 'all leads' funnel table: its title line and each stage's figures."""
-    lines = _section(output, "Studio client journey — all leads")
-    title = next(line for line in output.splitlines() if "— all leads" in line)
+    lines = _section(output, "Studio client journey, all leads")
+    title = next(line for line in output.splitlines() if ", all leads" in line)
     figures = {}
     for line in lines[1:]:
+        if line.strip().startswith("("):
+            continue
         parts = line.split()
-        figures[" ".join(parts[:-4])] = parts[-4:]
+        figures[" ".join(parts[:-5])] = parts[-5:]
     return title, figures
 
 
@@ -91,12 +99,16 @@ def test_the_table_footer_and_funnel_tell_the_same_story(year: DemoResult) -> No
 
     # Marks in the table == the footer's totals == the report's "reached".
     reached = [sum(1 for _, marks, _, _ in table if marks[i] in "✓1") for i in range(len(stages))]
-    assert [int(x) for x in footer["Total reached"]] == reached
+    assert [int(x) for x in footer["reached"]] == reached
     assert [int(report[s][0]) for s in stages] == reached
-    # Shares, drop-offs and departures per stage: footer (sheet formulas) == report.
-    assert footer["Share of leads (%)"] == [report[s][1] for s in stages]
-    assert footer["Drop-off from previous stage (%)"] == [report[s][2] for s in stages]
-    assert footer["Left at this stage"] == [report[s][3] for s in stages]
+    # Shares, not-due counts, drop-offs among due leads and departures per stage: the
+    # footer (sheet formulas, as Sheets formats them) == the report.
+    assert footer["share"] == [report[s][1] for s in stages]
+    assert footer["not due"] == [report[s][2] for s in stages]
+    assert footer["drop-off"] == [report[s][3] for s in stages]
+    assert footer["left here"] == [report[s][4] for s in stages]
+    # Leads of the last weeks are not yet due for the later stages: not counted as lost.
+    assert int(footer["not due"][-1]) > 0
     # "Leads: 30 · still in journey: 60%" in the sheet; the same in the report's title.
     journey = re.match(r"Leads: (\d+) · still in journey: ([\d.]+)%", footer["journey"][0])
     assert journey is not None
@@ -181,7 +193,7 @@ def test_the_html_sheet_has_green_and_red_rows_and_a_styled_footer(year: DemoRes
     table = _table(year.output)
     assert len(paid_rows) == sum(1 for *_, tag in table if tag == "paid")
     assert len(left_rows) == sum(1 for *_, tag in table if tag == "left")
-    assert page.count('<tr class="footer') == len(year.footer) == 5
+    assert page.count('<tr class="footer') == len(year.footer) == 6
     assert "tr.footer td" in page  # styled
     assert f"The sheet with its colours: {year.html_path}" in year.output
 
@@ -213,6 +225,20 @@ def test_the_command_prints_the_year_and_writes_the_page(
     printed = capsys.readouterr()
     assert "\x1b[" not in printed.out  # not a terminal: text tags, no escape codes
     assert "The footer, as it reads in the sheet" in printed.out
-    assert "Studio client journey — all leads: 6 leads" in printed.out
+    assert "Studio client journey, all leads: 6 leads" in printed.out
     assert (tmp_path / "out" / "sheet.html").is_file()
     assert "a simulated year in" in printed.err
+
+
+def test_the_html_page_shows_the_funnel_tab_with_svg_charts(year: DemoResult) -> None:
+    page = year.html_path.read_text("utf-8")
+    assert year.funnel_tab is not None
+    assert "Tab “Funnel”" in page and "<script" not in page
+    assert page.count("<svg ") == len(year.funnel_tab.charts) == 3
+    assert 'data-chart-type="BAR"' in page and 'data-chart-type="COLUMN"' in page
+    # The funnel bar chart: one bar per stage, labelled with the stage's name.
+    bar_chart = page[page.index('data-chart-type="BAR"') :]
+    bar_chart = bar_chart[: bar_chart.index("</svg>")]
+    assert bar_chart.count('class="bar"') == len(year.workflow.stages)
+    for stage, figures in zip(year.workflow.stages, year.figures.stages, strict=True):
+        assert f"{stage.header}: {figures.reached}</title>" in bar_chart

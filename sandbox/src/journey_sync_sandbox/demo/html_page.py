@@ -6,6 +6,7 @@ import html
 
 from journey_sync.sheet import column_letter
 
+from .funnel_page import render_funnel_tab
 from .simulation import DemoResult, SheetRow, colour_hex, colour_tag
 
 _CSS = """
@@ -84,5 +85,9 @@ def render_html(result: DemoResult) -> str:
         "formatting, evaluated by the sandbox; the footer rows under the leads are "
         "journey-sync's formulas, shown with their results.</p>\n"
         f'<p class="legend">{legend}</p>\n'
-        "<table>\n" + "\n".join(rows_html) + "\n</table>\n</body>\n</html>\n"
+        "<table>\n"
+        + "\n".join(rows_html)
+        + "\n</table>\n"
+        + (render_funnel_tab(result.funnel_tab) if result.funnel_tab is not None else "")
+        + "</body>\n</html>\n"
     )

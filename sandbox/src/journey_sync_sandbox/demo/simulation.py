@@ -33,10 +33,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from journey_sync.dates import due_day
+from journey_sync.dates import due_day, today_in
 from journey_sync.engine import Engine
 from journey_sync.funnel import Funnel, funnel
+from journey_sync.funnel_tab import plan_funnel_tab
 from journey_sync.plan import parse_marker
+from journey_sync.ports import TabWrites
 from journey_sync.report import render_report
 from journey_sync.settings import Settings, load_settings
 from journey_sync.sheet import FOOTER_MARK, Lead, read_sheet
@@ -151,6 +153,7 @@ class DemoResult:
     output: str = ""
     columns: dict[str, int] = field(default_factory=dict)  # header -> 0-based index
     typed_marks: set[tuple[str, str]] = field(default_factory=set)  # (name, stage key)
+    funnel_tab: TabWrites | None = None  # the Funnel tab as journey-sync plans it
 
 
 def simulate(*, leads: int, out: Path, seed: int) -> DemoResult:
@@ -514,26 +517,30 @@ def _collect(
         key = parse_marker(str(task.get("description") or ""))
         if key is not None:
             per_step[key] = per_step.get(key, 0) + 1
+    # The figures as of the year's last day, like the footer the engine wrote that day.
+    today = today_in(workflow.zone, studio.clock.now)
+    tab = plan_funnel_tab(workflow, leads_read, today, None)
     result = DemoResult(
         workflow=workflow,
         headers=headers,
         leads=lead_rows,
         footer=footer_rows,
-        figures=funnel(workflow, leads_read),
-        report=_report_text(workflow, leads_read),
+        figures=funnel(workflow, leads_read, today),
+        report=_report_text(workflow, leads_read, today),
         traffic=traffic,
         tasks_per_step=per_step,
         html_path=out / "sheet.html",
         stats=studio.stats,
         columns={h: i for i, h in enumerate(headers) if h},
         typed_marks=set(studio.typed_marks),
+        funnel_tab=tab.writes if tab is not None else None,
     )
     return result
 
 
-def _report_text(workflow: Workflow, leads: list[Lead]) -> str:
+def _report_text(workflow: Workflow, leads: list[Lead], today: date) -> str:
     """``render_report``'s text without its by-month tables (a year of them is long)."""
-    parts = render_report(workflow, leads).split("\n\n")
+    parts = render_report(workflow, leads, today=today).split("\n\n")
     return "\n\n".join(p for p in parts if not p.startswith("month "))
 
 

@@ -19,6 +19,14 @@ NAME_WIDTH = 18
 REASON_WIDTH = 24
 COACH_WIDTH = 11
 FOOTER_LABEL = 32
+# The footer's row labels (in the sheet) as short column names for the terminal.
+FOOTER_COLUMNS = {
+    "Total reached": "reached",
+    "Share of leads": "share",
+    "Not yet due": "not due",
+    "Drop-off among due leads": "drop-off",
+    "Left at this stage": "left here",
+}
 
 
 def _fit(text: str, width: int) -> str:
@@ -90,20 +98,31 @@ def render_text(result: DemoResult, *, colour: bool) -> list[str]:
         else:
             lines.append(text + (f"  [{tag}]" if tag else ""))
     lines.append("")
-    lines.append("The footer, as it reads in the sheet (journey-sync keeps it under the leads):")
-    for entry in result.footer:
-        cells = entry.cells
-        label = cells[name_i]
-        figures = [cells[col[s.header]] for s in stages]
-        if any(figures):
-            lines.append(
-                f"{entry.row:>4}  {_fit(label, FOOTER_LABEL):<{FOOTER_LABEL}} "
-                + "".join(f"{f:>6}" for f in figures)
-            )
-        else:
-            lines.append(f"{entry.row:>4}  {label}")
+    rows = [e.row for e in result.footer]
+    where = f"rows {min(rows)}-{max(rows)}, " if rows else ""
     lines.append(
-        f"{'':>4}  {'stage':>{FOOTER_LABEL}} " + "".join(f"{i + 1:>6}" for i in range(len(stages)))
+        f"The footer, as it reads in the sheet ({where}under the leads; one column per "
+        "footer row, one line per stage column):"
+    )
+    figure_rows = [e for e in result.footer if any(e.cells[col[s.header]] for s in stages)]
+    names = [FOOTER_COLUMNS.get(e.cells[name_i], e.cells[name_i]) for e in figure_rows]
+    widths = [max(len(n), 7) + 2 for n in names]
+    lines.append(
+        f"  {'stage':<{FOOTER_LABEL}}"
+        + "".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True))
+    )
+    for stage in stages:
+        figures = [e.cells[col[stage.header]] or "-" for e in figure_rows]
+        lines.append(
+            f"  {_fit(stage.header, FOOTER_LABEL):<{FOOTER_LABEL}}"
+            + "".join(f"{f:>{w}}" for f, w in zip(figures, widths, strict=True))
+        )
+    for entry in result.footer:
+        if entry not in figure_rows and entry.cells[name_i]:
+            lines.append(f"  {entry.cells[name_i]}")
+    lines.append(
+        "  (drop-off counts only the leads for whom the stage is due; 'not due' leads have "
+        "not had the time yet)"
     )
     lines.append("")
     lines.append("The funnel (what `journey-sync report` prints for this sheet):")
