@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from journey_sync_sandbox.formulas import VALUE, BaseGrid, Scalar, evaluate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journey_sync_sandbox.formulas import VALUE, BaseGrid, Scalar, _binary, _fast_binary, evaluate
 
 
 class DictGrid(BaseGrid):
@@ -71,3 +74,34 @@ def test_sumproduct_of_several_arrays_and_non_numbers() -> None:
     assert evaluate("=SUMPRODUCT(A1:A3,B1:B3)", g) == 2 * 4 + 3 * 5  # text counts as 0
     assert evaluate("=SUMPRODUCT(A1:A2*2)", g) == 10.0
     assert evaluate("=SUMPRODUCT(A1:A2,B1:B3)", g) == VALUE  # sizes differ
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([0.0, 1.0, 2.5, -1.0]),
+    st.sampled_from(["", "1", "x", "TRUE"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["+", "-", "*", "=", "<>", "<", ">", "<=", ">="]),
+    st.lists(SCALARS, min_size=1, max_size=6),
+    st.one_of(SCALARS, st.lists(SCALARS, min_size=6, max_size=6)),
+)
+def test_the_fast_element_wise_path_agrees_with_the_general_one(
+    op: str, left: list[Scalar], right: list[Scalar] | Scalar
+) -> None:
+    if isinstance(right, list):
+        right = right[: len(left)]
+    fast = _fast_binary(op, left, right)
+    if fast is None:
+        return  # the general path decides
+    rights = right if isinstance(right, list) else [right] * len(left)
+    general = [_binary(op, a, b) for a, b in zip(left, rights, strict=True)]
+    assert [float(x) if not isinstance(x, str) else x for x in fast] == [  # type: ignore[arg-type]
+        float(x) if not isinstance(x, str) else x  # type: ignore[arg-type]
+        for x in general
+    ]
