@@ -92,20 +92,6 @@ def due_through(workflow: Workflow, today: date | None) -> dict[str, date | None
     return out
 
 
-def is_due(lead: Lead, through: date | None) -> bool:
-    """Exactly what the footer's criterion ``"<serial+1"`` on the lead-date cell counts:
-    a date cell (a serial number) on or before ``through``. A date typed as text is not
-    counted as due (Sheets' numeric criteria never match text)."""
-    if through is None:
-        return True
-    raw = lead.raw_date
-    return (
-        isinstance(raw, int | float)
-        and not isinstance(raw, bool)
-        and raw < date_to_serial(through) + 1
-    )
-
-
 def funnel(workflow: Workflow, leads: Iterable[Lead], today: date | None = None) -> Funnel:
     """The figures for these leads; ``today`` decides which stages are due for whom."""
     leads = list(leads)
@@ -118,11 +104,30 @@ def funnel(workflow: Workflow, leads: Iterable[Lead], today: date | None = None)
         key = marked[-1] if marked else None
         furthest[key] = furthest.get(key, 0) + 1
     through = due_through(workflow, today)
+    # Each lead's date cell as a number once (None: text or unreadable, never due).
+    serials = [
+        float(lead.raw_date)
+        if isinstance(lead.raw_date, int | float) and not isinstance(lead.raw_date, bool)
+        else None
+        for lead in leads
+    ]
     stages: list[StageFigures] = []
     previous: str | None = None
     for stage in workflow.stages:
         reached = sum(1 for lead in leads if stage.key in lead.marks)
-        due = [lead for lead in leads if is_due(lead, through[stage.key])]
+        day = through[stage.key]
+        if day is None:
+            due = leads
+        else:
+            # What the footer's criterion counts: a date cell (a serial number) before
+            # cutoff + 1. A date typed as text is never due (numeric criteria never
+            # match text).
+            limit = date_to_serial(day) + 1
+            due = [
+                lead
+                for lead, serial in zip(leads, serials, strict=True)
+                if serial is not None and serial < limit
+            ]
         before = sum(1 for lead in due if previous is None or previous in lead.marks)
         here = sum(1 for lead in due if stage.key in lead.marks)
         stages.append(
