@@ -117,7 +117,8 @@ def test_changes_are_applied_within_the_design_budget(size: dict[str, Any]) -> N
     assert report["marks_written"] == changes["completed_in_todoist"]
     assert report["tasks_closed"] == changes["typed_in_sheet"]
     assert report["tasks_removed"] > 0  # the departed lead's open tasks
-    assert changed["sheets_reads"] == 1
+    # One read, and one more to check that the writes landed in their leads' rows.
+    assert changed["sheets_reads"] == 2
     assert changed["sheets_writes"] <= 2
     assert changed["todoist_requests"] == 2  # the incremental sync, one batch of commands
 
