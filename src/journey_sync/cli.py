@@ -40,6 +40,11 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("JOURNEY_SYNC_HEALTH_HOST", "127.0.0.1", "health endpoint address"),
     ("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", "8", "seconds a stop may take"),
     ("JOURNEY_SYNC_UNHEALTHY_AFTER", "1200", "seconds of failing cycles before unhealthy"),
+    (
+        "JOURNEY_SYNC_MISSING_GRACE",
+        "86400",
+        "seconds a lead's row may be gone before its open tasks are removed",
+    ),
     ("JOURNEY_SYNC_LOG_FORMAT", "text", "text or json"),
 )
 
@@ -126,6 +131,18 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="print what one cycle would do and change nothing (implies --once)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        dest="show_all",
+        help="with --dry-run: list every action, not the first 10 of each kind",
+    )
+    p.add_argument(
+        "--accept-vanished-tasks",
+        action="store_true",
+        help="accept that tasks missing from Todoist's full answer were deleted on purpose "
+        "(use once, after a cycle stopped saying they vanished)",
     )
 
     p = _command(
@@ -305,7 +322,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     wording = _Wording(one_shot=one_shot, state_file=load_settings().state.resolve())
     args.reword = wording.text  # main() words an error raised out of the run the same way
     with _worded(wording):
-        return run(once=args.once, dry_run=args.dry_run)
+        return run(
+            once=args.once,
+            dry_run=args.dry_run,
+            show_all=args.show_all,
+            accept_vanished_tasks=args.accept_vanished_tasks,
+        )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -46,7 +46,13 @@ log = logging.getLogger("journey_sync.daemon")
 # ------------------------------------------------------------------------ start-up
 
 
-def run(*, once: bool = False, dry_run: bool = False) -> int:
+def run(
+    *,
+    once: bool = False,
+    dry_run: bool = False,
+    show_all: bool = False,
+    accept_vanished_tasks: bool = False,
+) -> int:
     """The ``run`` command. Exit codes: 0 stopped by a signal, or every ``--once`` cycle
     succeeded; 1 a ``--once``/``--dry-run`` cycle failed; 2 the set-up is wrong."""
     settings = load_settings()
@@ -75,6 +81,9 @@ def run(*, once: bool = False, dry_run: bool = False) -> int:
             unhealthy_after=settings.unhealthy_after_seconds,
         )
         engines = _engines(workflows, settings, state, stats, stop, health)
+        for engine in engines:
+            # Asked for once, after the cycle refused to read a partial Todoist answer.
+            engine.accept_vanished_tasks = accept_vanished_tasks
         server = _health_server(health, settings) if scheduled else None
         if server is not None:
             server.start()
@@ -87,7 +96,7 @@ def run(*, once: bool = False, dry_run: bool = False) -> int:
         if not scheduled:
             outcomes = daemon.once(dry_run=dry_run)
             if dry_run:
-                print_dry_run(outcomes)
+                print_dry_run(outcomes, show_all=show_all)
             return 0 if all(o.ok for o in outcomes) else 1
         log.info(
             "journey-sync started: %d workflow(s) every %s s; health: %s",

@@ -49,6 +49,7 @@ _SECONDS = {
     "interval_seconds": ("JOURNEY_SYNC_INTERVAL", 1.0),
     "shutdown_timeout_seconds": ("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", 0.0),
     "unhealthy_after_seconds": ("JOURNEY_SYNC_UNHEALTHY_AFTER", 1.0),
+    "missing_grace_seconds": ("JOURNEY_SYNC_MISSING_GRACE", 0.0),
 }
 
 
@@ -81,6 +82,9 @@ class Settings(BaseSettings):
     # three intervals, if longer). Longer than Todoist's 15-minute quota window, so a first
     # onboarding that waits one out is not reported unhealthy.
     unhealthy_after_seconds: float = Field(1200.0, validation_alias="JOURNEY_SYNC_UNHEALTHY_AFTER")
+    # How long a lead's row may be missing from the sheet before its open tasks are
+    # removed: long enough for a person to undo a deletion (or paste a moved row back).
+    missing_grace_seconds: float = Field(86400.0, validation_alias="JOURNEY_SYNC_MISSING_GRACE")
 
     @classmethod
     def settings_customise_sources(

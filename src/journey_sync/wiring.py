@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from .adapters.google_sheets import GoogleSheetsGateway, SheetsStats
 from .adapters.retry import RetryPolicy, RetryStats
@@ -81,7 +82,15 @@ def build_engines(
             hook = _hook(on_write, workflow.name)
             sheet = GuardedSheet(sheet, stop, hook)
             workflow_tasks = GuardedTasks(tasks, stop, hook)
-        engines.append(Engine(workflow, sheet, workflow_tasks, state))
+        engines.append(
+            Engine(
+                workflow,
+                sheet,
+                workflow_tasks,
+                state,
+                missing_grace=timedelta(seconds=settings.missing_grace_seconds),
+            )
+        )
     return engines
 
 
