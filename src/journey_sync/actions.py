@@ -33,8 +33,17 @@ from .ports import (
     MoveTask,
     ReopenTask,
     TaskCommand,
+    UpdateTask,
 )
-from .records import ClosedBy, NoteKey, TaskRecord, TaskStatus, due_text
+from .records import (
+    ClosedBy,
+    NoteKey,
+    TaskRecord,
+    TaskStatus,
+    due_text,
+    dump_fields,
+    task_fields,
+)
 
 
 class Remember(Protocol):
@@ -43,6 +52,7 @@ class Remember(Protocol):
     def put_lead(self, lead_id: str, fingerprint: tuple[str, str]) -> None: ...
     def task(self, lead_id: str, step_key: str) -> TaskRecord | None: ...
     def put_task(self, record: TaskRecord) -> None: ...
+    def drop_task(self, lead_id: str, step_key: str) -> None: ...
     def set_mark(self, lead_id: str, stage: str, ours: bool) -> None: ...
     def set_mark_declined(self, lead_id: str, stage: str, declined: bool) -> None: ...
     def set_left_on(self, lead_id: str, value: str | None) -> None: ...
@@ -258,6 +268,7 @@ class CreateTask(TaskAction):
     # The lead's id is written into the sheet in this same cycle: the task is created only
     # once that write is known to sit in the lead's row.
     needs_id_written: bool = False
+    version: str | None = None  # the version of the step it comes from (template.py)
 
     heading: ClassVar[str] = "create task"
     kind: ClassVar[str] = "add"
@@ -277,6 +288,7 @@ class CreateTask(TaskAction):
 
     def remember_result(self, store: Remember, result: CommandResult) -> None:
         sent = due_text(self.due)
+        fields = task_fields(self.content, self.description, self.priority, self.labels)
         store.put_task(
             TaskRecord(
                 self.lead_id,
@@ -286,6 +298,8 @@ class CreateTask(TaskAction):
                 planned=self.planned,
                 sent_due=sent,
                 due=sent,
+                seen=dump_fields(fields),
+                sent=dump_fields({**fields, "v": self.version}) if self.version else None,
             )
         )
 
@@ -500,3 +514,115 @@ class ForgetLeftOn(Action):
 
     def remember(self, store: Remember) -> None:
         store.set_left_on(self.lead_id, None)
+
+
+# ------------------------------------------------------------------- journeys that change
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateTaskAction(_ExistingTask):
+    """Fields of an open task changed by journey-sync (``item_update``): a template edit
+    (``template``: counted against ``max_template_changes``) and/or the lead's coach."""
+
+    content: str | None = None
+    description: str | None = None
+    priority: int | None = None
+    labels: tuple[str, ...] | None = None
+    due: Due | None = None
+    planned: str | None = None  # with ``due``: the template's due it follows
+    responsible_uid: str | None = None
+    coach: str | None = None  # the coach's name, for the log
+    version: str | None = None  # the step version the task follows once updated
+    template: bool = False
+    due_from_template: bool = False  # the due changed because the step's offset/time did
+
+    heading: ClassVar[str] = "update task"
+    kind: ClassVar[str] = "update"
+
+    def fields(self) -> list[str]:
+        names = ("content", "description", "priority", "labels", "due")
+        return [n for n in names if getattr(self, n) is not None]
+
+    def command(self, uuid: str, temp_id: str | None, project_id: str) -> TaskCommand:
+        return UpdateTask(
+            uuid,
+            self.existing_task_id,
+            content=self.content,
+            description=self.description,
+            priority=self.priority,
+            labels=self.labels,
+            due=self.due,
+            responsible_uid=self.responsible_uid,
+        )
+
+    def remember_result(self, store: Remember, result: CommandResult) -> None:
+        record = store.task(self.lead_id, self.step_key)
+        if record is None or record.task_id != self.existing_task_id:
+            return
+        sent, seen = record.sent_fields, record.seen_fields
+        for name in ("content", "description", "priority", "labels"):
+            value = getattr(self, name)
+            if value is not None:
+                sent[name] = seen[name] = sorted(value) if name == "labels" else value
+        if self.version is not None:
+            sent["v"] = self.version
+        changes: dict[str, object] = {"sent": dump_fields(sent), "seen": dump_fields(seen)}
+        if self.responsible_uid is not None:
+            sent["responsible"] = self.responsible_uid
+            changes["sent"] = dump_fields(sent)
+            changes["responsible_uid"] = self.responsible_uid
+        if self.due is not None:
+            due = due_text(self.due)
+            changes.update(planned=self.planned, sent_due=due, due=due)
+        store.put_task(replace(record, **changes))  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        parts = self.fields()
+        if self.responsible_uid is not None:
+            parts.append(f"assigned to {self.coach or self.responsible_uid}")
+        return f"{self.who()}: {', '.join(parts)} ({self.why})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TemplateDeleteAction(DeleteTaskAction):
+    """An open task removed because its step left the workflow (``on_step_removed:
+    delete``) or a new offset put a reminder in the past."""
+
+    template: bool = True
+    due_from_template: bool = False
+
+    heading: ClassVar[str] = "remove task (journey changed)"
+
+
+@dataclass(frozen=True)
+class RekeyTask(Action):
+    """A step was renamed (``renamed_from``): its task record lives on under the new key."""
+
+    old: TaskRecord
+    new: TaskRecord
+
+    heading: ClassVar[str] = "rename step"
+
+    def describe(self) -> str:
+        return f"{self.old.step_key} of {self.old.lead_id} is now {self.new.step_key}"
+
+    def remember(self, store: Remember) -> None:
+        store.drop_task(self.old.lead_id, self.old.step_key)
+        store.put_task(self.new)
+
+
+@dataclass(frozen=True)
+class TemplateSummary(Action):
+    """What a template edit does to one step, counted (a dry run's "per step" lines)."""
+
+    step_key: str
+    counts: tuple[tuple[str, int], ...]
+    held: bool = False
+
+    heading: ClassVar[str] = "journey changed"
+    bookkeeping: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        counted = ", ".join(f"{n} {what}" for what, n in self.counts)
+        held = " (held: waiting for `journey-sync apply-template`)" if self.held else ""
+        return f"step {self.step_key}: {counted}{held}"

@@ -13,7 +13,15 @@ from dataclasses import dataclass, replace
 
 from .errors import UserError
 from .ports import Task, TaskChanges
-from .records import Memory, TaskRecord, TaskStatus, due_text, parse_marker
+from .records import (
+    Memory,
+    TaskRecord,
+    TaskStatus,
+    due_text,
+    dump_fields,
+    parse_marker,
+    task_fields,
+)
 
 log = logging.getLogger("journey_sync.changes")
 
@@ -89,8 +97,9 @@ def fold_changes(
         )
         key = parse_marker(task.description)
         known = by_task_id.get(task.id)
-        if key is None and known is not None:
-            key = (known.lead_id, known.step_key)  # a person edited the description away
+        if known is not None:
+            # A person edited the description away, or the step was renamed since.
+            key = (known.lead_id, known.step_key)
         if key is None:
             return
         existing = tasks.get(key)
@@ -105,8 +114,11 @@ def fold_changes(
                 )
             return
         due = due_text(task.due)
+        seen = dump_fields(task_fields(task.content, task.description, task.priority, task.labels))
         if existing is None:
-            record = TaskRecord(key[0], key[1], task.id, status, task.responsible_uid, due=due)
+            record = TaskRecord(
+                key[0], key[1], task.id, status, task.responsible_uid, due=due, seen=seen
+            )
         else:
             record = replace(
                 existing,
@@ -114,6 +126,7 @@ def fold_changes(
                 status=status,
                 responsible_uid=task.responsible_uid,
                 due=existing.due if from_history and due is None else due,
+                seen=existing.seen if from_history else seen,
             )
         if record != existing:
             tasks[key] = changed[key] = record

@@ -64,6 +64,7 @@ from .records import (
     task_marker,
 )
 from .sheet import Lead, RowProblem, SheetModel, column_letter
+from .template import hold_template_changes, plan_template_changes, step_version
 from .workflow import Step, Workflow
 
 __all__ = [
@@ -296,6 +297,7 @@ def plan_cycle(
         view = _view(ctx, placed, problems.get(placed.lead.row))
         try:
             lead_actions = [
+                *plan_template_changes(ctx, view),  # first: renamed steps re-keyed
                 *plan_marks(ctx, view),
                 *plan_hand_marks(ctx, view),
                 *plan_coach(ctx, view),
@@ -318,6 +320,7 @@ def plan_cycle(
     actions.extend(plan_notes(ctx, identities, wanted_notes))
     missing_actions, warnings = plan_missing(ctx, identities, missing_grace)
     actions.extend(missing_actions)
+    actions, warnings = hold_template_changes(ctx, actions, warnings)
     figures = funnel(workflow, model.leads, today)
     return Plan(
         actions=tuple(_unique_commands(actions)),
@@ -575,6 +578,7 @@ def plan_tasks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                 priority=step.priority,
                 labels=step.labels,
                 needs_id_written=view.placed.id_written,
+                version=step_version(step),
             )
             continue
         assert record is not None
@@ -646,7 +650,9 @@ def plan_notes(
             column = layout.stages[what]
         else:
             column = layout.roles.get(
-                {"lead_date": "lead_date", "lead_id": "lead_id"}.get(what, "name"),
+                {"lead_date": "lead_date", "lead_id": "lead_id", "coach": "coach"}.get(
+                    what, "name"
+                ),
                 layout.roles["name"],
             )
         if at_row is None:

@@ -224,6 +224,8 @@ class Task:
     due: Due | None = None
     responsible_uid: str | None = None
     completed_at: datetime | None = None
+    priority: int = 1
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,25 @@ class MoveTask:
     due: Due
 
 
-TaskCommand = AddTask | AddProject | CloseTask | DeleteTask | ReopenTask | MoveTask
+@dataclass(frozen=True)
+class UpdateTask:
+    """Change some fields of a task (``item_update``); ``None`` leaves a field alone.
+
+    Sent when the journey changed (a template edit) or a coach is assigned
+    (``responsible_uid``). The due is structured, never parsed text.
+    """
+
+    uuid: str
+    task_id: str
+    content: str | None = None
+    description: str | None = None
+    priority: int | None = None
+    labels: tuple[str, ...] | None = None
+    due: Due | None = None
+    responsible_uid: str | None = None
+
+
+TaskCommand = AddTask | AddProject | CloseTask | DeleteTask | ReopenTask | MoveTask | UpdateTask
 
 
 # The error text of a CommandResult whose uuid Todoist's answer did not mention: the

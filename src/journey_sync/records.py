@@ -8,6 +8,7 @@ is the truth: every task carries its lead id and step key in its description (se
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ HAND_DECLINED: Final = "hand-declined"  # ... and a person reopened it since: ne
 LEAVE: Final = "leave"  # removed because the lead left the journey
 MISSING: Final = "missing"  # removed because the lead's row was gone from the sheet
 PAST: Final = "past"  # removed because a corrected lead date put this reminder in the past
-ClosedBy = Literal["hand", "hand-declined", "leave", "missing", "past"]
+STEP_REMOVED: Final = "step-removed"  # removed because its step left the workflow
+ClosedBy = Literal["hand", "hand-declined", "leave", "missing", "past", "step-removed"]
 
 # The line journey-sync adds to every task's description: it is how a task is found again
 # when the state database is lost (DESIGN: "the mapping can be rebuilt").
@@ -64,10 +66,49 @@ class TaskRecord:
     sent_due: str | None = None  # the due journey-sync last sent to Todoist
     due: str | None = None  # the due Todoist last reported
     closed_by: ClosedBy | None = None
+    # What Todoist last reported of the task's content, description, priority and labels,
+    # and what journey-sync last sent (plus the step version and the coach it assigned),
+    # as JSON text (see ``task_fields``): a field that differs was changed by a person.
+    seen: str | None = None
+    sent: str | None = None
 
     @property
     def rescheduled_by_person(self) -> bool:
         return self.sent_due is not None and self.due != self.sent_due
+
+    @property
+    def seen_fields(self) -> dict[str, object]:
+        return _loads(self.seen)
+
+    @property
+    def sent_fields(self) -> dict[str, object]:
+        return _loads(self.sent)
+
+
+def task_fields(
+    content: str, description: str, priority: int, labels: tuple[str, ...] | list[str]
+) -> dict[str, object]:
+    """The fields of a task a template sets (and a person may change), comparable."""
+    return {
+        "content": content,
+        "description": description,
+        "priority": priority,
+        "labels": sorted(labels),
+    }
+
+
+def dump_fields(fields: Mapping[str, object]) -> str:
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> dict[str, object]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 NoteKey = tuple[str, str]  # (lead key, field): lead key is a lead id, or "?name|date"
@@ -88,6 +129,8 @@ class Memory:
     collaborators: Mapping[str, str] = field(default_factory=dict)  # uid -> name
     missing_since: Mapping[str, datetime] = field(default_factory=dict)  # id -> first missed
     project_id: str | None = None
+    # The template hash ``journey-sync apply-template`` confirmed (a held change goes out).
+    template_confirmed: str | None = None
 
     def tasks_of(self, lead_id: str) -> list[TaskRecord]:
         return [r for (lead, _), r in self.tasks.items() if lead == lead_id]

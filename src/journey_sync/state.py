@@ -21,7 +21,7 @@ from pathlib import Path
 from .errors import UserError
 from .records import Memory, NoteKey, TaskRecord, TaskStatus
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades the schema from version i to i+1.
 MIGRATIONS: list[str] = [
@@ -66,6 +66,13 @@ MIGRATIONS: list[str] = [
     DROP TABLE flagged;
     ALTER TABLE left_on ADD COLUMN value TEXT;
     ALTER TABLE leads ADD COLUMN missing_since TEXT
+    """,
+    # 3: journeys that change. A task remembers the fields Todoist reports (content,
+    # description, priority, labels) and what journey-sync sent (with its step's version
+    # and the coach it assigned), so a template edit updates only what no person changed.
+    """
+    ALTER TABLE tasks ADD COLUMN seen TEXT;
+    ALTER TABLE tasks ADD COLUMN sent TEXT
     """,
 ]
 
@@ -180,7 +187,7 @@ class StateStore:
                 (r[0], r[1]): TaskRecord(*r)
                 for r in db.execute(
                     "SELECT lead_id, step_key, task_id, status, responsible_uid, planned, "
-                    "sent_due, due, closed_by FROM tasks WHERE workflow=?",
+                    "sent_due, due, closed_by, seen, sent FROM tasks WHERE workflow=?",
                     (workflow,),
                 )
             },
@@ -219,6 +226,7 @@ class StateStore:
             },
             missing_since=missing,
             project_id=self.get(workflow, "project_id"),
+            template_confirmed=self.get(workflow, "template_confirmed"),
         )
 
     def writer(self, db: sqlite3.Connection, workflow: str, memory: Memory) -> Writer:
@@ -231,11 +239,12 @@ class StateStore:
     def put_tasks(db: sqlite3.Connection, workflow: str, records: Iterable[TaskRecord]) -> None:
         db.executemany(
             "INSERT INTO tasks (workflow, lead_id, step_key, task_id, status, responsible_uid, "
-            "planned, sent_due, due, closed_by) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "planned, sent_due, due, closed_by, seen, sent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(workflow,lead_id,step_key) DO UPDATE SET "
             "task_id=excluded.task_id, status=excluded.status, "
             "responsible_uid=excluded.responsible_uid, planned=excluded.planned, "
-            "sent_due=excluded.sent_due, due=excluded.due, closed_by=excluded.closed_by",
+            "sent_due=excluded.sent_due, due=excluded.due, closed_by=excluded.closed_by, "
+            "seen=excluded.seen, sent=excluded.sent",
             [
                 (
                     workflow,
@@ -248,6 +257,8 @@ class StateStore:
                     r.sent_due,
                     r.due,
                     r.closed_by,
+                    r.seen,
+                    r.sent,
                 )
                 for r in records
             ],
@@ -361,6 +372,14 @@ class Writer:
     def put_task(self, record: TaskRecord) -> None:
         self._tasks[(record.lead_id, record.step_key)] = record
         self._store.put_task(self._db, self._workflow, record)
+
+    def drop_task(self, lead_id: str, step_key: str) -> None:
+        """Forget a task record (its step was renamed: it lives on under the new key)."""
+        self._tasks.pop((lead_id, step_key), None)
+        self._db.execute(
+            "DELETE FROM tasks WHERE workflow=? AND lead_id=? AND step_key=?",
+            (self._workflow, lead_id, step_key),
+        )
 
     def set_mark(self, lead_id: str, stage: str, ours: bool) -> None:
         self._store.set_pairs(self._db, "marks", self._workflow, [(lead_id, stage)], present=ours)

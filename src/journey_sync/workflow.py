@@ -114,6 +114,9 @@ class Stage(_Strict):
 
 
 class Step(_Strict):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+    )
     key: Annotated[str, Field(pattern=_KEY)]
     content: Annotated[str, Field(min_length=1, max_length=500)]
     description: Annotated[str, Field(max_length=8000)] = ""
@@ -123,6 +126,10 @@ class Step(_Strict):
     labels: tuple[Annotated[str, Field(min_length=1, max_length=60)], ...] = ()
     marks: str | None = None  # the stage key completing this step marks
     weekend: Literal["keep", "next_weekday", "previous_weekday"] = "keep"
+    # ``for: coach``: the lead's task is assigned to the coach named in the sheet.
+    for_: Literal["coach"] | None = Field(default=None, alias="for")
+    # The key this step had before (its tasks and records are this step's, not removed).
+    renamed_from: Annotated[str, Field(pattern=_KEY)] | None = None
 
     @field_validator("due", mode="before")
     @classmethod
@@ -151,6 +158,16 @@ class Workflow(_Strict):
     paid_stage: str | None = None
     on_leave: Literal["delete", "complete", "keep"] = "delete"
     steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+    # What happens to the open tasks of a step removed from the file.
+    on_step_removed: Literal["delete", "keep"] = "keep"
+    # A template edit that would update or remove more tasks than this waits for
+    # ``journey-sync apply-template``.
+    max_template_changes: Annotated[int, Field(ge=0)] = 500
+    # Names typed in "Name of coach" -> a collaborator's full name or e-mail in Todoist,
+    # where they differ.
+    coaches: dict[Annotated[str, Field(min_length=1)], Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -236,12 +253,20 @@ def cross_problems(workflow: Any) -> list[tuple[Loc, str]]:
         "lead_date",
     }
     step_keys: list[str] = []
+    renamed: list[str] = []
     for index, step in steps:
         key = _text(step.get("key"))
         if key is not None:
             if key in step_keys:
                 problems.append((("steps", index, "key"), f"step key {key!r} is used twice"))
             step_keys.append(key)
+        old = _text(step.get("renamed_from"))
+        if old is not None and old in renamed:
+            problems.append(
+                (("steps", index, "renamed_from"), f"two steps are renamed from {old!r}")
+            )
+        if old is not None:
+            renamed.append(old)
         marks = _text(step.get("marks"))
         if marks is not None and marks not in stage_keys:
             problems.append((("steps", index, "marks"), f"{marks!r} is not a stage key ({known})"))
@@ -258,6 +283,15 @@ def cross_problems(workflow: Any) -> list[tuple[Loc, str]]:
                             + ", ".join("{" + p + "}" for p in sorted(placeholders)),
                         )
                     )
+    for index, step in steps:
+        old = _text(step.get("renamed_from"))
+        if old is not None and old in step_keys:
+            problems.append(
+                (
+                    ("steps", index, "renamed_from"),
+                    f"{old!r} is still a step key: a renamed step's old key must be gone",
+                )
+            )
     return problems
 
 

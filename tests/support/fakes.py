@@ -32,6 +32,7 @@ from journey_sync.ports import (
     Task,
     TaskChanges,
     TaskCommand,
+    UpdateTask,
 )
 from journey_sync_sandbox import formulas
 
@@ -404,11 +405,19 @@ class FakeTodoist:
             if project_id not in self.projects:
                 return CommandResult(command.uuid, False, None, "Project not found", 21)
             tid = f"T{next(self._ids)}"
-            task = Task(tid, project_id, command.content, command.description, due=command.due)
+            task = Task(
+                tid,
+                project_id,
+                command.content,
+                command.description,
+                due=command.due,
+                priority=command.priority,
+                labels=command.labels,
+            )
             self.items[tid] = _Item(task, next(self._seq), self.now())
             temp[command.temp_id] = tid
             return CommandResult(command.uuid, True, tid)
-        if isinstance(command, CloseTask | DeleteTask | ReopenTask | MoveTask):
+        if isinstance(command, CloseTask | DeleteTask | ReopenTask | MoveTask | UpdateTask):
             item = self.items.get(command.task_id)
             if item is None or item.task.is_deleted:
                 return CommandResult(command.uuid, False, None, "Item not found", 22)
@@ -418,6 +427,24 @@ class FakeTodoist:
                 self._change(command.task_id, checked=False, completed_at=None)
             elif isinstance(command, MoveTask):
                 self._change(command.task_id, due=command.due)
+            elif isinstance(command, UpdateTask):
+                fields = {
+                    name: value
+                    for name in (
+                        "content",
+                        "description",
+                        "priority",
+                        "labels",
+                        "due",
+                        "responsible_uid",
+                    )
+                    if (value := getattr(command, name)) is not None
+                }
+                if command.responsible_uid is not None and command.responsible_uid not in (
+                    self.collaborators
+                ):
+                    return CommandResult(command.uuid, False, None, "Invalid argument value", 20)
+                self._change(command.task_id, **fields)
             else:
                 self._change(command.task_id, is_deleted=True)
             return CommandResult(command.uuid, True)
@@ -440,6 +467,10 @@ class FakeTodoist:
 
     def assign(self, task_id: str, uid: str) -> None:
         self._change(task_id, responsible_uid=uid)
+
+    def edit(self, task_id: str, **fields: object) -> None:
+        """A person changes a task's content, priority, labels or due in Todoist."""
+        self._change(task_id, **fields)
 
     def delete_project(self, project_id: str) -> None:
         project, _ = self.projects[project_id]

@@ -52,6 +52,7 @@ from ..ports import (
     Task,
     TaskChanges,
     TaskCommand,
+    UpdateTask,
 )
 from ..settings import DEFAULT_TODOIST_API_URL, Secret
 from .retry import RetryPolicy, RetryStats, TransientFailure
@@ -376,6 +377,21 @@ def _command(command: TaskCommand) -> dict[str, Any]:
             "uuid": command.uuid,
             "args": {"id": command.task_id, "due": _due_out(command.due)},
         }
+    if isinstance(command, UpdateTask):
+        args: dict[str, Any] = {"id": command.task_id}
+        if command.content is not None:
+            args["content"] = command.content
+        if command.description is not None:
+            args["description"] = command.description
+        if command.priority is not None:
+            args["priority"] = command.priority
+        if command.labels is not None:
+            args["labels"] = list(command.labels)
+        if command.due is not None:
+            args["due"] = _due_out(command.due)
+        if command.responsible_uid is not None:
+            args["responsible_uid"] = command.responsible_uid
+        return {"type": "item_update", "uuid": command.uuid, "args": args}
     raise TypeError(f"not a task command: {command!r}")
 
 
@@ -439,7 +455,13 @@ def _task(item: Mapping[str, Any], *, checked: bool | None = None) -> Task:
         due=_due_in(item.get("due")),
         responsible_uid=str(responsible) if responsible is not None else None,
         completed_at=_timestamp(item.get("completed_at")),
+        priority=_priority(item.get("priority")),
+        labels=tuple(str(x) for x in item.get("labels") or () if isinstance(x, str)),
     )
+
+
+def _priority(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
 def _project(raw: Mapping[str, Any]) -> Project:
