@@ -269,13 +269,55 @@ class Api:
             json={"range": range_a1, "majorDimension": "ROWS", "values": rows},
         )
 
-    def insert_row(self, before_row: int) -> None:
-        """Insert an empty row above ``before_row`` (1-based), as the Sheets menu does."""
+    def _sheet_id(self) -> int:
         meta = self._sheets("GET", "", params={"fields": "sheets.properties"})
         title = self.workflow.sheet.worksheet
-        sheet_id = next(
-            s["properties"]["sheetId"] for s in meta["sheets"] if s["properties"]["title"] == title
+        return int(
+            next(
+                s["properties"]["sheetId"]
+                for s in meta["sheets"]
+                if s["properties"]["title"] == title
+            )
         )
+
+    def batch_update(self, *requests: dict[str, Any]) -> None:
+        self._sheets("POST", ":batchUpdate", json={"requests": list(requests)})
+
+    def delete_rows(self, first_row: int, count: int = 1) -> None:
+        """Delete rows (right click > Delete rows), 1-based."""
+        span = {"sheetId": self._sheet_id(), "dimension": "ROWS"}
+        self.batch_update(
+            {
+                "deleteDimension": {
+                    "range": {
+                        **span,
+                        "startIndex": first_row - 1,
+                        "endIndex": first_row - 1 + count,
+                    }
+                }
+            }
+        )
+
+    def delete_column(self, header: str) -> None:
+        """Delete the column under ``header`` (right click > Delete column)."""
+        column = self.column(header)
+        span = {"sheetId": self._sheet_id(), "dimension": "COLUMNS"}
+        self.batch_update(
+            {"deleteDimension": {"range": {**span, "startIndex": column - 1, "endIndex": column}}}
+        )
+
+    def add_column(self, header: str) -> None:
+        """Add a column after the last header and type ``header`` into it."""
+        last = len(self.headers())
+        span = {"sheetId": self._sheet_id(), "dimension": "COLUMNS"}
+        self.batch_update(
+            {"insertDimension": {"range": {**span, "startIndex": last, "endIndex": last + 1}}}
+        )
+        self.put(f"{self.workflow.sheet.worksheet}!{column_letter(last + 1)}1", [[header]])
+
+    def insert_row(self, before_row: int) -> None:
+        """Insert an empty row above ``before_row`` (1-based), as the Sheets menu does."""
+        sheet_id = self._sheet_id()
         span = {"sheetId": sheet_id, "dimension": "ROWS"}
         request = {"range": {**span, "startIndex": before_row - 1, "endIndex": before_row}}
         self._sheets(

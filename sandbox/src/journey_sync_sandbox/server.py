@@ -154,6 +154,7 @@ class Sandbox:
         self._open = threading.Event()
         self._open.set()
         self._held = 0  # requests waiting for resume() (see held_requests)
+        self._before: list[tuple[Callable[[str, str], bool], Callable[[], None]]] = []
         self._held_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -225,6 +226,13 @@ class Sandbox:
     def resume(self) -> None:
         self._open.set()
 
+    def before_next(self, matching: Callable[[str, str], bool], person: Callable[[], None]) -> None:
+        """Run ``person()`` just before the next request whose (method, path) matches is
+        answered: a person editing the sheet while a cycle is between its read and its
+        write. Runs once."""
+        with self._faults_lock:
+            self._before.append((matching, person))
+
     @property
     def held_requests(self) -> int:
         """How many requests ``pause`` is holding right now (tests wait on this)."""
@@ -295,6 +303,11 @@ class Sandbox:
             finally:
                 with self._held_lock:
                     self._held -= 1
+        with self._faults_lock:
+            due = [h for h in self._before if h[0](request.method, request.path)]
+            self._before = [h for h in self._before if h not in due]
+        for _, person in due:
+            person()
         if counter is not None:
             self.traffic.count(counter)
         response = self._answer(request, service, counter)
