@@ -127,4 +127,6 @@ def todoist_error(
     body = todoist_error_body(
         status, error=error, error_code=error_code, error_tag=error_tag, extra=extra
     )
-    return Response.json(status, body, {"Content-Type": "application/json", **(headers or {})})
+    return Response.json(
+        status, body, {"Content-Type": "application/json", **(headers or {})}, compact=True
+    )

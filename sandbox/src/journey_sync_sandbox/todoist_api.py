@@ -87,7 +87,9 @@ class TodoistApi:
         except _Refusal as refusal:
             return refusal.response
         except RequestError as exc:
-            return Response.json(exc.status, exc.body, {"Content-Type": "application/json"})
+            return Response.json(
+                exc.status, exc.body, {"Content-Type": "application/json"}, compact=True
+            )
         except CommandError as exc:
             return _from_command_error(exc).response
         except BadBody:
@@ -287,7 +289,7 @@ class TodoistApi:
 
 
 def _json(data: Any) -> Response:
-    return Response.json(200, data, {"Content-Type": "application/json"})
+    return Response.json(200, data, {"Content-Type": "application/json"}, compact=True)
 
 
 def _padded(text: str) -> str:
