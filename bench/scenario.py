@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -123,12 +124,35 @@ class World:
         counts = self.sandbox.traffic.counts()
         return {key: counts.get(key, 0) for key in COUNTERS}
 
-    def worker(self) -> WorkerProcess:
-        return WorkerProcess(self.env)
+    def worker(self, state: Path | None = None) -> WorkerProcess:
+        """journey-sync in a fresh process; ``state``: another state file than the env's."""
+        env = dict(self.env)
+        if state is not None:
+            env["JOURNEY_SYNC_STATE"] = str(state)
+        return WorkerProcess(env)
+
+    def copy_state(self, name: str) -> Path:
+        """A consistent copy of journey-sync's state file as it is now (SQLite's backup
+        API, so a WAL not yet checkpointed is included), beside the original."""
+        source = Path(self.env["JOURNEY_SYNC_STATE"])
+        target = source.with_name(name)
+        with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
+            original.backup(copy)
+        return target
+
+    def tick_one_task(self) -> str:
+        """A person ticks one lead's task of the first stage-marking step in Todoist (the
+        product's everyday change: journey-sync answers with one stage mark). Returns the
+        lead id."""
+        step = next(step for step in self.workflow.steps if step.marks)
+        tasks = self._open_task_ids(step.key)
+        lead_id = sorted(tasks)[0]
+        self.sandbox.todoist.complete(tasks[lead_id])
+        return lead_id
 
     # ---------------------------------------------------------------- changes
 
-    def change_one_percent(self) -> Changes:
+    def change_one_percent(self, *, avoid: frozenset[str] = frozenset()) -> Changes:
         """Change 1% of the leads (at least 3) as people would between two cycles.
 
         One lead departs ("Reason for discontinue" typed); of the others, half have the
@@ -138,7 +162,7 @@ class World:
         count = min(self.leads, max(3, round(self.leads / 100)))
         rng = random.Random(f"changes:{self.seed}")
         rows = self._lead_rows()
-        chosen = rng.sample(sorted(rows), count)
+        chosen = rng.sample(sorted(set(rows) - avoid), count)
         departed, rest = chosen[:1], chosen[1:]
         completed, typed = rest[: (len(rest) + 1) // 2], rest[(len(rest) + 1) // 2 :]
 

@@ -29,6 +29,7 @@ SIZE_KEYS = {
     "startup_rss_mb",
     "peak_rss_mb",
     "restart_peak_rss_mb",
+    "after_onboarding_peak_rss_mb",
     "counts_agree",
     "onboarding_vs_one_request_per_task",
     "onboarding_under_todoist_quota_minutes",
@@ -86,7 +87,15 @@ def test_json_has_the_expected_keys(run: tuple[str, dict[str, Any]]) -> None:
     assert {"nproc", "cpu_model", "python"} <= set(figures["machine"])
     size = figures["sizes"][0]
     assert set(size) >= SIZE_KEYS
-    assert set(size["cycles"]) == {"onboarding", "first_quiet", "steady", "one_percent", "restart"}
+    assert set(size["cycles"]) == {
+        "onboarding",
+        "restart_after_onboarding",
+        "first_quiet",
+        "steady",
+        "one_lead",
+        "one_percent",
+        "restart",
+    }
     for cycle in size["cycles"].values():
         assert set(cycle) >= CYCLE_KEYS
         assert cycle["cpu_s"] >= 0 and cycle["wall_s"] >= 0
@@ -109,6 +118,24 @@ def test_onboarding_batches_task_creation(size: dict[str, Any]) -> None:
     ratio = size["onboarding_vs_one_request_per_task"]
     assert ratio["one_request_per_task"] == tasks
     assert ratio["journey_sync_requests"] == onboarding["todoist_requests"]
+
+
+def test_one_ticked_task_is_one_mark_within_the_design_budget(size: dict[str, Any]) -> None:
+    one = size["cycles"]["one_lead"]
+    assert one["report"]["marks_written"] == 1
+    assert one["sheets_reads"] == 2  # the read, and the check that the mark landed
+    assert one["sheets_writes"] <= 2
+    assert one["todoist_requests"] == 1
+
+
+def test_a_restart_right_after_onboarding_takes_in_the_echo_and_plans_nothing(
+    size: dict[str, Any],
+) -> None:
+    cycle = size["cycles"]["restart_after_onboarding"]
+    report = cycle["report"]
+    assert (report["tasks_created"], report["marks_written"], cycle["sheets_writes"]) == (0, 0, 0)
+    assert cycle["todoist_requests"] == 1
+    assert size["after_onboarding_peak_rss_mb"] > 0
 
 
 def test_changes_are_applied_within_the_design_budget(size: dict[str, Any]) -> None:
