@@ -43,6 +43,7 @@ from .workflow import Step, Workflow
 
 if TYPE_CHECKING:
     from .plan import _Context, _Lead
+    from .state import StateStore
 
 DEFAULT_MAX_TEMPLATE_CHANGES = 500
 
@@ -277,3 +278,12 @@ def hold_template_changes(
             continue  # plan_tasks's move of a due the held template changed
         kept.append(action)
     return kept, out_warnings
+
+
+def confirm_template(state: StateStore, workflow: Workflow) -> str:
+    """``journey-sync apply-template``: let the current template's held changes go out
+    (the one function here that writes: the confirmed hash, into the state's meta)."""
+    digest = template_hash(workflow)
+    with state.transaction() as db:
+        state.put(db, workflow.name, "template_confirmed", digest)
+    return digest
