@@ -1,0 +1,76 @@
+"""The typed decoding of Todoist's /sync read gives exactly the tasks the dict path gives.
+
+``changes`` decodes the answer with msgspec into structs (only the fields journey-sync uses;
+issue 13: 120,000 items without a dict per item). Whatever the answer holds, the tasks must
+be the ones the lenient dict reading (``_task``) makes of it, and an answer the structs do
+not fit must still be read, item by item, the old way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journey_sync.adapters.todoist import _decode_sync, _task, _tasks_of
+
+DUES: list[Any] = [
+    None,
+    {"date": "2026-03-01"},
+    {"date": "2026-03-01T09:00:00Z", "timezone": "Europe/Berlin", "string": "x", "lang": "en"},
+    {"date": "2026-03-01T12:00:00.000000"},
+    {"date": "2026-03-01T12:00:00", "timezone": "Nowhere/Atlantis"},
+    {"date": "not a date"},
+    {"date": None, "timezone": None},
+    {},
+]
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=8))
+
+
+@st.composite
+def items(draw: st.DrawFn) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": draw(st.one_of(st.text(min_size=1, max_size=6), st.integers(1, 10**12))),
+        "project_id": draw(st.one_of(st.text(max_size=6), st.integers(1, 99))),
+        "content": draw(st.one_of(st.none(), st.text(max_size=12))),
+        "description": draw(st.one_of(st.none(), st.text(max_size=40))),
+        "checked": draw(SCALARS),
+        "is_deleted": draw(SCALARS),
+        "due": draw(st.sampled_from(DUES)),
+        "responsible_uid": draw(st.one_of(st.none(), st.text(max_size=6), st.integers(1, 9))),
+        "completed_at": draw(
+            st.one_of(st.none(), st.just(""), st.just("2026-01-02T03:04:05.000000Z"))
+        ),
+        "priority": draw(SCALARS),
+        "labels": draw(st.one_of(st.none(), st.lists(st.one_of(st.text(max_size=5), SCALARS)))),
+        "child_order": 3,
+        "note_count": 0,
+        "deadline": None,
+    }
+    for key in draw(st.sets(st.sampled_from(sorted(item)))):
+        del item[key]  # any field may be missing
+    return item
+
+
+def response(body: Any) -> httpx.Response:
+    text = json.dumps(body, separators=(",", ":"))
+    return httpx.Response(200, content=text.encode(), request=httpx.Request("POST", "http://x"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(items(), max_size=8))
+def test_typed_items_read_as_the_dict_path_reads_them(raw: list[dict[str, Any]]) -> None:
+    decoded = _decode_sync(response({"sync_token": "t", "full_sync": False, "items": raw}))
+    assert decoded is not None
+    assert _tasks_of(decoded.items or ()) == tuple(_task(item) for item in raw)
+
+
+def test_an_answer_the_structs_do_not_fit_is_left_to_the_dict_path() -> None:
+    odd = {"sync_token": "t", "items": [{"id": "1"}, "not an object"]}
+    assert _decode_sync(response(odd)) is None
+    assert _decode_sync(response({"sync_token": "t", "items": [{"due": "tomorrow"}]})) is None
+    not_json = httpx.Response(200, content=b"<html>", request=httpx.Request("POST", "http://x"))
+    assert _decode_sync(not_json) is None
