@@ -120,6 +120,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
+        "apply-template",
+        "confirm a held change of the workflow's steps, so it reaches the existing tasks",
+        "A workflow edit that would update or remove more than max_template_changes open "
+        "tasks waits (each cycle logs that it does) until this command confirms that very "
+        "version of the steps; check `journey-sync run --once --dry-run` first. The daemon "
+        "may keep running: the change goes out at its next cycle.",
+        epilog=_settings_text(["JOURNEY_SYNC_WORKFLOWS", "JOURNEY_SYNC_STATE"]),
+    )
+    p.add_argument("--workflow", help="only this workflow (by name); default: every one")
+
+    p = _command(
+        sub,
         "run",
         "run the sync service: one cycle of each workflow every JOURNEY_SYNC_INTERVAL seconds",
         "Stops cleanly on SIGTERM or Ctrl-C. Exit codes: 0 ok, 1 a --once cycle failed, "
@@ -330,6 +342,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
 
+def cmd_apply_template(args: argparse.Namespace) -> int:
+    from .state import StateStore
+    from .template import confirm_template
+
+    settings = load_settings()
+    chosen = [
+        w
+        for w in load_workflows(settings.workflows).workflows
+        if args.workflow is None or w.name == args.workflow
+    ]
+    if not chosen:
+        print(f"journey-sync apply-template: no workflow named {args.workflow!r}", file=sys.stderr)
+        return 2
+    state = StateStore(settings.state)
+    try:
+        for workflow in chosen:
+            digest = confirm_template(state, workflow)
+            print(
+                f"{workflow.name}: steps version {digest} confirmed; its changes to existing "
+                "tasks go out at the next cycle"
+            )
+    finally:
+        state.close()
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import doctor
 
@@ -379,6 +417,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 COMMANDS = {
     "validate": cmd_validate,
     "run": cmd_run,
+    "apply-template": cmd_apply_template,
     "report": cmd_report,
     "doctor": cmd_doctor,
     "health": cmd_health,

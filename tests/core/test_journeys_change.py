@@ -10,12 +10,16 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from journey_sync.actions import TemplateSummary, UpdateTaskAction
+from journey_sync.cli import main
+from journey_sync.errors import WorkflowFileError
 from journey_sync.ports import Due, Task
-from journey_sync.template import confirm_template
-from journey_sync.workflow import Offset, Step, Workflow
+from journey_sync.template import confirm_template, template_hash
+from journey_sync.workflow import Offset, Step, Workflow, load_workflows, parse_workflows
 from support.checks import assert_exactly_once
-from support.world import World, lead_row
+from support.world import ROOT, World, lead_row
 
 TODAY = date(2026, 3, 2)  # a Monday
 
@@ -304,3 +308,51 @@ def test_assigning_in_todoist_fills_the_empty_cell_and_the_directions_never_figh
     plan, _ = world.engine.plan_only()
     assert plan.is_empty() and not plan.of(UpdateTaskAction)
     assert not plan.of(TemplateSummary)
+
+
+# ------------------------------------------------------- the command and the file
+
+
+def test_apply_template_confirms_the_held_template_in_the_state(
+    make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = two_leads(make_world)
+    edit(world, steps=step_edit("hold_meeting", content="Meet {name}"), max_template_changes=1)
+    assert any("apply-template" in w for w in world.cycle().warnings)
+    monkeypatch.setenv("JOURNEY_SYNC_WORKFLOWS", str(ROOT / "workflows.yaml"))
+    monkeypatch.setenv("JOURNEY_SYNC_STATE", str(world.db_path))
+    assert main(["apply-template", "--workflow", "no such workflow"]) == 2
+    # The command confirms the file's template; the test's world runs an edited one.
+    assert main(["apply-template"]) == 0
+    assert world.state.get(world.workflow.name, "template_confirmed") == template_hash(
+        load_workflows(ROOT / "workflows.yaml").workflows[0]
+    )
+    confirm_template(world.state, world.workflow)
+    assert not world.cycle().warnings
+    assert task(world, "Ann Lee", "hold_meeting").content == "Meet Ann Lee"
+
+
+def test_renamed_from_must_name_a_key_that_is_gone_and_only_once() -> None:
+    text = (ROOT / "workflows.yaml").read_text()
+    text = text.replace(
+        "      - key: hold_meeting\n",
+        "      - key: hold_meeting\n        renamed_from: book_meeting\n",
+    ).replace(
+        "      - key: check_in_1m\n",
+        "      - key: check_in_1m\n        renamed_from: book_meeting\n        for: coach\n",
+    )
+    with pytest.raises(WorkflowFileError) as caught:
+        parse_workflows(text)
+    messages = [f"{p.field}: {p.message}" for p in caught.value.problems]
+    assert any("renamed_from" in m and "still a step key" in m for m in messages), messages
+    assert any("two steps are renamed from 'book_meeting'" in m for m in messages), messages
+    ok = (
+        (ROOT / "workflows.yaml")
+        .read_text()
+        .replace(
+            "      - key: check_in_1m\n",
+            "      - key: check_in_4w\n        renamed_from: check_in_1m\n        for: coach\n",
+        )
+    )
+    step = next(s for s in parse_workflows(ok).workflows[0].steps if s.key == "check_in_4w")
+    assert (step.renamed_from, step.for_) == ("check_in_1m", "coach")
