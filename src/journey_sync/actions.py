@@ -619,7 +619,7 @@ class TemplateSummary(Action):
     counts: tuple[tuple[str, int], ...]
     held: bool = False
 
-    heading: ClassVar[str] = "journey changed"
+    heading: ClassVar[str] = "change journey"
     bookkeeping: ClassVar[bool] = True
 
     def describe(self) -> str:

@@ -70,6 +70,19 @@ def template_hash(workflow: Workflow) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+_VERSIONS: list[tuple[Workflow, dict[str, str]]] = []
+
+
+def _versions(workflow: Workflow) -> Mapping[str, str]:
+    """Each step's version, computed once per workflow (planning asks per lead)."""
+    for known, found in _VERSIONS:
+        if known is workflow:
+            return found
+    versions = {s.key: step_version(s) for s in workflow.steps}
+    _VERSIONS[:] = [(workflow, versions)]
+    return versions
+
+
 _ORPHANS: list[tuple[Memory, Workflow, dict[str, list[TaskRecord]]]] = []
 
 
@@ -113,11 +126,12 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
         if coach is not None and coach.note is not None:
             view.notes[(lead_id, "coach")] = (ctx.model.layout.roles["coach"], coach.note)
     name = lead.name.strip()
+    versions = _versions(workflow)
     for step in workflow.steps:
         record = view.tasks.get(step.key)
         if record is None or record.status != "open" or not record.task_id:
             continue
-        version = step_version(step)
+        version = versions[step.key]
         changes: dict[str, object] = {}
         template = False
         kept: list[str] = []

@@ -97,7 +97,7 @@ def test_a_reworded_step_updates_the_open_tasks_made_from_it(make_world) -> None
     edit(world, steps=step_edit("book_meeting", content="Call {name} to book a meeting"))
     plan, _ = world.engine.plan_only()
     lines = dict(plan.lines())
-    assert lines["journey changed"] == ["step book_meeting: 1 updated"]
+    assert lines["change journey"] == ["step book_meeting: 1 updated"]
     world.cycle()
     assert task(world, "Ann Lee", "book_meeting").content == "Call Ann Lee to book a meeting"
     # A completed task is history: not rewritten.
@@ -213,7 +213,7 @@ def test_a_big_change_is_held_until_apply_template_confirms_it(make_world) -> No
         max_template_changes=2,
     )
     plan, _ = world.engine.plan_only()
-    assert dict(plan.lines())["journey changed"] == [
+    assert dict(plan.lines())["change journey"] == [
         "step hold_meeting: 3 updated (held: waiting for `journey-sync apply-template`)"
     ]
     for _ in range(2):  # every cycle says it waits, and changes nothing
