@@ -32,6 +32,7 @@ from journey_sync.ports import (
     Project,
     Task,
     TaskCommand,
+    UpdateTask,
 )
 from journey_sync.settings import Secret
 from support.recordings import recording
@@ -246,12 +247,14 @@ def test_full_sync_maps_items_projects_and_collaborators() -> None:
             project_id="6Jf8VQXxpwv56VQ7",
             content="Buy Milk",
             description="",
+            labels=("Food", "Shopping"),  # the docs' example item's labels, as reported
         ),
         Task(
             id="6X7rM8997g3RQmvj",
             project_id="6Jf8VQXxpwv56VQ7",
             content="Buy Milk",
             description="",
+            labels=("Food", "Shopping"),
             due=Due(
                 day=date(2016, 12, 6),
                 at=datetime(2016, 12, 6, 14, 0, tzinfo=madrid),
@@ -529,6 +532,42 @@ def test_form_body_encodes_every_kind_of_command_as_json() -> None:
         },
         {"type": "item_close", "uuid": "u-c", "args": {"id": "6X7rfFVPjhvv84XG"}},
         {"type": "item_delete", "uuid": "u-d", "args": {"id": "6X7rfFVPjhvv84XH"}},
+    ]
+
+
+def test_update_task_sends_item_update_with_only_the_fields_that_change() -> None:
+    commands: list[TaskCommand] = [
+        UpdateTask(
+            uuid="u-1",
+            task_id="6X7rfFVPjhvv84XG",
+            content="Meet Ana in the studio #not-a-project",
+            priority=4,
+            labels=(),
+            due=Due(day=date(2025, 3, 24)),
+        ),
+        UpdateTask(uuid="u-2", task_id="6X7rfFVPjhvv84XH", responsible_uid="2671362"),
+    ]
+    h = harness(sync_answer(sync_status={c.uuid: "ok" for c in commands}))
+    h.gateway.apply(commands)
+
+    (request,) = h.fake.requests
+    assert sent_commands(request) == [
+        {
+            "type": "item_update",
+            "uuid": "u-1",
+            "args": {
+                "id": "6X7rfFVPjhvv84XG",
+                "content": "Meet Ana in the studio #not-a-project",
+                "priority": 4,
+                "labels": [],  # an empty list clears the labels; None leaves them alone
+                "due": {"date": "2025-03-24"},
+            },
+        },
+        {
+            "type": "item_update",
+            "uuid": "u-2",
+            "args": {"id": "6X7rfFVPjhvv84XH", "responsible_uid": "2671362"},
+        },
     ]
 
 
