@@ -13,7 +13,7 @@ from .errors import JourneySyncError, UserError
 from .health import Health
 from .lifecycle import ShutdownRequested
 from .logs import Redactor
-from .memory import release_memory
+from .memory import collector_paused, release_memory
 from .plan import Plan
 from .wiring import ServiceStats
 
@@ -96,7 +96,8 @@ class CycleRunner:
 
     def cycle(self, engine: Engine, *, dry_run: bool = False) -> Outcome:
         try:
-            return self._cycle(engine, dry_run=dry_run)
+            with collector_paused():
+                return self._cycle(engine, dry_run=dry_run)
         finally:
             release_memory()
 
