@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journey_sync.adapters.todoist import _decode_sync, _task, _tasks_of
+from journey_sync.adapters.todoist import _decode_sync, _task, _tasks_of, form_encode
 
 DUES: list[Any] = [
     None,
@@ -74,3 +75,18 @@ def test_an_answer_the_structs_do_not_fit_is_left_to_the_dict_path() -> None:
     assert _decode_sync(response({"sync_token": "t", "items": [{"due": "tomorrow"}]})) is None
     not_json = httpx.Response(200, content=b"<html>", request=httpx.Request("POST", "http://x"))
     assert _decode_sync(not_json) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), st.text(max_size=40), max_size=3))
+def test_form_encoding_is_urlencode(fields: dict[str, str]) -> None:
+    assert form_encode(fields) == urlencode(fields)
+
+
+def test_form_encoding_of_a_command_batch_is_urlencode() -> None:
+    text = json.dumps(
+        [{"content": "Call Ana Müller + 100% “now” & = ? #1 😀", "labels": ["a b"]}] * 3,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    assert form_encode({"commands": text}) == urlencode({"commands": text})

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any, Final
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -268,18 +269,21 @@ class TodoistGateway:
         data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request with retries; the answer may still be a 429/5xx."""
+        headers = {
+            "Authorization": f"Bearer {self._token.reveal()}",
+            # One id per logical request, kept across retries, so the server can
+            # recognise a resend.
+            "X-Request-Id": self._uuid_fn(),
+            "User-Agent": "journey-sync",
+        }
+        if data is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         request = self._client.build_request(
             method,
             self.base_url + path,
             params=params,
-            data=data,
-            headers={
-                "Authorization": f"Bearer {self._token.reveal()}",
-                # One id per logical request, kept across retries, so the server can
-                # recognise a resend.
-                "X-Request-Id": self._uuid_fn(),
-                "User-Agent": "journey-sync",
-            },
+            content=None if data is None else form_encode(data).encode("ascii"),
+            headers=headers,
             timeout=TIMEOUT,
         )
 
@@ -340,6 +344,24 @@ class TodoistGateway:
 
 
 # ---------------------------------------------------------------- requests out
+
+
+_FORM_SAFE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def form_encode(fields: Mapping[str, str]) -> str:
+    """``urllib.parse.urlencode(fields)``, the same text, made by replacing each distinct
+    unsafe character at once instead of quoting byte by byte in Python: onboarding 10,000
+    leads sends 54 MB of commands as form fields, which urlencode took 2 s to encode."""
+    return "&".join(f"{_form_quote(k)}={_form_quote(v)}" for k, v in fields.items())
+
+
+def _form_quote(text: str) -> str:
+    unsafe = set(text) - _FORM_SAFE
+    # "%" first (every replacement adds one), then "+" (a space becomes one).
+    for char in sorted(unsafe, key=lambda c: (c != "%", c != "+")):
+        text = text.replace(char, "+" if char == " " else quote(char, safe=""))
+    return text
 
 
 def _read_form(sync_token: str) -> dict[str, str]:
