@@ -46,6 +46,17 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "seconds a lead's row may be gone before its open tasks are removed",
     ),
     ("JOURNEY_SYNC_LOG_FORMAT", "text", "text or json"),
+    ("JOURNEY_SYNC_INTAKE_PORT", "0", "port of POST /leads and /todoist/webhook (0: off)"),
+    ("JOURNEY_SYNC_INTAKE_HOST", "127.0.0.1", "intake address (behind a TLS reverse proxy)"),
+    ("JOURNEY_SYNC_INTAKE_TOKEN", "", "bearer token for POST /leads"),
+    ("JOURNEY_SYNC_INTAKE_TOKEN_FILE", "", "or a file holding it"),
+    ("JOURNEY_SYNC_INTAKE_FORM_KEYS", "", "keys for web forms (?key=), comma-separated"),
+    ("JOURNEY_SYNC_INTAKE_RATE", "30", "lead posts a minute per client address"),
+    ("JOURNEY_SYNC_INTAKE_PROXIES", "", "proxies whose X-Forwarded-For is believed"),
+    ("TODOIST_CLIENT_ID", "", "the Todoist app's client id (todoist-connect)"),
+    ("TODOIST_CLIENT_SECRET", "", "its client secret (OAuth, webhook signatures)"),
+    ("TODOIST_CLIENT_SECRET_FILE", "", "or a file holding it"),
+    ("JOURNEY_SYNC_TODOIST_OAUTH_URL", "https://todoist.com", "Todoist OAuth base URL"),
 )
 
 

@@ -30,6 +30,7 @@ from .dryrun import print_dry_run
 from .engine import Engine
 from .errors import SettingsError, UserError
 from .health import Health, HealthServer
+from .intake import intake_server, open_intake
 from .lifecycle import StopFlag, Watchdog, signals_stop, state_lock
 from .logs import Redactor, configure_logging, secret_values
 from .schedule import Daemon
@@ -89,7 +90,26 @@ def run(
             server.start()
             stack.callback(server.stop)
         runner = CycleRunner(stats, health, redactor, settings.interval_seconds)
-        daemon = Daemon(engines, runner, stop, settings.interval_seconds)
+        # The intake (leads from web forms, Todoist webhooks): its accepted leads are
+        # written before each cycle, and a lead or a webhook asks for a cycle at once.
+        intake = None if dry_run else open_intake(settings, workflows.workflows)
+        if intake is not None:
+            stack.callback(intake.store.close)
+        daemon = Daemon(
+            engines,
+            runner,
+            stop,
+            settings.interval_seconds,
+            before_cycle=intake.before_cycle if intake is not None else None,
+            after_cycle=intake.learn if intake is not None else None,
+        )
+        intake_url = "off"
+        if intake is not None and scheduled and settings.intake_port != 0:
+            intake.trigger = daemon.request_cycle
+            listening = intake_server(intake, settings)
+            listening.start()
+            stack.callback(listening.stop)
+            intake_url = listening.url
         watchdog = Watchdog(stop, settings.shutdown_timeout_seconds)
         watchdog.start()
         stack.callback(watchdog.done)
@@ -99,10 +119,11 @@ def run(
                 print_dry_run(outcomes, show_all=show_all)
             return 0 if all(o.ok for o in outcomes) else 1
         log.info(
-            "journey-sync started: %d workflow(s) every %s s; health: %s",
+            "journey-sync started: %d workflow(s) every %s s; health: %s; intake: %s",
             len(engines),
             f"{settings.interval_seconds:g}",
             f"{server.url}/healthz" if server is not None else "off",
+            intake_url,
             extra={
                 "fields": {
                     "event": "started",

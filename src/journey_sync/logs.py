@@ -187,6 +187,10 @@ def secret_values(settings: Settings) -> list[str]:
         values.append(settings.todoist_token.reveal())
     if settings.google_credentials is not None:
         values.extend(key_file_secrets(settings.google_credentials))
+    for secret in (settings.intake_token, settings.todoist_client_secret):
+        if secret is not None:
+            values.append(secret.reveal())
+    values.extend(settings.form_keys())
     return values
 
 

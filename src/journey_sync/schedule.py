@@ -12,15 +12,22 @@ coalescing, misfires) stays true.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .cycles import CycleRunner, Outcome
 from .engine import Engine
 from .lifecycle import POLL, StopFlag
+
+log = logging.getLogger("journey_sync.daemon")
+
+# Seconds a cycle asked for now (a lead posted, a Todoist webhook) waits for more such
+# requests, so that a burst of events becomes one cycle.
+DEBOUNCE = 0.2
 
 
 @dataclass
@@ -29,6 +36,7 @@ class _Turn:
 
     workflow: str
     done: threading.Event = field(default_factory=threading.Event)
+    urgent: bool = False  # asked for by ``request_cycle``, not by the interval
 
 
 class Daemon:
@@ -38,13 +46,55 @@ class Daemon:
         runner: CycleRunner,
         stop: StopFlag,
         interval: float,
+        *,
+        before_cycle: Callable[[Engine], None] | None = None,
+        after_cycle: Callable[[Engine], None] | None = None,
+        debounce: float = DEBOUNCE,
     ) -> None:
         self.engines = {engine.name: engine for engine in engines}
         self.runner = runner
         self.stop = stop
         self.interval = interval
+        # Called on the main thread around every cycle (the intake writes its leads
+        # before, and learns the workflow's Todoist project after); errors are logged.
+        self.before_cycle = before_cycle
+        self.after_cycle = after_cycle
+        self.debounce = debounce
         self._turns: queue.Queue[_Turn] = queue.Queue()
         self._closing = False
+        self._urgent: set[str] = set()  # workflows with a requested cycle not yet begun
+        self._urgent_lock = threading.Lock()
+
+    def request_cycle(self, workflow: str) -> None:
+        """Run ``workflow``'s cycle now, without waiting for the interval (thread-safe).
+
+        Requests within ``debounce`` seconds of each other, or made while one is waiting
+        for its turn, become one cycle; a request made while that cycle runs gets one more
+        afterwards, since the running cycle may have read before the event."""
+        if workflow not in self.engines or self._closing or self.stop.requested:
+            return
+        with self._urgent_lock:
+            if workflow in self._urgent:
+                return
+            self._urgent.add(workflow)
+        timer = threading.Timer(self.debounce, self._turns.put, (_Turn(workflow, urgent=True),))
+        timer.daemon = True
+        timer.start()
+
+    def _run(self, engine: Engine, *, dry_run: bool = False) -> Outcome:
+        """One cycle, with the hooks around it (main thread)."""
+        if self.before_cycle is not None and not dry_run:
+            try:
+                self.before_cycle(engine)
+            except Exception:
+                log.exception("%s: before the cycle", engine.name)
+        outcome = self.runner.cycle(engine, dry_run=dry_run)
+        if self.after_cycle is not None and not dry_run:
+            try:
+                self.after_cycle(engine)
+            except Exception:
+                log.exception("%s: after the cycle", engine.name)
+        return outcome
 
     def once(self, *, dry_run: bool = False) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -52,7 +102,7 @@ class Daemon:
             if self.stop.requested:
                 outcomes.append(Outcome(name, ok=False, stopped=True))
                 continue
-            outcomes.append(self.runner.cycle(engine, dry_run=dry_run))
+            outcomes.append(self._run(engine, dry_run=dry_run))
         return outcomes
 
     def serve(self) -> None:
@@ -89,9 +139,12 @@ class Daemon:
                     turn = self._turns.get(timeout=POLL)
                 except queue.Empty:
                     continue
+                if turn.urgent:
+                    with self._urgent_lock:
+                        self._urgent.discard(turn.workflow)
                 try:
                     if not self.stop.requested:
-                        self.runner.cycle(self.engines[turn.workflow])
+                        self._run(self.engines[turn.workflow])
                 finally:
                     turn.done.set()
         finally:

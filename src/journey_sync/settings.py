@@ -30,6 +30,7 @@ from .errors import SettingsError
 
 DEFAULT_SHEETS_API_URL = "https://sheets.googleapis.com"
 DEFAULT_TODOIST_API_URL = "https://api.todoist.com"
+DEFAULT_TODOIST_OAUTH_URL = "https://todoist.com"
 
 
 class Secret(SecretStr):
@@ -85,6 +86,31 @@ class Settings(BaseSettings):
     # How long a lead's row may be missing from the sheet before its open tasks are
     # removed: long enough for a person to undo a deletion (or paste a moved row back).
     missing_grace_seconds: float = Field(86400.0, validation_alias="JOURNEY_SYNC_MISSING_GRACE")
+    # The intake (POST /leads, POST /todoist/webhook): its own port, off (0) by default,
+    # meant to be reached through a reverse proxy with TLS; the health port stays private.
+    intake_port: int = Field(0, validation_alias="JOURNEY_SYNC_INTAKE_PORT")
+    intake_host: str = Field("127.0.0.1", validation_alias="JOURNEY_SYNC_INTAKE_HOST")
+    intake_token_value: Secret | None = Field(None, validation_alias="JOURNEY_SYNC_INTAKE_TOKEN")
+    intake_token_from_file: Secret | None = Field(
+        None, validation_alias="JOURNEY_SYNC_INTAKE_TOKEN_FILE"
+    )
+    # Keys for plain HTML forms (?key=...), comma-separated: they allow adding leads only.
+    intake_form_keys: Secret | None = Field(None, validation_alias="JOURNEY_SYNC_INTAKE_FORM_KEYS")
+    intake_rate_per_minute: float = Field(30.0, validation_alias="JOURNEY_SYNC_INTAKE_RATE")
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is
+    # believed, so that the rate limit counts the real client and not the proxy.
+    intake_trusted_proxies: str = Field("", validation_alias="JOURNEY_SYNC_INTAKE_PROXIES")
+    # The Todoist app (OAuth and webhooks): its client id and secret.
+    todoist_client_id: str | None = Field(None, validation_alias="TODOIST_CLIENT_ID")
+    todoist_client_secret_value: Secret | None = Field(
+        None, validation_alias="TODOIST_CLIENT_SECRET"
+    )
+    todoist_client_secret_from_file: Secret | None = Field(
+        None, validation_alias="TODOIST_CLIENT_SECRET_FILE"
+    )
+    todoist_oauth_url: str = Field(
+        DEFAULT_TODOIST_OAUTH_URL, validation_alias="JOURNEY_SYNC_TODOIST_OAUTH_URL"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -101,7 +127,41 @@ class Settings(BaseSettings):
     # ------------------------------------------------------------------ checks
     # Each names the variable and says what to do; pydantic collects every failure.
 
-    @field_validator("sheets_api_url", "todoist_api_url", mode="before")
+    @field_validator("intake_port", mode="before")
+    @classmethod
+    def _intake_port(cls, value: object) -> int:
+        port = _number("JOURNEY_SYNC_INTAKE_PORT", value, minimum=0.0)
+        if port > 65535:
+            raise ValueError(f"JOURNEY_SYNC_INTAKE_PORT={value!r} is not a port: use 0 to 65535.")
+        return int(port)
+
+    @field_validator("intake_rate_per_minute", mode="before")
+    @classmethod
+    def _intake_rate(cls, value: object) -> float:
+        return _number("JOURNEY_SYNC_INTAKE_RATE", value, minimum=1.0)
+
+    @field_validator("intake_token_from_file", "todoist_client_secret_from_file", mode="before")
+    @classmethod
+    def _secret_file(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return None
+        name = {
+            "intake_token_from_file": "JOURNEY_SYNC_INTAKE_TOKEN_FILE",
+            "todoist_client_secret_from_file": "TODOIST_CLIENT_SECRET_FILE",
+        }[str(info.field_name)]
+        path = str(value)
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(
+                f"{name} is set to {path}, which cannot be read ({exc.strerror}): check the "
+                "secret's mount and its permissions."
+            ) from None
+        if not secret:
+            raise ValueError(f"{name} points at {path}, which is empty: put the secret in it.")
+        return secret
+
+    @field_validator("sheets_api_url", "todoist_api_url", "todoist_oauth_url", mode="before")
     @classmethod
     def _url(cls, value: object) -> object:
         return value.rstrip("/") if isinstance(value, str) else value
@@ -153,6 +213,20 @@ class Settings(BaseSettings):
     def todoist_token(self) -> Secret | None:
         """The token from TODOIST_API_TOKEN_FILE if set, else from TODOIST_API_TOKEN."""
         return self.todoist_token_from_file or self.todoist_token_value
+
+    @property
+    def intake_token(self) -> Secret | None:
+        """From JOURNEY_SYNC_INTAKE_TOKEN_FILE if set, else JOURNEY_SYNC_INTAKE_TOKEN."""
+        return self.intake_token_from_file or self.intake_token_value
+
+    @property
+    def todoist_client_secret(self) -> Secret | None:
+        """From TODOIST_CLIENT_SECRET_FILE if set, else TODOIST_CLIENT_SECRET."""
+        return self.todoist_client_secret_from_file or self.todoist_client_secret_value
+
+    def form_keys(self) -> tuple[str, ...]:
+        raw = self.intake_form_keys.reveal() if self.intake_form_keys is not None else ""
+        return tuple(k.strip() for k in raw.split(",") if k.strip())
 
     def require_google_credentials(self) -> Path:
         if self.google_credentials is None:
