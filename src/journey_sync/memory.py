@@ -60,3 +60,4 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*thresholds)
+        gc.collect()  # the cycle's leftover reference cycles, before memory is given back
