@@ -211,6 +211,23 @@ class WriteCoach(SheetAction):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClearFooterFigures(SheetAction):
+    """The old footer's figures left in the stage cells of a lead typed over a footer
+    row. A row action, not part of the footer: if rows move while the cycle runs, the
+    clear must not land on another lead's marks."""
+
+    columns: tuple[int, ...]
+
+    heading: ClassVar[str] = "clear old footer figures"
+
+    def cells(self) -> Sequence[CellWrite]:
+        return tuple(CellWrite(self.row, column, None) for column in self.columns)
+
+    def describe(self) -> str:
+        return f"in {self.who()}: the old footer's figures, typed over"
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlaceNote(SheetAction):
     """A note on one cell of the row (``text=""`` removes the note we placed)."""
 

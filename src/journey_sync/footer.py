@@ -300,28 +300,15 @@ def plan_footer(
         if c.formula
     )
     values = [CellWrite(c.row, c.column, c.text) for c in new_cells if c.text is not None]
-    # Clear what the old footer left behind: its cells are ours (a lead typed over a footer
-    # row keeps its name and date, which are the person's).
+    # Clear what the old footer left behind. A lead typed over a footer row is not
+    # touched here: its leftover figures are cleared by a row action (plan.py's
+    # ``ClearFooterFigures``), checked like every write into a lead's row.
     own_columns = [layout.roles["lead_id"], layout.roles["name"], *layout.stages.values()]
     over = {lead.row for lead in model.leads if lead.over_footer}
-    # In a lead's row, only the old footer's figures are ours: what people typed stays.
-    kept = {
-        (lead.row, column)
-        for lead in model.leads
-        if lead.over_footer
-        for key, column in layout.stages.items()
-        if key not in lead.footer_leftovers
-    }
-    for row in sorted(old_rows | over):
+    for row in sorted(old_rows - over):
         moved = row + shift if row >= start else row
         for column in own_columns:
             if (moved, column) in written:
-                continue
-            if row in over and column == layout.roles["name"]:
-                continue
-            if row in over and column == layout.roles["lead_id"]:
-                continue  # gets the lead's new id
-            if (row, column) in kept:
                 continue
             if model.snapshot.cell(row, column) is not None:
                 values.append(CellWrite(moved, column, None))

@@ -25,6 +25,7 @@ from .actions import (
     Action,
     AllowMark,
     AssignId,
+    ClearFooterFigures,
     ClearLeftOn,
     ClearMark,
     CloseTaskAction,
@@ -318,6 +319,7 @@ def plan_cycle(
         for key, (column, text) in view.notes.items():
             wanted_notes[key] = (view.at, column, text)
     actions.extend(plan_notes(ctx, identities, wanted_notes))
+    actions.extend(plan_footer_leftovers(model, identities))
     missing_actions, warnings = plan_missing(ctx, identities, missing_grace)
     actions.extend(missing_actions)
     actions, warnings = hold_template_changes(ctx, actions, warnings)
@@ -331,6 +333,28 @@ def plan_cycle(
         leads=model.leads,
         warnings=tuple(warnings),
     )
+
+
+def plan_footer_leftovers(model: SheetModel, identities: Identities) -> Iterator[Action]:
+    """Clear the old footer's figures from leads typed over footer rows (their names,
+    dates and what people typed stay)."""
+    ids = {p.lead.row: p.lead_id for p in identities.placed}
+    for lead in model.leads:
+        if not lead.over_footer:
+            continue
+        columns = tuple(
+            column
+            for key, column in model.layout.stages.items()
+            if key in lead.footer_leftovers and model.snapshot.cell(lead.row, column) is not None
+        )
+        if columns:
+            yield ClearFooterFigures(
+                row=lead.row,
+                name=lead.name.strip(),
+                fingerprint=lead.fingerprint(),
+                lead_id=ids.get(lead.row, lead.lead_id),
+                columns=columns,
+            )
 
 
 SheetActionFactory = Callable[..., SheetAction]
