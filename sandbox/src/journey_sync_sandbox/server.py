@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import secrets
 import signal
 import socket
 import sys
@@ -39,6 +41,7 @@ from .sheets import DEFAULT_COLUMNS, DEFAULT_ROWS, SheetsService, Spreadsheet
 from .sheets_api import SheetsApi
 from .todoist import TodoistService
 from .todoist_api import TodoistApi
+from .todoist_app import RETRY_DELAYS, TodoistApp, TodoistAppServer
 from .traffic import (
     OAUTH_TOKEN_REQUESTS,
     SHEETS_READS,
@@ -52,6 +55,7 @@ from .workdir import spreadsheet_id as make_spreadsheet_id
 from .workdir import write_workdir
 
 DEFAULT_TODOIST_TOKEN = "sandbox-todoist-token"
+DEFAULT_OAUTH_REDIRECT = "http://127.0.0.1:8765/callback"  # journey-sync todoist-connect's
 SERVICES = ("sheets", "todoist", "oauth")
 
 
@@ -160,6 +164,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self.spreadsheet: Spreadsheet | None = None  # the one write_workdir seeded
+        self.todoist_app: TodoistAppServer | None = None  # see register_todoist_app
 
     # ------------------------------------------------------------ lifecycle
 
@@ -192,6 +197,12 @@ class Sandbox:
             self._thread.join(timeout=5)
         self._thread = None
 
+    def close(self) -> None:
+        """Stop serving and stop the Todoist app's webhook deliveries for good."""
+        self.stop()
+        if self.todoist_app is not None:
+            self.todoist_app.close()
+
     @property
     def running(self) -> bool:
         return self._server is not None
@@ -215,7 +226,38 @@ class Sandbox:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()
+
+    # ------------------------------------------------------------ Todoist app
+
+    def register_todoist_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        redirect_uri: str | None = None,
+        webhook_url: str | None = None,
+        authorised: bool = False,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> TodoistAppServer:
+        """An app in Todoist's developer console: its OAuth redirect URL and its webhook
+        URL (see ``todoist_app``). Webhooks go out once the user has authorised the app
+        through OAuth, or at once with ``authorised``."""
+        if self.todoist_app is not None:
+            self.todoist_app.close()
+            self.todoist.listeners.remove(self.todoist_app.item_event)
+        app = TodoistApp(client_id, client_secret, redirect_uri, webhook_url, authorised)
+
+        def issue(token: str) -> None:
+            with self.todoist.lock:
+                self.todoist.oauth_tokens.add(token)
+
+        server = TodoistAppServer(
+            app, user=self.todoist.user_json, issue_token=issue, retry_delays=retry_delays
+        )
+        self.todoist_app = server
+        self.todoist.listeners.append(server.item_event)
+        return server
 
     # ---------------------------------------------------------- test knobs
 
@@ -324,6 +366,10 @@ class Sandbox:
         if refusal is not None:
             return refusal
         try:
+            if service == "oauth" and request.path.startswith("/oauth/"):
+                if self.todoist_app is None:
+                    return Response.json(404, {"error": "no Todoist app is registered"})
+                return self.todoist_app.handle(request)
             if service == "oauth":
                 return self.oauth.handle(request)
             if service == "sheets":
@@ -367,6 +413,8 @@ def _classify(request: Request) -> tuple[str, str | None]:
     path = request.path
     if path == "/token":
         return "oauth", OAUTH_TOKEN_REQUESTS
+    if path.startswith("/oauth/"):
+        return "oauth", None  # Todoist's OAuth (todoist_app)
     if path.startswith("/v4/spreadsheets"):
         return "sheets", SHEETS_READS if SheetsApi.is_read(request) else SHEETS_WRITES
     if path.startswith("/api/v1/"):
@@ -406,6 +454,43 @@ def serve_main(argv: Sequence[str]) -> int:
     parser.add_argument("--workdir", type=Path, required=True, help="where to write the env")
     parser.add_argument("--leads", type=int, default=20, help="leads to seed (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the leads")
+    app = parser.add_argument_group(
+        "a Todoist app (OAuth and webhooks)",
+        "Each also read from the environment variable named in brackets, so that "
+        "`journey-sync sandbox serve` passes them too.",
+    )
+    app.add_argument(
+        "--webhook-url",
+        default=os.environ.get("SANDBOX_WEBHOOK_URL"),
+        help="POST Todoist's item events here, signed, like Todoist's webhooks "
+        "(e.g. http://127.0.0.1:8081/todoist/webhook) [SANDBOX_WEBHOOK_URL]",
+    )
+    app.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("SANDBOX_WEBHOOK_SECRET"),
+        help="the app's client secret, which signs the deliveries (default: a random one, "
+        "written to the env file as TODOIST_CLIENT_SECRET) [SANDBOX_WEBHOOK_SECRET]",
+    )
+    app.add_argument(
+        "--client-id",
+        default=os.environ.get("SANDBOX_CLIENT_ID", "sandbox-client-id"),
+        help="the app's client id [SANDBOX_CLIENT_ID]",
+    )
+    app.add_argument(
+        "--oauth-redirect",
+        default=os.environ.get("SANDBOX_OAUTH_REDIRECT", DEFAULT_OAUTH_REDIRECT),
+        help="the app's OAuth redirect URL, where /oauth/authorize sends the code "
+        f"(default {DEFAULT_OAUTH_REDIRECT}, journey-sync todoist-connect's) "
+        "[SANDBOX_OAUTH_REDIRECT]",
+    )
+    app.add_argument(
+        "--webhooks-authorised",
+        action="store_true",
+        default=os.environ.get("SANDBOX_WEBHOOKS_AUTHORISED", "") not in ("", "0"),
+        help="deliver webhooks at once; by default, as in Todoist, only once the app was "
+        "authorised through OAuth (journey-sync todoist-connect) "
+        "[SANDBOX_WEBHOOKS_AUTHORISED=1]",
+    )
     options = parser.parse_args(args)
     sandbox = Sandbox(seed=options.seed)
     try:
@@ -413,6 +498,14 @@ def serve_main(argv: Sequence[str]) -> int:
     except OSError as exc:
         print(f"journey-sync sandbox: cannot listen on port {options.port}: {exc}", file=sys.stderr)
         return 1
+    secret = options.webhook_secret or secrets.token_hex(16)
+    sandbox.register_todoist_app(
+        options.client_id,
+        secret,
+        redirect_uri=options.oauth_redirect,
+        webhook_url=options.webhook_url,
+        authorised=options.webhooks_authorised,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -430,7 +523,7 @@ def serve_main(argv: Sequence[str]) -> int:
         while not stop.wait(0.2):
             pass
     finally:
-        sandbox.stop()
+        sandbox.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0

@@ -422,6 +422,11 @@ class TodoistService:
     ) -> None:
         self.lock = threading.RLock()
         self.token = token
+        # Tokens an app got through OAuth (``/oauth/access_token``): the same account.
+        self.oauth_tokens: set[str] = set()
+        # Called under the lock for each item event ("item:added", ...), with the item's
+        # sync JSON and, for "item:updated", the item before: the app's webhooks.
+        self.listeners: list[Callable[[str, dict[str, Any], dict[str, Any] | None], None]] = []
         self.clock = clock
         self.timezone = timezone
         self._rng = random.Random(seed)
@@ -456,6 +461,19 @@ class TodoistService:
     def _touch(self, item: Item) -> None:
         item.updated_at = self.now()
         item.seq = self._bump()
+
+    def token_ok(self, token: str | None) -> bool:
+        return token is not None and (token == self.token or token in self.oauth_tokens)
+
+    def _emit(self, event: str, item: Item, old: dict[str, Any] | None = None) -> None:
+        if self.listeners:
+            data = item.sync_json()
+            for listener in self.listeners:
+                listener(event, data, old)
+
+    def _before(self, item: Item) -> dict[str, Any] | None:
+        """The item as it is, when someone listens (for item:updated's old_item)."""
+        return item.sync_json() if self.listeners else None
 
     def _new_project(
         self, name: str, *, inbox: bool = False, project_id: str | None = None
@@ -568,9 +586,11 @@ class TodoistService:
         )
         self.items[item.id] = item
         self._in_project[project.id] += 1
+        self._emit("item:added", item)
         return item
 
     def update_item(self, item: Item, args: Mapping[str, Any]) -> None:
+        old = self._before(item)
         if "content" in args:
             content = args["content"]
             if not isinstance(content, str) or not content.strip():
@@ -603,6 +623,7 @@ class TodoistService:
         if "is_collapsed" in args:
             item.is_collapsed = bool(args["is_collapsed"])
         self._touch(item)
+        self._emit("item:updated", item, old)
 
     def complete_item(self, item: Item, at: datetime | None = None) -> None:
         if item.checked:
@@ -611,6 +632,7 @@ class TodoistService:
         item.completed_at = at or self.now()
         item.completed_by_uid = self.user_id
         self._touch(item)
+        self._emit("item:completed", item)
 
     def uncomplete_item(self, item: Item) -> None:
         if not item.checked:
@@ -619,6 +641,7 @@ class TodoistService:
         item.completed_at = None
         item.completed_by_uid = None
         self._touch(item)
+        self._emit("item:uncompleted", item)
 
     def delete_item(self, item: Item) -> None:
         for child in [i for i in self.items.values() if i.parent_id == item.id]:
@@ -626,6 +649,7 @@ class TodoistService:
                 self.delete_item(child)  # "Delete a task and all its sub-tasks"
         item.is_deleted = True
         self._touch(item)
+        self._emit("item:deleted", item)
 
     def delete_project(self, project: Project) -> None:
         if project.inbox_project:
@@ -751,6 +775,7 @@ class TodoistService:
         elif kind == "item_delete":
             self.delete_item(item)
         elif kind == "item_move":
+            old = self._before(item)
             if args.get("project_id"):
                 target = self._live_project(real(args["project_id"])).id
                 self._in_project[item.project_id] -= 1
@@ -761,6 +786,7 @@ class TodoistService:
             elif "parent_id" in args:
                 item.parent_id = self._live_item(real(args["parent_id"])).id
             self._touch(item)
+            self._emit("item:updated", item, old)
         else:
             raise invalid_argument("type", f"unknown command {kind!r}")
         return {}
@@ -912,8 +938,10 @@ class TodoistService:
         """Make ``collaborator_id`` responsible for a task (None unassigns)."""
         with self.lock:
             item = self._live_item(task_id)
+            old = self._before(item)
             item.responsible_uid = self._check_responsible(collaborator_id)
             self._touch(item)
+            self._emit("item:updated", item, old)
 
     def update(self, task_id: str, **fields: Any) -> None:
         with self.lock:

@@ -74,7 +74,7 @@ class TodoistApi:
         self._cursor_key = secrets.token_bytes(16)
 
     def handle(self, request: Request) -> Response:
-        if request.bearer() != self.service.token:
+        if not self.service.token_ok(request.bearer()):
             # A wrong or missing token: Todoist's error object, status 401.
             return todoist_error(401, extra={"access_type": "access_token"})
         segments = request.segments()

@@ -201,6 +201,13 @@ def write_workdir(
         "JOURNEY_SYNC_WORKFLOWS": str(workflows.resolve()),
         "JOURNEY_SYNC_STATE": str((directory / "journey-sync.db").resolve()),
     }
+    app = sandbox.todoist_app
+    if app is not None:
+        # The Todoist app registered in the sandbox: for `journey-sync todoist-connect`
+        # (OAuth) and for checking its webhooks' signatures.
+        env["TODOIST_CLIENT_ID"] = app.app.client_id
+        env["TODOIST_CLIENT_SECRET"] = app.app.client_secret
+        env["JOURNEY_SYNC_TODOIST_OAUTH_URL"] = sandbox.url
     lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     (directory / "env").write_text("\n".join(lines) + "\n", "utf-8")
     return directory
