@@ -190,6 +190,9 @@ def _parser() -> argparse.ArgumentParser:
         "--workflow", metavar="NAME", help="only the workflow of this name (default: all)"
     )
 
+    _add_lead_parser(sub)
+    _todoist_connect_parser(sub)
+
     _command(
         sub,
         "doctor",
@@ -379,6 +382,170 @@ def cmd_apply_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_lead_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _command(
+        sub,
+        "add-lead",
+        "add a lead from a shell, as POST /leads does",
+        "The same checks and the same intake file as the web form: the lead is written "
+        "(as typed: RAW) in the row under the last lead, above the footer, with its lead "
+        "id. The same --idempotency-key, or the same name, contact and source within 24 "
+        "hours, never adds it twice. When the sheet cannot be written the lead is kept "
+        "and the next cycle of `journey-sync run` writes it. Exit codes: 0 added (or "
+        "kept, or already there), 2 a field or the set-up is wrong.",
+        epilog=_settings_text(
+            [
+                "JOURNEY_SYNC_WORKFLOWS",
+                "JOURNEY_SYNC_STATE",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "JOURNEY_SYNC_SHEETS_API_URL",
+            ]
+        ),
+    )
+    p.add_argument("--name", required=True, help="the lead's name (required)")
+    p.add_argument("--source", help="source of the lead (default: none)")
+    p.add_argument("--date", dest="lead_date", help="date of the lead, YYYY-MM-DD (default: today)")
+    p.add_argument("--heard-about", help="how they heard about you (default: none)")
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="ROLE=TEXT",
+        help="any other column the workflow maps, by its role (e.g. email=ada@example.com); "
+        "repeat for several (default: none)",
+    )
+    p.add_argument(
+        "--workflow",
+        metavar="NAME",
+        help="the workflow, by name or slug (default: the only one)",
+    )
+    p.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="adding again with the same key adds nothing (default: none)",
+    )
+
+
+def _todoist_connect_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _command(
+        sub,
+        "todoist-connect",
+        "authorise journey-sync's Todoist app once, which turns its webhooks on",
+        "Todoist sends an app's webhooks only once its user has authorised the app through "
+        "OAuth. Opens Todoist's authorisation page, takes the answer on "
+        "http://127.0.0.1:PORT/callback (the app's OAuth redirect URL in Todoist's "
+        "developer console), checks its state, exchanges the code for an access token and "
+        "stores the token in a file of mode 0600 (never printed).",
+        epilog=_settings_text(
+            [
+                "TODOIST_CLIENT_ID",
+                "TODOIST_CLIENT_SECRET",
+                "TODOIST_CLIENT_SECRET_FILE",
+                "JOURNEY_SYNC_TODOIST_OAUTH_URL",
+                "JOURNEY_SYNC_STATE",
+            ]
+        ),
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port on 127.0.0.1 for Todoist's redirect (the redirect URL's port)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="file to store the token in (default: beside JOURNEY_SYNC_STATE, "
+        "journey-sync-todoist-oauth-token for journey-sync.db)",
+    )
+    p.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="only print the address to open, do not open a browser",
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=300.0,
+        help="seconds to wait for the browser to come back",
+    )
+
+
+def cmd_add_lead(args: argparse.Namespace) -> int:
+    from .intake import Invalid, add_lead, workflow_named
+    from .intake_store import IntakeStore, intake_path
+    from .wiring import sheet_gateway
+
+    settings = load_settings()
+    workflows = load_workflows(settings.workflows).workflows
+    chosen = workflow_named(workflows, args.workflow)
+    if chosen is None:
+        names = ", ".join(repr(w.name) for w in workflows)
+        what = f"no workflow is named {args.workflow!r}" if args.workflow else "several workflows"
+        print(f"journey-sync add-lead: {what}: use --workflow with one of {names}", file=sys.stderr)
+        return 2
+    workflow = chosen
+    given: dict[str, object] = {"name": args.name}
+    for role in ("source", "lead_date", "heard_about"):
+        if getattr(args, role) is not None:
+            given[role] = getattr(args, role)
+    for item in args.field:
+        role, sep, text = item.partition("=")
+        if not sep or not role.strip():
+            print(f"journey-sync add-lead: --field {item!r}: write ROLE=TEXT", file=sys.stderr)
+            return 2
+        given[role.strip()] = text
+    key = args.idempotency_key
+    if key is not None and not 0 < len(key.strip()) <= 200:
+        print("journey-sync add-lead: --idempotency-key: 1 to 200 characters", file=sys.stderr)
+        return 2
+    store = IntakeStore(intake_path(settings.state))
+    try:
+        done = add_lead(
+            store,
+            workflow,
+            workflows,
+            given,
+            key.strip() if key else None,
+            lambda: sheet_gateway(workflow, settings),
+        )
+    except Invalid as exc:
+        print("journey-sync add-lead: the lead was not added:", file=sys.stderr)
+        for field_name, problem in exc.problems.items():
+            print(f"  {field_name}: {problem}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    lead = done.lead
+    if not done.new:
+        where = f"row {lead.row}" if lead.row is not None else "not in the sheet yet"
+        print(f"{workflow.name}: already added: lead {lead.lead_id} ({where}); nothing added")
+    elif done.not_written is None:
+        print(f"{workflow.name}: lead {lead.lead_id} added in row {lead.row}")
+    if done.not_written is not None:
+        print(
+            f"{workflow.name}: lead {lead.lead_id} is kept in {store.path}, not in the sheet "
+            f"yet ({done.not_written}); the next cycle of `journey-sync run` writes it",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_todoist_connect(args: argparse.Namespace) -> int:
+    from .connect import connect
+
+    if not 0 <= args.port <= 65535:
+        raise SettingsError(f"--port {args.port}: use a port from 1 to 65535 (0: any free one)")
+    connect(
+        load_settings(),
+        port=args.port,
+        out=args.out,
+        open_browser=not args.no_browser,
+        wait=args.wait,
+    )
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import doctor
 
@@ -429,6 +596,8 @@ COMMANDS = {
     "validate": cmd_validate,
     "run": cmd_run,
     "apply-template": cmd_apply_template,
+    "add-lead": cmd_add_lead,
+    "todoist-connect": cmd_todoist_connect,
     "report": cmd_report,
     "doctor": cmd_doctor,
     "health": cmd_health,

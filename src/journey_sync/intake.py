@@ -134,6 +134,13 @@ def slug(name: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", name.casefold()))
 
 
+def workflow_named(workflows: Sequence[Workflow], key: str | None) -> Workflow | None:
+    """The workflow of that name or slug; without a name, the only one (None if several)."""
+    if key is None:
+        return workflows[0] if len(workflows) == 1 else None
+    return next((w for w in workflows if key in (w.name, slug(w.name))), None)
+
+
 def fingerprint(fields: Mapping[str, str]) -> str:
     """What makes two posts the same lead without an Idempotency-Key: name, contact and
     source (case and spacing forgiven)."""
@@ -206,6 +213,8 @@ class Intake:
     _written: threading.Condition = field(default_factory=threading.Condition)
     # workflow -> its Todoist project id, learnt from the state after each cycle.
     project_ids: dict[str, str] = field(default_factory=dict)
+    # Why the last write_pending left its leads pending (None: it did not fail).
+    last_write_error: str | None = None
 
     def learn(self, engine: Engine) -> None:
         """After a cycle (main thread): remember the workflow's Todoist project id, to
@@ -219,9 +228,7 @@ class Intake:
 
     def workflow(self, key: str | None) -> Workflow | None:
         """The workflow a path names; without a name, the only one (None if several)."""
-        if key is None:
-            return self.workflows[0] if len(self.workflows) == 1 else None
-        return next((w for w in self.workflows if key in (w.name, slug(w.name))), None)
+        return workflow_named(self.workflows, key)
 
     # ------------------------------------------------------------ leads
 
@@ -265,12 +272,14 @@ class Intake:
         """Write the workflow's accepted leads into the sheet (main thread, before a
         cycle): one read, one write. Returns how many were written; a failure is logged
         and the leads stay pending for the next cycle."""
+        self.last_write_error = None
         pending = self.store.pending(workflow.name)
         if not pending:
             return 0
         try:
             rows = self._write(workflow, sheet, pending)
         except Exception as exc:  # the sheet unavailable: keep them, say so, carry on
+            self.last_write_error = str(exc) or type(exc).__name__
             log.warning(
                 "%s: %d accepted lead(s) not written yet (the next cycle tries again): %s",
                 workflow.name,
@@ -621,6 +630,48 @@ def _handler_for(
             log.debug("intake: " + format, *args)
 
     return Handler
+
+
+# --------------------------------------------------------------------------- the shell
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    """What ``journey-sync add-lead`` did: the lead as it is now, whether it was new, and
+    why it is not in the sheet yet (None once it is)."""
+
+    lead: IntakeLead
+    new: bool
+    not_written: str | None
+
+
+def add_lead(
+    store: IntakeStore,
+    workflow: Workflow,
+    workflows: Sequence[Workflow],
+    given: Mapping[str, object],
+    idempotency_key: str | None,
+    sheet: Callable[[], SheetGateway],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ShellResult:
+    """``POST /leads`` from a shell: the same validation (``Invalid``), the same intake
+    file (committed first, so the idempotency key and the 24-hour fingerprint hold across
+    both paths) and the same write (RAW, under the last lead, above the footer, with its id).
+    ``sheet`` builds the gateway; when it cannot be built or the sheet cannot be written,
+    the lead stays pending in the intake file and the daemon's next cycle writes it."""
+    intake = Intake(store, workflows, clock=clock)
+    accepted = intake.accept(workflow, given, idempotency_key)
+    if accepted.lead.written:
+        return ShellResult(accepted.lead, accepted.new, None)
+    try:
+        gateway = sheet()
+    except Exception as exc:  # no credentials, a bad key file: the lead is kept anyway
+        return ShellResult(accepted.lead, accepted.new, str(exc) or type(exc).__name__)
+    intake.write_pending(workflow, gateway)
+    lead = store.get(accepted.lead.lead_id) or accepted.lead
+    reason = None if lead.written else intake.last_write_error or "not written"
+    return ShellResult(lead, accepted.new, reason)
 
 
 # --------------------------------------------------------------------------- wiring

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from daemon_support import Setup
 
 from journey_sync.dates import date_to_serial
 from journey_sync.intake import (
@@ -502,3 +503,100 @@ def test_requests_for_a_cycle_made_together_become_one_cycle() -> None:
     daemon._urgent.discard("a")
     daemon.request_cycle("a")
     assert daemon._turns.get(timeout=5).workflow == "a"
+
+
+# --------------------------------------------------------------------- add-lead (a shell)
+
+
+def _sandbox_model(setup: Setup) -> Any:
+    """The sandbox sheet as journey-sync reads it."""
+    from journey_sync.settings import load_settings
+    from journey_sync.wiring import sheet_gateway
+    from journey_sync.workflow import load_workflows
+
+    settings = load_settings(setup.env)
+    (workflow,) = load_workflows(settings.workflows).workflows
+    return workflow, read_sheet(workflow, sheet_gateway(workflow, settings).read())
+
+
+def test_add_lead_writes_the_row_under_the_last_lead_above_the_footer_raw(setup: Setup) -> None:
+    assert setup.run("run", "--once").returncode == 0  # ids, tasks and the footer
+    _, before = _sandbox_model(setup)
+    assert before.footer
+
+    done = setup.run(
+        "add-lead", "--name", "Cleo Park", "--source", '=HYPERLINK("x")', "--heard-about", "Ads"
+    )
+
+    assert done.returncode == 0, done.stderr
+    _, after = _sandbox_model(setup)
+    (cleo,) = [lead for lead in after.leads if lead.name == "Cleo Park"]
+    assert cleo.row == before.last_data_row + 1
+    assert cleo.lead_id and f"lead {cleo.lead_id} added in row {cleo.row}" in done.stdout
+    assert cleo.source == '=HYPERLINK("x")'  # RAW: text, not a formula
+    assert min(f.row for f in after.footer) > cleo.row
+    store = IntakeStore(intake_path(Path(setup.env["JOURNEY_SYNC_STATE"])))
+    try:
+        assert store.get(cleo.lead_id).row == cleo.row  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+    again = setup.run("add-lead", "--name", "cleo  park", "--source", '=HYPERLINK("x")')
+
+    assert again.returncode == 0 and "already added" in again.stdout
+    _, last = _sandbox_model(setup)
+    assert [lead.name for lead in last.leads].count("Cleo Park") == 1
+
+
+def test_add_lead_with_the_same_idempotency_key_adds_once(setup: Setup) -> None:
+    first = setup.run("add-lead", "--name", "Dee", "--idempotency-key", "k-1")
+    second = setup.run("add-lead", "--name", "Dee Other", "--idempotency-key", "k-1")
+    assert first.returncode == second.returncode == 0
+    assert "already added" in second.stdout
+    _, model = _sandbox_model(setup)
+    assert [lead.name for lead in model.leads if lead.name.startswith("Dee")] == ["Dee"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--name", "Eve", "--date", "02/03/2026"], "lead_date: must be a date as YYYY-MM-DD"),
+        (["--name", "Eve", "--field", "shoe_size=42"], "shoe_size: unknown field"),
+        (["--name", "Eve", "--field", "nonsense"], "write ROLE=TEXT"),
+        (["--name", "x" * 10_000], "name: is 10000 characters long"),
+        (["--name", "Eve", "--workflow", "Nope"], "no workflow is named 'Nope'"),
+    ],
+)
+def test_add_lead_refuses_bad_input_with_exit_2_and_writes_nothing(
+    setup: Setup, args: list[str], says: str
+) -> None:
+    _, before = _sandbox_model(setup)
+    done = setup.run("add-lead", *args)
+    assert done.returncode == 2
+    assert says in done.stderr
+    _, after = _sandbox_model(setup)
+    assert len(after.leads) == len(before.leads)
+
+
+def test_add_lead_keeps_the_lead_when_the_sheet_is_unavailable_and_a_cycle_writes_it(
+    setup: Setup,
+) -> None:
+    setup.sandbox.fail_next("sheets", 403)  # the sheet unshared, for this one read
+
+    done = setup.run("add-lead", "--name", "Fay", "--source", "Walk-in")
+
+    assert done.returncode == 0, done.stderr
+    assert "not in the sheet yet" in done.stderr and "journey-sync run" in done.stderr
+    _, model = _sandbox_model(setup)
+    assert "Fay" not in [lead.name for lead in model.leads]
+    store = IntakeStore(intake_path(Path(setup.env["JOURNEY_SYNC_STATE"])))
+    try:
+        (kept,) = store.pending("Studio client journey")
+    finally:
+        store.close()
+
+    assert setup.run("run", "--once").returncode == 0  # the daemon finds the intake file
+
+    _, model = _sandbox_model(setup)
+    (fay,) = [lead for lead in model.leads if lead.name == "Fay"]
+    assert fay.lead_id == kept.lead_id

@@ -57,6 +57,8 @@ def test_the_walk_sees_every_command() -> None:
         "validate",
         "run",
         "apply-template",
+        "add-lead",
+        "todoist-connect",
         "report",
         "doctor",
         "health",
