@@ -11,7 +11,8 @@ import json
 import json.encoder
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from .errors import UserError
 from .ports import Task, TaskChanges
@@ -48,6 +49,9 @@ class Folded:
     adopted: frozenset[tuple[str, str]]  # (lead, step) whose task Todoist listed
     collaborators: Mapping[str, str]
     project_id: str | None
+    # When Todoist says each completed task was completed, by (lead, step): the day a
+    # stage was reached, for the timing figures.
+    completions: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
 
 
 def fields_text(
@@ -109,6 +113,7 @@ def fold_changes(
     by_task_id = {r.task_id: r for r in tasks.values() if r.task_id is not None}
     changed: dict[tuple[str, str], TaskRecord] = {}
     adopted: set[tuple[str, str]] = set()
+    completions: dict[tuple[str, str], datetime] = {}
 
     def take(task: Task, *, from_history: bool) -> None:
         status: TaskStatus = (
@@ -121,6 +126,8 @@ def fold_changes(
             key = (known.lead_id, known.step_key)
         if key is None:
             return
+        if task.checked and task.completed_at is not None and not task.is_deleted:
+            completions[key] = task.completed_at
         existing = tasks.get(key)
         if existing is not None and existing.task_id not in (None, task.id):
             if not task.is_deleted:
@@ -202,4 +209,5 @@ def fold_changes(
         adopted=frozenset(adopted),
         collaborators=changes.collaborators,
         project_id=project_id,
+        completions=completions,
     )

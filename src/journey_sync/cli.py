@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import sqlite3
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .errors import (
     JourneySyncError,
     SettingsError,
+    UserError,
     WorkflowFileError,
     for_one_shot,
     naming_state_file,
@@ -172,12 +174,14 @@ def _parser() -> argparse.ArgumentParser:
         sub,
         "report",
         "print the funnel: overall, by source and by month",
-        "Reads the sheet (the same figures as the footer).",
+        "Reads the sheet (the same figures as the footer), and the days stages were "
+        "reached from the state file (read-only) for the time between stages.",
         epilog=_settings_text(
             [
                 "JOURNEY_SYNC_WORKFLOWS",
                 "GOOGLE_APPLICATION_CREDENTIALS",
                 "JOURNEY_SYNC_SHEETS_API_URL",
+                "JOURNEY_SYNC_STATE",
             ]
         ),
     )
@@ -289,11 +293,35 @@ def cmd_report(args: argparse.Namespace) -> int:
         today = today_in(workflow.zone, datetime.now(UTC))
         outputs.append(
             render_report(
-                workflow, list(model.leads), as_json=args.json, as_csv=args.csv, today=today
+                workflow,
+                list(model.leads),
+                as_json=args.json,
+                as_csv=args.csv,
+                today=today,
+                reached_on=_reached_on(settings.state, workflow.name),
             )
         )
     print("\n\n".join(outputs))
     return 0
+
+
+def _reached_on(state_path: Path, workflow: str) -> dict[str, dict[str, date]] | None:
+    """The days stages were reached, from the state file (read-only: a daemon may be
+    running); None when there is no state file yet, so the report has no timing."""
+    from .state import StateStore
+
+    if not state_path.is_file():
+        return None
+    try:
+        store = StateStore.open_read_only(state_path)
+    except UserError:
+        return None
+    try:
+        return store.reached(workflow)
+    except sqlite3.Error:
+        return None  # a state file from before the days were kept
+    finally:
+        store.close()
 
 
 class _Wording(logging.Filter):

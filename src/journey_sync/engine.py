@@ -17,6 +17,7 @@ Order matters for "exactly once" (DESIGN invariant 1):
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -39,6 +40,7 @@ from .actions import (
 from .changes import Folded, find_project, fold_changes
 from .dates import today_in
 from .funnel import Funnel
+from .funnel_tab import TabMemory
 from .plan import DEFAULT_MISSING_GRACE, Plan, plan_cycle
 from .ports import (
     MAX_COMMANDS_PER_REQUEST,
@@ -58,6 +60,7 @@ from .ports import (
 from .records import Memory
 from .sheet import SheetModel, cells_to_check, find_layout, read_sheet, row_identity
 from .state import PendingCommand, StateStore
+from .timing import newly_reached
 from .workflow import Workflow
 
 log = logging.getLogger("journey_sync.engine")
@@ -197,6 +200,7 @@ class Engine:
             changes = self.tasks.changes(token)
         folded = self._fold(changes, model, had_token=token is not None, now=now)
         self._store_folded(folded, changes)
+        reached_on, reached_now = self._reached(model, folded, today)
         plan = plan_cycle(
             self.workflow,
             model,
@@ -205,9 +209,15 @@ class Engine:
             self.new_id,
             now=now,
             missing_grace=self.missing_grace,
+            funnel_tab=self._tab_memory(),
+            reached_on=reached_on,
         )
         self._fill_report(report, plan)
         landed = self._apply_sheet(plan, model, folded.memory, report)
+        with self.state.transaction() as db:
+            self.state.put_reached(db, self.name, reached_now)
+            if plan.funnel_tab is not None:
+                self.state.put(db, self.name, "funnel_tab", _dump_tab(plan.funnel_tab.memory))
         self._apply_tasks(plan, landed, folded.memory, report)
         with self.state.transaction() as db:
             self.state.put(db, self.name, "last_good_cycle", now.isoformat())
@@ -231,17 +241,56 @@ class Engine:
         token = self.state.get(self.name, "sync_token")
         changes = self.tasks.changes(token)
         folded = self._fold(changes, model, had_token=token is not None, now=now)
+        today = today_in(self.workflow.zone, now)
         plan = plan_cycle(
             self.workflow,
             model,
             folded.memory,
-            today_in(self.workflow.zone, now),
+            today,
             self.new_id,
             now=now,
             missing_grace=self.missing_grace,
+            funnel_tab=self._tab_memory(),
+            reached_on=self._reached(model, folded, today)[0],
         )
         self._fill_report(report, plan)
         return plan, report
+
+    def _tab_memory(self) -> TabMemory | None:
+        """What was last written on the Funnel tab (None: never, or the workflow has none)."""
+        if self.workflow.sheet.funnel_tab is None:
+            return None
+        text = self.state.get(self.name, "funnel_tab")
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+            return TabMemory(str(data["fingerprint"]), int(data["rows"]), int(data["columns"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: the tab is simply written again
+
+    def _reached(
+        self, model: SheetModel, folded: Folded, today: date
+    ) -> tuple[dict[str, dict[str, date]], list[tuple[str, str, date]]]:
+        """The days stages were reached (remembered and new), and the new ones to record:
+        stages marked in the sheet, or whose marking task Todoist reports completed."""
+        known = self.state.reached(self.name)
+        marks_of = {s.key: s.marks for s in self.workflow.steps if s.marks}
+        tasks = folded.memory.tasks
+        # A task journey-sync closed itself (a hand mark, a departure) is no completion.
+        completions = {
+            key: at
+            for key, at in folded.completions.items()
+            if key[1] in marks_of and (key not in tasks or tasks[key].closed_by is None)
+        }
+        marked = [
+            (lead.lead_id, stage) for lead in model.leads if lead.lead_id for stage in lead.marks
+        ]
+        marked.extend((lead_id, marks_of[step]) for lead_id, step in completions)
+        new = newly_reached(self.workflow, marked, known, completions, today)
+        for lead_id, stage, day in new:
+            known.setdefault(lead_id, {})[stage] = day
+        return known, new
 
     def _model(self, snapshot: SheetSnapshot) -> SheetModel:
         """The sheet as leads; asks which cells are formulas only for the rare rows whose
@@ -450,6 +499,12 @@ class Engine:
                 elif action is not None:
                     action.remember_result(writer, result)
             state.drop_pending(db, name, settled)
+
+
+def _dump_tab(memory: TabMemory) -> str:
+    return json.dumps(
+        {"fingerprint": memory.fingerprint, "rows": memory.rows, "columns": memory.columns}
+    )
 
 
 def _where_they_landed(

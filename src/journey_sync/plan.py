@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -49,6 +49,7 @@ from .actions import (
 from .dates import due_day, due_for
 from .footer import FooterPlan, plan_footer
 from .funnel import Funnel, funnel
+from .funnel_tab import FunnelTabPlan, TabMemory, plan_funnel_tab
 from .identity import Held, Identities, Placed, identify
 from .ports import CellWrite, ColourRule, SheetWrites
 from .records import (
@@ -66,6 +67,7 @@ from .records import (
 )
 from .sheet import Lead, RowProblem, SheetModel, column_letter
 from .template import hold_template_changes, plan_template_changes, step_version
+from .timing import ReachedOn
 from .workflow import Step, Workflow
 
 __all__ = [
@@ -109,13 +111,18 @@ class Plan:
     problems: tuple[RowProblem, ...]
     leads: tuple[Lead, ...]
     warnings: tuple[str, ...] = ()
+    funnel_tab: FunnelTabPlan | None = None  # None: the tab reads right (or there is none)
 
     def of(self, kind: type[A]) -> list[A]:
         return [a for a in self.actions if isinstance(a, kind)]
 
     def is_empty(self) -> bool:
         """Nothing to write, send or remember but bookkeeping."""
-        return self.footer is None and all(a.bookkeeping for a in self.actions)
+        return (
+            self.footer is None
+            and self.funnel_tab is None
+            and all(a.bookkeeping for a in self.actions)
+        )
 
     def sheet_writes(self, actions: Iterator[SheetAction] | None = None) -> SheetWrites:
         """The sheet writes of these row actions (all of them by default) and the footer."""
@@ -130,6 +137,7 @@ class Plan:
             formulas=footer.formulas if footer else (),
             notes=tuple(n for a in chosen for n in a.notes()),
             colour_rules=self.colour_rules,
+            tabs=(self.funnel_tab.writes,) if self.funnel_tab is not None else (),
         )
 
     def lines(self) -> list[tuple[str, list[str]]]:
@@ -140,6 +148,11 @@ class Plan:
                 grouped.setdefault(action.heading, []).append(action.describe())
         if self.footer is not None:
             grouped.setdefault("write footer", []).append(f"from row {self.footer.start}")
+        if self.funnel_tab is not None:
+            tab = self.funnel_tab.writes
+            grouped.setdefault("write funnel tab", []).append(
+                f"{tab.title!r}: its tables and {len(tab.charts)} charts"
+            )
         return list(grouped.items())
 
     # The counts a cycle reports (and the daemon logs).
@@ -262,7 +275,11 @@ def plan_cycle(
     *,
     now: datetime | None = None,
     missing_grace: timedelta = DEFAULT_MISSING_GRACE,
+    funnel_tab: TabMemory | None = None,
+    reached_on: ReachedOn | None = None,
 ) -> Plan:
+    """One cycle's decisions. ``funnel_tab``: what was last written on the Funnel tab
+    (when the workflow has one); ``reached_on``: the days stages were reached."""
     now = now or datetime.combine(today, datetime.min.time(), workflow.zone)
     steps_marking: dict[str, tuple[Step, ...]] = {}
     for step in workflow.steps:
@@ -332,7 +349,45 @@ def plan_cycle(
         problems=model.problems,
         leads=model.leads,
         warnings=tuple(warnings),
+        funnel_tab=(
+            plan_funnel_tab(
+                workflow,
+                _with_marks_written(model.leads, actions),
+                today,
+                funnel_tab,
+                title=workflow.sheet.funnel_tab,
+                reached_on=reached_on,
+            )
+            if workflow.sheet.funnel_tab is not None
+            else None
+        ),
     )
+
+
+def _with_marks_written(leads: Sequence[Lead], actions: Sequence[Action]) -> list[Lead]:
+    """The leads as they read once this cycle's marks are written (the Funnel tab shows
+    them at once; the footer's formulas follow by themselves)."""
+    written: dict[int, set[str]] = {}
+    cleared: dict[int, set[str]] = {}
+    for action in actions:
+        if isinstance(action, WriteMark):
+            written.setdefault(action.row, set()).add(action.stage)
+        elif isinstance(action, ClearMark):
+            cleared.setdefault(action.row, set()).add(action.stage)
+    if not written and not cleared:
+        return list(leads)
+    out = []
+    for lead in leads:
+        plus, minus = written.get(lead.row, set()), cleared.get(lead.row, set())
+        if plus or minus:
+            lead = replace(
+                lead,
+                marks=(lead.marks | plus) - minus,
+                filled=(lead.filled | plus) - minus,
+                unticked=lead.unticked - plus,
+            )
+        out.append(lead)
+    return out
 
 
 def plan_footer_leftovers(model: SheetModel, identities: Identities) -> Iterator[Action]:

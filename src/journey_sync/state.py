@@ -15,13 +15,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from .errors import UserError
 from .records import Memory, NoteKey, TaskRecord, TaskStatus
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from version i to i+1.
 MIGRATIONS: list[str] = [
@@ -73,6 +73,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN seen TEXT;
     ALTER TABLE tasks ADD COLUMN sent TEXT
+    """,
+    # 4: the day each stage was reached (for the time between stages), kept apart from
+    # the marks: a mark cleared and typed again keeps the day it was first reached.
+    """
+    CREATE TABLE reached (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
+                          stage_key TEXT NOT NULL, day TEXT NOT NULL,
+                          PRIMARY KEY (workflow, lead_id, stage_key))
     """,
 ]
 
@@ -234,6 +241,24 @@ class StateStore:
             missing_since=missing,
             project_id=self.get(workflow, "project_id"),
             template_confirmed=self.get(workflow, "template_confirmed"),
+        )
+
+    def reached(self, workflow: str) -> dict[str, dict[str, date]]:
+        """Lead id -> stage key -> the day the stage was reached."""
+        out: dict[str, dict[str, date]] = {}
+        for lead_id, stage, day in self._db.execute(
+            "SELECT lead_id, stage_key, day FROM reached WHERE workflow=?", (workflow,)
+        ):
+            out.setdefault(lead_id, {})[stage] = date.fromisoformat(day)
+        return out
+
+    def put_reached(
+        self, db: sqlite3.Connection, workflow: str, rows: Iterable[tuple[str, str, date]]
+    ) -> None:
+        """Record days stages were reached; a day already recorded stays (the first wins)."""
+        db.executemany(
+            "INSERT OR IGNORE INTO reached (workflow, lead_id, stage_key, day) VALUES (?,?,?,?)",
+            [(workflow, lead_id, stage, day.isoformat()) for lead_id, stage, day in rows],
         )
 
     def writer(self, db: sqlite3.Connection, workflow: str, memory: Memory) -> Writer:

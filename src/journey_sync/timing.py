@@ -10,13 +10,42 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from .sheet import Lead
 from .workflow import Workflow
 
 # lead id -> stage key -> the day the stage was reached
 ReachedOn = Mapping[str, Mapping[str, date]]
+
+
+def newly_reached(
+    workflow: Workflow,
+    marked: Iterable[tuple[str, str]],
+    known: Mapping[str, Mapping[str, date]],
+    completions: Mapping[tuple[str, str], datetime],
+    today: date,
+) -> list[tuple[str, str, date]]:
+    """The (lead id, stage key, day) to record for stages marked now (``marked``: in the
+    sheet or written this cycle) whose day is not known yet: the completion day, in the
+    workflow's time zone, of the earliest completed task that marks the stage, else
+    today (a mark typed by hand is reached the day it is first seen)."""
+    zone = workflow.zone
+    steps_of: dict[str, list[str]] = {}
+    for step in workflow.steps:
+        if step.marks:
+            steps_of.setdefault(step.marks, []).append(step.key)
+    out: list[tuple[str, str, date]] = []
+    for lead_id, stage in sorted(set(marked)):
+        if stage in known.get(lead_id, {}):
+            continue
+        days = [
+            completions[(lead_id, step)].astimezone(zone).date()
+            for step in steps_of.get(stage, ())
+            if (lead_id, step) in completions
+        ]
+        out.append((lead_id, stage, min(days) if days else today))
+    return out
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,18 @@ class SheetRef(_Strict):
     header_row: Annotated[int, Field(ge=1, le=1000)] = 1
     date_format: str | None = None  # strptime format for dates typed as text
     columns: Columns
+    # The title of the tab journey-sync keeps with the funnel's tables and charts
+    # (created if missing; no other tab is ever touched). Left out: no such tab.
+    funnel_tab: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _funnel_tab_is_another_tab(self) -> SheetRef:
+        if self.funnel_tab is not None and self.funnel_tab.strip() == self.worksheet.strip():
+            raise ValueError(
+                f"funnel_tab {self.funnel_tab!r} is the leads' worksheet: give the Funnel "
+                "tab a title of its own (journey-sync writes that whole tab's block)."
+            )
+        return self
 
     @property
     def spreadsheet_id(self) -> str:
