@@ -1,6 +1,7 @@
 """The benchmark: requests, CPU and memory per cycle, from 100 to 10,000 leads.
 
     python -m bench.run [--sizes 100,1000,10000] [--json PATH] [--seed N]
+                        [--latency-events 50] [--latency-interval 60]
 
 For each size, a sandbox (journey-sync's emulators of Google Sheets, Google sign-in and
 Todoist) is seeded in this process with that many leads of the example workflow, and
@@ -33,8 +34,13 @@ counters (``SheetsStats``, ``RetryStats``) are recorded beside them and must agr
 set size (peak per cycle through Linux's resettable high-water mark, and over the process's
 life). Wall times include the emulators' own work and are only indicative.
 
+After the sizes, ``bench.latency`` measures issue 15's two latencies (web form to first
+Todoist task, Todoist completion to mark in the sheet), median and worst over
+``--latency-events`` events, with webhooks and with interval polling (``--latency-events 0``
+skips them). Target with webhooks: under 5 s.
+
 Nothing here is a test: CI times nothing. ``tests/bench`` runs the 100-lead size and checks
-the request counts.
+the request counts (and a few latency events, that they are measured and printed).
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ from .figures import (
     size_table,
     summary_markdown,
 )
+from .latency import LatencyError, LatencyResult, latency_table
+from .latency import measure as measure_latency
 from .scenario import COUNTERS, REPO, BenchError, WorkerProcess, World, world
 
 DEFAULT_SIZES = (100, 1_000, 10_000)
@@ -276,6 +284,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the seeded leads")
     parser.add_argument(
+        "--latency-events",
+        type=int,
+        default=50,
+        help="events per latency figure (form -> first task, completion -> mark; with "
+        "webhooks and with interval polling); 0 skips them (default 50)",
+    )
+    parser.add_argument(
+        "--latency-interval",
+        type=float,
+        default=60.0,
+        help="JOURNEY_SYNC_INTERVAL of the latency run without webhooks (default 60)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -285,8 +306,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def report_json(
-    results: Sequence[SizeResult], *, command: str, source: dict[str, Any], seconds: float
+    results: Sequence[SizeResult],
+    *,
+    command: str,
+    source: dict[str, Any],
+    seconds: float,
+    latency: LatencyResult | None = None,
 ) -> dict[str, Any]:
+    latency_met = latency is None or all(t.met for t in latency.targets)
     return {
         "schema": JSON_SCHEMA,
         "journey_sync_version": _version(),
@@ -295,8 +322,9 @@ def report_json(
         "machine": machine(),
         "counts_source": COUNTS_SOURCE,
         "benchmark_seconds": round(seconds, 1),
-        "all_targets_met": all(t.met for r in results for t in r.targets),
+        "all_targets_met": all(t.met for r in results for t in r.targets) and latency_met,
         "sizes": [r.to_json() for r in results],
+        "latency": latency.to_json() if latency is not None else None,
     }
 
 
@@ -315,11 +343,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = measure(leads, seed=options.seed, progress=progress, profile=options.profile)
             results.append(result)
             print(size_table(result) + "\n", flush=True)
-    except BenchError as exc:
+        latency = None
+        if options.latency_events > 0:
+            latency = measure_latency(
+                events=options.latency_events,
+                interval=options.latency_interval,
+                seed=options.seed,
+                progress=progress,
+            )
+            print(latency_table(latency) + "\n", flush=True)
+    except (BenchError, LatencyError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
     figures = report_json(
-        results, command=command.strip(), source=source, seconds=time.monotonic() - started
+        results,
+        command=command.strip(),
+        source=source,
+        seconds=time.monotonic() - started,
+        latency=latency,
     )
     info = figures["machine"]
     print("Summary (Sheets reads / writes / Todoist requests; counts from the sandbox)\n")
@@ -330,11 +371,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" ({figures['git_commit'] or 'no git'}"
         f"{', src/ modified' if figures['src_modified'] else ''})"
     )
-    missed = [(r.leads, t) for r in results for t in r.targets if not t.met]
+    missed = [(f"{r.leads:,} leads", t) for r in results for t in r.targets if not t.met]
+    if latency is not None:
+        missed += [("latency", t) for t in latency.targets if not t.met]
     if missed:
         print(f"targets missed: {len(missed)}")
-        for leads, t in missed:
-            print(f"  {leads:,} leads: {t.name}: {t.value} (target {t.target})")
+        for where, t in missed:
+            print(f"  {where}: {t.name}: {t.value} (target {t.target})")
     else:
         print("all targets met")
     if options.json is not None:

@@ -53,7 +53,20 @@ CYCLE_KEYS = {
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
     out = tmp_path_factory.mktemp("bench") / "figures" / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--sizes", str(LEADS), "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--sizes",
+            str(LEADS),
+            "--json",
+            str(out),
+            # A few latency events, polling every 2 s: that they are measured and printed.
+            "--latency-events",
+            "3",
+            "--latency-interval",
+            "2",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -157,3 +170,23 @@ def test_counts_agree_and_targets_are_judged(run: tuple[str, dict[str, Any]]) ->
     assert size["targets"] and all(t["met"] for t in size["targets"])
     assert figures["all_targets_met"]
     assert "[met   ]" in stdout and "MISSED" not in stdout
+
+
+def test_latency_is_measured_and_printed_with_and_without_webhooks(
+    run: tuple[str, dict[str, Any]],
+) -> None:
+    stdout, figures = run
+    latency = figures["latency"]
+    assert latency["events"] == 3 and latency["polling_interval_s"] == 2
+    pairs = {(f["path"], f["mode"]) for f in latency["figures"]}
+    paths = {"web form -> first Todoist task", "Todoist completion -> mark in the sheet"}
+    modes = {"with webhooks", "without (interval polling)"}
+    assert pairs == {(p, m) for p in paths for m in modes}
+    for figure in latency["figures"]:
+        assert len(figure["samples_s"]) == 3
+        assert 0 < figure["median_s"] <= figure["worst_s"]
+        if figure["mode"] == "without (interval polling)":
+            assert figure["worst_s"] < 2 * 2 + 10  # one interval, and the cycle
+    assert len(latency["targets"]) == 4  # median and worst of both, with webhooks
+    assert "Latency over 3 events each" in stdout
+    assert "web form -> first Todoist task" in stdout
