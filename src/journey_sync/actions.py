@@ -59,6 +59,7 @@ class Remember(Protocol):
     def set_coach(self, lead_id: str) -> None: ...
     def set_note(self, key: NoteKey, text: str | None) -> None: ...
     def set_missing(self, lead_id: str, since: datetime | None) -> None: ...
+    def set_copied(self, lead_id: str, copied: bool) -> None: ...
 
 
 class Action:
@@ -447,6 +448,25 @@ class ForgetMark(Action):
         store.set_mark(self.lead_id, self.stage, False)
         if self.declined:
             store.set_mark_declined(self.lead_id, self.stage, True)
+
+
+@dataclass(frozen=True)
+class LeadCopied(Action):
+    """A lead's row was seen copied (``copied``), or its copy is resolved: one row again,
+    holding every mark journey-sync wrote."""
+
+    lead_id: str
+    copied: bool
+
+    bookkeeping: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        if self.copied:
+            return f"lead {self.lead_id}: its row was copied"
+        return f"lead {self.lead_id}: one row again"
+
+    def remember(self, store: Remember) -> None:
+        store.set_copied(self.lead_id, self.copied)
 
 
 @dataclass(frozen=True)

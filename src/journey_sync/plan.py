@@ -34,6 +34,7 @@ from .actions import (
     DropNote,
     ForgetLeftOn,
     ForgetMark,
+    LeadCopied,
     LeadMissing,
     MoveTaskAction,
     PlaceNote,
@@ -246,6 +247,9 @@ class _Lead:
     usable_date: date | None
     date_problem: str | None = None
     notes: dict[NoteKey, tuple[int, str]] = field(default_factory=dict)  # key -> (column, text)
+    # The lead's row was copied and the copy is gone: marks written into the original
+    # meanwhile are written again (the row people kept may be the copy).
+    copy_resolved: bool = False
 
     @property
     def lead(self) -> Lead:
@@ -311,8 +315,14 @@ def plan_cycle(
                 problem,
             )
     problems = {p.row: p for p in model.problems}
+    present = identities.present_ids()
+    copied_now = {
+        h.lead.lead_id for h in identities.held if h.lead.lead_id and h.lead.lead_id in present
+    }
+    actions.extend(LeadCopied(i, True) for i in sorted(copied_now - memory.copied))
     for placed in identities.placed:
         view = _view(ctx, placed, problems.get(placed.lead.row))
+        view.copy_resolved = placed.lead_id in memory.copied and placed.lead_id not in copied_now
         try:
             lead_actions = [
                 *plan_template_changes(ctx, view),  # first: renamed steps re-keyed
@@ -482,6 +492,7 @@ def plan_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
     """Write 1 when a marking task is completed, clear our own 1 when it is reopened;
     never touch a cell a person filled."""
     lead, lead_id, memory = view.lead, view.lead_id, ctx.memory
+    missing_after_copy = False
     for stage, column in ctx.model.layout.stages.items():
         records = [
             r for s in ctx.steps_marking.get(stage, ()) if (r := view.tasks[s.key]) is not None
@@ -506,10 +517,18 @@ def plan_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                 )
             else:
                 yield ForgetMark(lead_id, stage, declined=False)
+        elif ours and stage not in lead.filled and completed and view.copy_resolved:
+            # Written into the original after the row was copied; the copy is what
+            # people kept. Not a person's removal.
+            missing_after_copy = True
+            value = True if stage in lead.unticked else 1
+            yield view.at(WriteMark, stage=stage, column=column, value=value)
         elif ours and stage not in lead.filled:
             # A person removed our mark: theirs to decide. We forget it was ours and do
             # not write it again for this completion.
             yield ForgetMark(lead_id, stage, declined=True)
+    if view.copy_resolved and not missing_after_copy:
+        yield LeadCopied(lead_id, False)  # one row again, with every mark we wrote
 
 
 def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:

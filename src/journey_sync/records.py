@@ -128,6 +128,8 @@ class Memory:
     notes: Mapping[NoteKey, str] = field(default_factory=dict)  # notes we placed
     collaborators: Mapping[str, str] = field(default_factory=dict)  # uid -> name
     missing_since: Mapping[str, datetime] = field(default_factory=dict)  # id -> first missed
+    # Leads whose row was seen twice (a copy, held) and whose copy is not resolved yet.
+    copied: frozenset[str] = frozenset()
     project_id: str | None = None
     # The template hash ``journey-sync apply-template`` confirmed (a held change goes out).
     template_confirmed: str | None = None

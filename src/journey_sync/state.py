@@ -75,11 +75,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tasks ADD COLUMN sent TEXT
     """,
     # 4: the day each stage was reached (for the time between stages), kept apart from
-    # the marks: a mark cleared and typed again keeps the day it was first reached.
+    # the marks: a mark cleared and typed again keeps the day it was first reached. And
+    # leads whose row was seen copied (a row moved by copy and paste), until the copy is
+    # resolved: marks written meanwhile into the original are written into the copy.
     """
     CREATE TABLE reached (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
                           stage_key TEXT NOT NULL, day TEXT NOT NULL,
-                          PRIMARY KEY (workflow, lead_id, stage_key))
+                          PRIMARY KEY (workflow, lead_id, stage_key));
+    ALTER TABLE leads ADD COLUMN copied INTEGER NOT NULL DEFAULT 0
     """,
 ]
 
@@ -188,13 +191,16 @@ class StateStore:
         db = self._db
         leads: dict[str, tuple[str, str]] = {}
         missing: dict[str, datetime] = {}
-        for lead_id, name, lead_date, since in db.execute(
-            "SELECT lead_id, name, lead_date, missing_since FROM leads WHERE workflow=?",
+        copied: set[str] = set()
+        for lead_id, name, lead_date, since, was_copied in db.execute(
+            "SELECT lead_id, name, lead_date, missing_since, copied FROM leads WHERE workflow=?",
             (workflow,),
         ):
             leads[lead_id] = (name, lead_date)
             if since:
                 missing[lead_id] = datetime.fromisoformat(since)
+            if was_copied:
+                copied.add(lead_id)
         return Memory(
             leads=leads,
             tasks={
@@ -239,6 +245,7 @@ class StateStore:
                 )
             },
             missing_since=missing,
+            copied=frozenset(copied),
             project_id=self.get(workflow, "project_id"),
             template_confirmed=self.get(workflow, "template_confirmed"),
         )
@@ -459,6 +466,12 @@ class Writer:
             self._db.execute(
                 "INSERT OR REPLACE INTO notes VALUES (?,?,?,?)", (self._workflow, *key, text)
             )
+
+    def set_copied(self, lead_id: str, copied: bool) -> None:
+        self._db.execute(
+            "UPDATE leads SET copied=? WHERE workflow=? AND lead_id=?",
+            (int(copied), self._workflow, lead_id),
+        )
 
     def set_missing(self, lead_id: str, since: datetime | None) -> None:
         self._db.execute(

@@ -84,6 +84,31 @@ def test_a_row_moved_by_copy_and_paste_is_held_then_becomes_the_lead(make_world)
     assert_exactly_once(world)
 
 
+def test_a_mark_written_into_the_original_while_a_copy_waits_reaches_the_copy(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.insert_rows(4, 1)
+    world.sheet.copy_row(2, 4)  # the copy is made before the task is completed...
+    contact = live_tasks(world, ann)["contact"]
+    world.todoist.complete(contact.id)  # type: ignore[attr-defined]
+    world.cycle()  # ... so the mark lands in the original only
+    assert (
+        world.sheet.get(2, "Client contacted") == 1
+        and world.sheet.get(4, "Client contacted") is None
+    )
+    world.sheet.delete_rows(2)  # the original goes: the copy is what people kept
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") == 1  # not taken as a person's removal
+    world.cycle()
+    # Once the copy holds every mark, a person removing one is theirs again.
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", None)
+    world.cycle()
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") is None
+    assert_exactly_once(world)
+
+
 def test_a_second_client_with_the_same_name_and_date_waits_for_a_person(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.cycle()
