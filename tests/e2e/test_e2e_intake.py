@@ -20,10 +20,13 @@ from typing import Any
 import httpx
 import pytest
 from e2e_support import (
+    EXE,
     Api,
     Process,
     Procs,
+    base_env,
     cycles_done,
+    daemon_env,
     read_env,
     start_daemon,
     wait_for,
@@ -188,3 +191,82 @@ def test_a_delivery_with_a_bad_signature_is_refused_and_changes_nothing(rig: Rig
     # It was only a trigger: the task is open in Todoist, so nothing was marked.
     assert rig.api.values() == values
     assert rig.api.task(contact["id"])["checked"] is False  # type: ignore[index]
+
+
+def test_sandbox_serve_delivers_webhooks_once_todoist_connect_authorised_the_app(
+    procs: Procs, tmp_path: Path
+) -> None:
+    """``journey-sync sandbox serve``, ``journey-sync run`` and ``journey-sync
+    todoist-connect`` as three processes, as a person sets them up from the README."""
+    intake_port, redirect_port = free_port(), free_port()
+    sandbox = procs.add(
+        Process(
+            [EXE, "sandbox", "serve", "--port", str(free_port()), "--workdir", str(tmp_path)],
+            {
+                **base_env(),
+                "SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{intake_port}/todoist/webhook",
+                "SANDBOX_OAUTH_REDIRECT": f"http://127.0.0.1:{redirect_port}/callback",
+            },
+            tmp_path / "sandbox.log",
+            tmp_path,
+        )
+    )
+    wait_for("the sandbox", lambda: "ready" in sandbox.output().splitlines(), timeout=30)
+    env = read_env(tmp_path / "env")
+    api = Api(env)
+    daemon = start_daemon(
+        procs,
+        tmp_path,
+        env,
+        JOURNEY_SYNC_INTERVAL=HOUR,
+        JOURNEY_SYNC_INTAKE_PORT=str(intake_port),
+        JOURNEY_SYNC_INTAKE_TOKEN=TOKEN,
+    )
+    try:
+        wait_for(
+            "onboarding",
+            lambda: (leads := api.leads()) and all(x.lead_id for x in leads) and api.tasks_by_key(),
+            timeout=40,
+        )
+        first, second = api.leads()[:2]
+        assert first.lead_id and second.lead_id
+        wait_for("the first cycle's end", lambda: cycles_done(daemon) >= 1, timeout=10)
+        before = cycles_done(daemon)
+        api.close_task(api.tasks_of(first.lead_id)["contact"]["id"])
+        time.sleep(1.5)
+        assert cycles_done(daemon) == before  # not authorised yet: no webhook
+
+        connect = procs.add(
+            Process(
+                [EXE, "todoist-connect", "--no-browser", "--port", str(redirect_port)],
+                daemon_env(env),
+                tmp_path / "connect.log",
+                tmp_path,
+            )
+        )
+        address = wait_for(
+            "the authorisation address",
+            lambda: next(
+                (line for line in connect.output().splitlines() if "/oauth/authorize?" in line),
+                None,
+            ),
+            timeout=20,
+        )
+        page = httpx.get(address.strip(), follow_redirects=True, timeout=10)  # the browser
+        assert page.status_code == 200 and "close this tab" in page.text
+        assert connect.proc.wait(timeout=20) == 0, connect.output()
+        token_file = tmp_path / "journey-sync-todoist-oauth-token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert token_file.read_text().strip() not in connect.output()
+
+        api.close_task(api.tasks_of(second.lead_id)["contact"]["id"])
+
+        for lead in (first, second):  # the earlier tick too: the cycle reads every change
+            wait_for(
+                f"{lead.name}'s mark",
+                lambda lead=lead: api.lead(lead.name).cells.get("Client contacted") == 1,
+                timeout=10,
+            )
+        assert "Traceback" not in daemon.output()
+    finally:
+        api.close()
