@@ -345,8 +345,6 @@ class Intake:
     def webhook(self, body: bytes, delivery_id: str | None) -> str:
         """A delivery whose signature was checked: ask for the cycles it concerns.
         Returns what was done, for the answer and the log."""
-        if delivery_id and not self.store.first_delivery(delivery_id[:200], self.clock()):
-            return "repeated delivery: already seen"
         try:
             payload = json.loads(body)
         except ValueError:
@@ -355,7 +353,11 @@ class Intake:
             return "not an event: ignored"
         event = payload.get("event_name")
         if event not in ITEM_EVENTS:
+            # Answered and forgotten (item:added and the like, a burst at onboarding):
+            # nothing to recognise a repeat of, so nothing is written for it.
             return f"event {event!r}: ignored"
+        if delivery_id and not self.store.first_delivery(delivery_id[:200], self.clock()):
+            return "repeated delivery: already seen"
         data = payload.get("event_data")
         project = str(data.get("project_id", "")) if isinstance(data, dict) else ""
         known = dict(self.project_ids)
