@@ -477,7 +477,7 @@ def _todoist_connect_parser(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument(
         "--port",
         type=int,
-        default=8765,
+        default=8766,
         help="port on 127.0.0.1 for Todoist's redirect (the redirect URL's port)",
     )
     p.add_argument(

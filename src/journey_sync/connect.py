@@ -44,7 +44,7 @@ import httpx
 from .errors import JourneySyncError, SettingsError
 from .settings import Settings
 
-DEFAULT_PORT = 8765
+DEFAULT_PORT = 8766  # not 8765, the port the README runs the sandbox on
 SCOPES = ("data:read_write", "data:delete")  # tasks are added, changed and deleted
 WAIT = 300.0  # seconds to wait for the browser to come back
 

@@ -55,7 +55,7 @@ from .workdir import spreadsheet_id as make_spreadsheet_id
 from .workdir import write_workdir
 
 DEFAULT_TODOIST_TOKEN = "sandbox-todoist-token"
-DEFAULT_OAUTH_REDIRECT = "http://127.0.0.1:8765/callback"  # journey-sync todoist-connect's
+DEFAULT_OAUTH_REDIRECT = "http://127.0.0.1:8766/callback"  # journey-sync todoist-connect's
 SERVICES = ("sheets", "todoist", "oauth")
 
 
