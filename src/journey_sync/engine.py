@@ -17,6 +17,7 @@ Order matters for "exactly once" (DESIGN invariant 1):
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import secrets
@@ -39,6 +40,7 @@ from .actions import (
 )
 from .changes import Folded, find_project, fold_changes
 from .dates import today_in
+from .footer import FooterPlan
 from .funnel import Funnel
 from .funnel_tab import TabMemory
 from .plan import DEFAULT_MISSING_GRACE, Plan, plan_cycle
@@ -377,16 +379,32 @@ class Engine:
         back those that did not, and remember the rest. Returns the lead ids whose new id
         is known to sit in their row."""
         row_actions = plan.of(SheetAction)
-        self.sheet.apply(plan.sheet_writes())
+        writes = plan.sheet_writes()
+        self.sheet.apply(writes)
         landed = row_actions
-        if row_actions:
+        footer = plan.footer
+        check_footer = footer is not None and not footer.inserts
+        if row_actions or check_footer:
             # People sort, insert and delete rows while a cycle runs (between its read and
             # its write): a cell addressed by row number may have landed in another lead's
             # row. The Sheets API has no conditional write, so look again.
             after = self.sheet.read()
+        if footer is not None and check_footer:
+            undo = _footer_take_back(footer, writes, model.snapshot, after, model)
+            if undo:
+                report.writes_misplaced += len(undo)
+                log.warning(
+                    "%s: rows were inserted or deleted while the cycle ran; %d footer cells "
+                    "that landed on other rows are taken back, the footer is rewritten next "
+                    "cycle",
+                    self.name,
+                    len(undo),
+                )
+                self.sheet.apply(SheetWrites(values=undo))
+        if row_actions:
             landed, misplaced = _where_they_landed(row_actions, model, after)
             if misplaced:
-                report.writes_misplaced = len(misplaced)
+                report.writes_misplaced += len(misplaced)
                 log.warning(
                     "%s: rows moved while the cycle ran; %d writes landed in other rows and "
                     "are taken back, to be written in the right rows next cycle",
@@ -505,6 +523,71 @@ def _dump_tab(memory: TabMemory) -> str:
     return json.dumps(
         {"fingerprint": memory.fingerprint, "rows": memory.rows, "columns": memory.columns}
     )
+
+
+def _footer_take_back(
+    footer: FooterPlan,
+    writes: SheetWrites,
+    before: SheetSnapshot,
+    after: SheetSnapshot,
+    model: SheetModel,
+) -> tuple[CellWrite, ...]:
+    """Footer cells that landed on rows which moved under them (rows inserted or deleted
+    between the cycle's read and its write), each given back what its row held.
+
+    Rows are matched between the two reads by the cells of columns nothing wrote this
+    cycle (an alignment, as ``diff`` aligns lines: inserted and deleted rows are what
+    does not match). A footer cell whose row is now another row (a lead, a person's note
+    under the footer) gets that row's value back; one that landed on an old footer row
+    is cleared, so the next cycle sees the footer incomplete and rewrites it in place.
+    """
+    written = {(c.row, c.column) for c in footer.values} | {
+        (f.row, f.column) for f in footer.formulas
+    }
+    touched = {column for _, column in written} | {c.column for c in writes.values}
+    width = max(
+        max((len(r) for r in before.rows), default=0),
+        max((len(r) for r in after.rows), default=0),
+    )
+    kept = [c for c in range(1, width + 1) if c not in touched]
+
+    def keys(snapshot: SheetSnapshot) -> list[tuple[object, ...]]:
+        return [
+            tuple(_plain(row[c - 1] if c <= len(row) else None) for c in kept)
+            for row in snapshot.rows
+        ]
+
+    was, now = keys(before), keys(after)
+    rows_below = max(len(was), len(now)) + max((r for r, _ in written), default=0)
+    blank = tuple("" for _ in kept)
+    was += [blank] * (rows_below - len(was))
+    now += [blank] * (rows_below - len(now))
+    if was == now:
+        return ()  # no row moved
+    origin: dict[int, int] = {}  # row now -> the row it was
+    matcher = difflib.SequenceMatcher(None, was, now, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for i in range(block.size):
+            origin[block.b + i + 1] = block.a + i + 1
+    footer_rows = {f.row for f in model.footer}
+    undo: list[CellWrite] = []
+    for row, column in sorted(written):
+        source = origin.get(row)
+        if source == row:
+            continue  # the row we meant
+        if source is None:
+            if any(v not in (None, "") for v in now[row - 1]):
+                continue  # a row typed meanwhile: not ours to guess
+            undo.append(CellWrite(row, column, None))  # a blank row inserted meanwhile
+        elif source in footer_rows:
+            undo.append(CellWrite(row, column, None))
+        else:
+            undo.append(CellWrite(row, column, before.cell(source, column)))
+    return tuple(undo)
+
+
+def _plain(value: CellValue | None) -> object:
+    return "" if value is None else value
 
 
 def _where_they_landed(

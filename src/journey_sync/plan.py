@@ -462,12 +462,21 @@ def _view(ctx: _Context, placed: Placed, problem: RowProblem | None) -> _Lead:
         view.notes[(placed.lead_id, "lead_date")] = (roles["lead_date"], trouble)
     for stage in sorted(lead.odd):
         shown = ctx.model.snapshot.cell(lead.row, ctx.model.layout.stages[stage])
-        view.notes[(placed.lead_id, stage)] = (
-            ctx.model.layout.stages[stage],
-            f"journey-sync counts a stage as reached when its cell holds 1 (or a ticked "
-            f"checkbox). This cell holds {str(shown)[:40]!r}: type 1 to mark this stage, "
-            "or clear the cell.",
-        )
+        if isinstance(shown, str) and shown.strip() in ("1", "TRUE", "true"):
+            # Typed right, read as text: the cell (or column) is formatted as plain text,
+            # and the footer's formulas would not count it either.
+            text = (
+                f"This cell holds {shown.strip()!r} as text (the cell is formatted as plain "
+                "text), which the footer does not count as reached. Select the cell, choose "
+                "Format > Number > Automatic, and type 1 again."
+            )
+        else:
+            text = (
+                f"journey-sync counts a stage as reached when its cell holds 1 (or a ticked "
+                f"checkbox). This cell holds {str(shown)[:40]!r}: type 1 to mark this stage, "
+                "or clear the cell."
+            )
+        view.notes[(placed.lead_id, stage)] = (ctx.model.layout.stages[stage], text)
     return view
 
 

@@ -126,6 +126,13 @@ def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
             + ". Headers found: "
             + (", ".join(repr(f) for f in found) if found else "none (is the header row right?)")
             + ". Add the column, or change its header in the workflow file to match the sheet."
+            + (
+                f" If {wanted['lead_id']!r} was deleted, add it back with that header (empty is "
+                "fine): every lead gets its id back from its name and lead date, and no new "
+                "tasks. Nothing is synced until then; nothing is lost."
+                if wanted["lead_id"] in missing
+                else " Nothing is synced until then; nothing is lost."
+            )
         )
     roles = {role: position[normalise_header(h)] for role, h in wanted.items()}
     stages = {s.key: position[normalise_header(s.header)] for s in workflow.stages}

@@ -152,6 +152,32 @@ class Journey(RuleBasedStateMachine):
         self.check()
 
     @precondition(lambda self: self.people)
+    @rule(at=st.integers(min_value=2, max_value=8), count=st.integers(min_value=1, max_value=2))
+    def insert_rows_while_a_cycle_runs(self, at: int, count: int) -> None:
+        self.world.sheet.before_next_apply = lambda: self.world.sheet.insert_rows(at, count)
+        self._cycle_with_a_person_in_it()
+
+    @precondition(lambda self: self.people)
+    @rule(data=st.data())
+    def delete_a_lead_while_a_cycle_runs(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(self._leads()))
+        self.world.sheet.before_next_apply = lambda: self.world.sheet.delete_rows(
+            self.world.sheet.row_of(name)
+        )
+        for key in [k for k in self.people if k[0] == name]:
+            del self.people[key]
+        self._cycle_with_a_person_in_it()
+
+    def _cycle_with_a_person_in_it(self) -> None:
+        self.world.cycle()
+        self.world.sheet.before_next_apply = None
+        assert_exactly_once(self.world)
+        for (name, header), value in self.people.items():
+            assert self.world.mark(name, header) == value, f"{name}/{header} was overwritten"
+        self.world.cycle()
+        self.check()
+
+    @precondition(lambda self: self.people)
     @rule(data=st.data(), shift=st.integers(min_value=-200, max_value=200))
     def correct_a_lead_date(self, data: st.DataObject, shift: int) -> None:
         name = data.draw(st.sampled_from(self._leads()))

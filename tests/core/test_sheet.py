@@ -59,6 +59,15 @@ def test_missing_column_names_what_it_wanted_and_what_it_found(workflow: Workflo
     assert "Headers found: 'Client name', 'Date of lead'" in message
 
 
+def test_a_missing_lead_id_column_says_what_adding_it_back_does(workflow: Workflow) -> None:
+    headers = [h for h in HEADERS if h != "Lead ID"]
+    with pytest.raises(SheetLayoutError) as info:
+        read_sheet(workflow, snap(headers))
+    message = str(info.value)
+    assert "add it back with that header (empty is fine)" in message
+    assert "gets its id back from its name and lead date, and no new tasks" in message
+
+
 def test_empty_sheet_says_no_headers(workflow: Workflow) -> None:
     with pytest.raises(SheetLayoutError, match="none"):
         read_sheet(workflow, snap())
