@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import shutil
 import tempfile
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,13 +18,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from journey_sync.dates import date_to_serial
 from journey_sync.sheet import read_sheet
-from journey_sync.workflow import load_workflows
-from support.checks import assert_exactly_once, assert_footer_right
+from journey_sync.workflow import Offset, Step, load_workflows
+from support.checks import assert_exactly_once, assert_footer_right, tasks_per_step
 from support.world import World, lead_row
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = load_workflows(ROOT / "workflows.yaml").workflows[0]
 STAGES = [s.header for s in WORKFLOW.stages]
+RENAMED = {"check_in_3m": "check_in_quarter"}
 START = date(2026, 3, 2)
 
 
@@ -208,6 +210,38 @@ class Journey(RuleBasedStateMachine):
     def insert_rows_under_the_header(self, count: int) -> None:
         self.world.sheet.insert_rows(2, count)
 
+    @rule(edit=st.sampled_from(["reword", "move", "add", "remove", "rename", "priority"]))
+    def the_studio_edits_the_journey(self, edit: str) -> None:
+        """workflows.yaml edited while leads are in the sheet (a restart picks it up)."""
+        steps = list(self.world.workflow.steps)
+        keys = [s.key for s in steps]
+
+        def change(step_key: str, **fields: object) -> None:
+            if step_key in keys:
+                i = keys.index(step_key)
+                steps[i] = steps[i].model_copy(update=fields)
+
+        if edit == "reword":
+            change("check_in_1m", content="Call {name}: how is the first month going?")
+        elif edit == "move":
+            change("check_in_1m", due=Offset(amount=3, unit="w"))
+        elif edit == "priority":
+            change("check_in_2m", priority=3)
+        elif edit == "add" and "touch_base_9m" not in keys:
+            steps.append(
+                Step.model_validate(
+                    {"key": "touch_base_9m", "content": "Touch base with {name}", "due": "+9m"}
+                )
+            )
+        elif edit == "remove" and "touch_base_6w" in keys:
+            steps.pop(keys.index("touch_base_6w"))
+        elif edit == "rename" and "check_in_3m" in keys:
+            change("check_in_3m", key="check_in_quarter", renamed_from="check_in_3m")
+        self.world.workflow = self.world.workflow.model_copy(update={"steps": tuple(steps)})
+        self.world.restart()
+        self.world.cycle()
+        self.check()
+
     @rule(days=st.integers(min_value=1, max_value=60))
     def time_passes(self, days: int) -> None:
         self.world.clock.now += timedelta(days=days)
@@ -237,12 +271,17 @@ class Journey(RuleBasedStateMachine):
     # ------------------------------------------------------------ invariants
     def check(self) -> None:
         assert_exactly_once(self.world)
+        # A renamed step is the same step: never a task under each name.
+        per_step = Counter(
+            (lead, RENAMED.get(step, step)) for (lead, step) in tasks_per_step(self.world)
+        )
+        assert not {k: n for k, n in per_step.items() if n > 1}, per_step
         assert_footer_right(self.world)
         for (name, header), value in self.people.items():
             assert self.world.mark(name, header) == value, f"{name}/{header} was overwritten"
         # Nothing lost: every completed marking task of a lead shows as a mark, unless a
         # person had put something else in that cell.
-        model = read_sheet(WORKFLOW, self.world.sheet.read())
+        model = read_sheet(self.world.workflow, self.world.sheet.read())
         by_id = {lead.lead_id: lead for lead in model.leads}
         # Tasks journey-sync closed itself (for a hand mark, a departure) are no completions.
         closed_by_us = {
@@ -256,7 +295,10 @@ class Journey(RuleBasedStateMachine):
             lead_id, step_key = task.description.rsplit("journey-sync: lead ", 1)[1].split(
                 " · step "
             )
-            step = next(s for s in WORKFLOW.steps if s.key == step_key)
+            step_key = RENAMED.get(step_key, step_key)
+            step = next((s for s in self.world.workflow.steps if s.key == step_key), None)
+            if step is None:
+                continue  # a step removed from the journey: its tasks are kept, unmarked
             lead = by_id.get(lead_id)
             if step.marks and lead is not None:
                 assert step.marks in lead.filled, (
