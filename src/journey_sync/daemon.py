@@ -30,14 +30,14 @@ from .dryrun import print_dry_run
 from .engine import Engine
 from .errors import SettingsError, UserError
 from .health import Health, HealthServer
-from .intake import intake_server, open_intake
+from .intake import Intake, intake_server, open_intake
 from .lifecycle import StopFlag, Watchdog, signals_stop, state_lock
 from .logs import Redactor, configure_logging, secret_values
 from .schedule import Daemon
 from .settings import Settings, load_settings
 from .state import StateStore
 from .wiring import ServiceStats, build_engines
-from .workflow import WorkflowFile, load_workflows
+from .workflow import Workflow, WorkflowFile, load_workflows
 
 __all__ = ["Outcome", "run"]
 
@@ -95,12 +95,22 @@ def run(
         intake = None if dry_run else open_intake(settings, workflows.workflows)
         if intake is not None:
             stack.callback(intake.store.close)
+        late = None
+        if intake is None and not dry_run:
+            # `journey-sync add-lead` may create the intake file while the daemon runs.
+            late = _LateIntake(settings, workflows.workflows, stack)
         daemon = Daemon(
             engines,
             runner,
             stop,
             settings.interval_seconds,
-            before_cycle=intake.before_cycle if intake is not None else None,
+            before_cycle=(
+                intake.before_cycle
+                if intake is not None
+                else late.before_cycle
+                if late is not None
+                else None
+            ),
             after_cycle=intake.learn if intake is not None else None,
         )
         intake_url = "off"
@@ -194,3 +204,22 @@ def _health_server(health: Health, settings: Settings) -> HealthServer | None:
             f"({exc.strerror}): set JOURNEY_SYNC_HEALTH_PORT to a free port (0 turns it off) "
             "or JOURNEY_SYNC_HEALTH_HOST to an address of this machine."
         ) from None
+
+
+class _LateIntake:
+    """The intake file, opened at the first cycle that finds it (``add-lead`` wrote a lead
+    while the daemon ran with its intake port off); until then, one ``stat`` a cycle."""
+
+    def __init__(
+        self, settings: Settings, workflows: Sequence[Workflow], stack: contextlib.ExitStack
+    ) -> None:
+        self.settings, self.workflows, self.stack = settings, workflows, stack
+        self.intake: Intake | None = None
+
+    def before_cycle(self, engine: Engine) -> None:
+        if self.intake is None:
+            self.intake = open_intake(self.settings, self.workflows)
+            if self.intake is None:
+                return
+            self.stack.callback(self.intake.store.close)
+        self.intake.before_cycle(engine)

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from daemon_support import Setup
+from daemon_support import Service, Setup
 
 from journey_sync.dates import date_to_serial
 from journey_sync.intake import (
@@ -31,6 +31,7 @@ from journey_sync.ports import SheetSnapshot
 from journey_sync.sheet import read_sheet
 from journey_sync.workflow import Workflow
 from support.fakes import Formula
+from support.net import free_port
 from support.world import World, lead_row
 
 TODAY = date(2026, 3, 2)
@@ -600,3 +601,27 @@ def test_add_lead_keeps_the_lead_when_the_sheet_is_unavailable_and_a_cycle_write
     _, model = _sandbox_model(setup)
     (fay,) = [lead for lead in model.leads if lead.name == "Fay"]
     assert fay.lead_id == kept.lead_id
+
+
+def test_a_running_daemon_finds_a_lead_add_lead_kept_after_it_started(setup: Setup) -> None:
+    """The daemon started with no intake file and its intake port off; add-lead cannot
+    reach the sheet, keeps the lead in the intake file; the daemon's next cycle writes it."""
+    assert not intake_path(Path(setup.env["JOURNEY_SYNC_STATE"])).exists()
+    service = Service(setup)
+    try:
+        service.wait_for_log("cycle done", count=2)
+        dead = f"http://127.0.0.1:{free_port()}"
+        done = setup.run(
+            "add-lead", "--name", "Gus", "--source", "Walk-in", JOURNEY_SYNC_SHEETS_API_URL=dead
+        )
+        assert done.returncode == 0, done.stderr
+        assert "not written yet" in done.stderr
+        service.wait_for(
+            lambda: "Gus" in [lead.name for lead in _sandbox_model(setup)[1].leads],
+            timeout=20,
+            what="Gus written by the running daemon",
+        )
+        (gus,) = [lead for lead in _sandbox_model(setup)[1].leads if lead.name == "Gus"]
+        assert gus.lead_id
+    finally:
+        service.close()
