@@ -203,8 +203,16 @@ def fold_changes(
             ] = gone
     collaborators = dict(memory.collaborators)
     collaborators.update(changes.collaborators)
+    emails = dict(memory.collaborator_emails)
+    emails.update(changes.collaborator_emails)
     return Folded(
-        memory=replace(memory, tasks=tasks, collaborators=collaborators, project_id=project_id),
+        memory=replace(
+            memory,
+            tasks=tasks,
+            collaborators=collaborators,
+            collaborator_emails=emails,
+            project_id=project_id,
+        ),
         records=tuple(changed.values()),
         adopted=frozenset(adopted),
         collaborators=changes.collaborators,

@@ -31,15 +31,22 @@ def _norm(text: str) -> str:
 
 
 def find_coach(
-    workflow: Workflow, typed: str | None, collaborators: Mapping[str, str]
+    workflow: Workflow,
+    typed: str | None,
+    collaborators: Mapping[str, str],
+    emails: Mapping[str, str] | None = None,
 ) -> Coach | None:
-    """The collaborator a coach cell names (by name or e-mail, through ``coaches:``)."""
+    """The collaborator a coach cell names: by full name or by e-mail (case and spaces
+    aside), directly or through the workflow's ``coaches:`` mapping."""
     if not typed or not typed.strip():
         return None
     mapping = {_norm(k): v for k, v in workflow.coaches.items()}
     wanted = _norm(mapping.get(_norm(typed), typed))
     for uid, name in sorted(collaborators.items()):
         if _norm(name) == wanted:
+            return Coach(typed.strip(), uid)
+    for uid, email in sorted((emails or {}).items()):
+        if _norm(email) == wanted and uid in collaborators:
             return Coach(typed.strip(), uid)
     known = ", ".join(sorted(n for n in collaborators.values() if n)) or "none yet"
     return Coach(

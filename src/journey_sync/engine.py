@@ -365,8 +365,8 @@ class Engine:
                 ]
                 state.drop_pending(db, name, stale)
             if folded.collaborators:
-                state.set_pairs(
-                    db, "collaborators", name, list(folded.collaborators.items()), present=True
+                state.put_collaborators(
+                    db, name, folded.collaborators, folded.memory.collaborator_emails
                 )
             state.put(db, name, "sync_token", changes.sync_token)
 

@@ -250,6 +250,7 @@ class TaskChanges:
     tasks: tuple[Task, ...] = ()
     projects: tuple[Project, ...] = ()
     collaborators: Mapping[str, str] = field(default_factory=dict)  # user id -> full name
+    collaborator_emails: Mapping[str, str] = field(default_factory=dict)  # user id -> e-mail
 
 
 @dataclass(frozen=True)

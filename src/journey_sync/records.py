@@ -127,6 +127,7 @@ class Memory:
     coach_written: frozenset[str] = frozenset()
     notes: Mapping[NoteKey, str] = field(default_factory=dict)  # notes we placed
     collaborators: Mapping[str, str] = field(default_factory=dict)  # uid -> name
+    collaborator_emails: Mapping[str, str] = field(default_factory=dict)  # uid -> e-mail
     missing_since: Mapping[str, datetime] = field(default_factory=dict)  # id -> first missed
     # Leads whose row was seen twice (a copy, held) and whose copy is not resolved yet.
     copied: frozenset[str] = frozenset()

@@ -12,7 +12,7 @@ Writes happen in short transactions; WAL journaling keeps a kill -9 from corrupt
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -82,7 +82,8 @@ MIGRATIONS: list[str] = [
     CREATE TABLE reached (workflow TEXT NOT NULL, lead_id TEXT NOT NULL,
                           stage_key TEXT NOT NULL, day TEXT NOT NULL,
                           PRIMARY KEY (workflow, lead_id, stage_key));
-    ALTER TABLE leads ADD COLUMN copied INTEGER NOT NULL DEFAULT 0
+    ALTER TABLE leads ADD COLUMN copied INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE collaborators ADD COLUMN email TEXT
     """,
 ]
 
@@ -244,10 +245,30 @@ class StateStore:
                     "SELECT uid, name FROM collaborators WHERE workflow=?", (workflow,)
                 )
             },
+            collaborator_emails={
+                r[0]: r[1]
+                for r in db.execute(
+                    "SELECT uid, email FROM collaborators WHERE workflow=? AND email IS NOT NULL",
+                    (workflow,),
+                )
+            },
             missing_since=missing,
             copied=frozenset(copied),
             project_id=self.get(workflow, "project_id"),
             template_confirmed=self.get(workflow, "template_confirmed"),
+        )
+
+    @staticmethod
+    def put_collaborators(
+        db: sqlite3.Connection,
+        workflow: str,
+        names: Mapping[str, str],
+        emails: Mapping[str, str],
+    ) -> None:
+        """The project's collaborators: user id -> name (and e-mail, when Todoist gives it)."""
+        db.executemany(
+            "INSERT OR REPLACE INTO collaborators (workflow, uid, name, email) VALUES (?,?,?,?)",
+            [(workflow, uid, name, emails.get(uid)) for uid, name in names.items()],
         )
 
     def reached(self, workflow: str) -> dict[str, dict[str, date]]:
@@ -371,7 +392,7 @@ class StateStore:
         if not rows:
             return
         width = len(rows[0])
-        if table not in ("marks", "marks_removed", "coach", "collaborators"):
+        if table not in ("marks", "marks_removed", "coach"):
             raise ValueError(table)
         if present:
             marks = ",".join("?" * (width + 1))
@@ -383,7 +404,6 @@ class StateStore:
                 "marks": ("lead_id", "stage_key"),
                 "marks_removed": ("lead_id", "stage_key"),
                 "coach": ("lead_id",),
-                "collaborators": ("uid",),
             }[table]
             where = " AND ".join(f"{c}=?" for c in columns)
             db.executemany(

@@ -122,7 +122,7 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
         return
     coach = None
     if "coach" in ctx.model.layout.roles and any(s.for_ == "coach" for s in workflow.steps):
-        coach = find_coach(workflow, lead.coach, memory.collaborators)
+        coach = find_coach(workflow, lead.coach, memory.collaborators, memory.collaborator_emails)
         if coach is not None and coach.note is not None:
             view.notes[(lead_id, "coach")] = (ctx.model.layout.roles["coach"], coach.note)
     name = lead.name.strip()

@@ -268,6 +268,7 @@ def test_full_sync_maps_items_projects_and_collaborators() -> None:
         Project(id="old", name="Inbox", is_archived=True),
     )
     assert changes.collaborators == {"2671362": "Sam Coach"}
+    assert changes.collaborator_emails == {"2671362": "sam@example.com"}
 
 
 def test_incremental_sync_reports_completed_and_deleted_items() -> None:

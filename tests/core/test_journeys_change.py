@@ -265,6 +265,31 @@ def test_a_coach_typed_in_the_sheet_receives_the_leads_coach_tasks(make_world) -
     assert world.engine.plan_only()[0].is_empty()
 
 
+def test_a_coach_typed_as_an_e_mail_address_is_found_by_it(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.todoist.collaborators.update({"U1": "Sam Stone", "U2": "Kim Park"})
+    world.todoist.collaborator_emails.update(
+        {"U1": "sam@studio.example", "U2": "kim@studio.example"}
+    )
+    edit(
+        world,
+        steps=lambda s: s.model_copy(update={"for_": "coach"}) if s.key == "coach_report_4m" else s,
+    )
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Name of coach", " Kim@Studio.example ")
+    world.cycle()
+    assert task(world, "Ann Lee", "coach_report_4m").responsible_uid == "U2"
+    assert (world.sheet.row_of("Ann Lee"), world.sheet.header_column("Name of coach")) not in (
+        world.sheet.notes
+    )
+    # Remembered across a restart (the e-mails are kept in the state store, schema 4).
+    world.restart()
+    world.todoist.collaborator_emails.clear()  # Todoist reports no change of them
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Name of coach", "sam@studio.example")
+    world.cycle()
+    assert task(world, "Ann Lee", "coach_report_4m").responsible_uid == "U1"
+
+
 def test_a_changed_coach_reassigns_the_tasks_nobody_reassigned_by_hand(make_world) -> None:  # type: ignore[no-untyped-def]
     world = coach_world(make_world)
     world.sheet.set(world.sheet.row_of("Ann Lee"), "Name of coach", "Sam Stone")

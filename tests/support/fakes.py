@@ -335,6 +335,7 @@ class FakeTodoist:
     items: dict[str, _Item] = field(default_factory=dict)
     projects: dict[str, tuple[Project, int]] = field(default_factory=dict)
     collaborators: dict[str, str] = field(default_factory=dict)
+    collaborator_emails: dict[str, str] = field(default_factory=dict)
     executed: dict[str, CommandResult] = field(default_factory=dict)
     requests: int = 0
     sync_requests: int = 0
@@ -356,11 +357,25 @@ class FakeTodoist:
                 i.task for i in self.items.values() if not i.task.checked and not i.task.is_deleted
             )
             projects = tuple(p for p, _ in self.projects.values() if not p.is_deleted)
-            return TaskChanges(f"t{head}", True, tasks, projects, dict(self.collaborators))
+            return TaskChanges(
+                f"t{head}",
+                True,
+                tasks,
+                projects,
+                dict(self.collaborators),
+                dict(self.collaborator_emails),
+            )
         since = int(sync_token.removeprefix("t"))
         tasks = tuple(i.task for i in self.items.values() if i.seq > since)
         projects = tuple(p for p, seq in self.projects.values() if seq > since)
-        return TaskChanges(f"t{head}", False, tasks, projects, dict(self.collaborators))
+        return TaskChanges(
+            f"t{head}",
+            False,
+            tasks,
+            projects,
+            dict(self.collaborators),
+            dict(self.collaborator_emails),
+        )
 
     def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
         self.requests += 1

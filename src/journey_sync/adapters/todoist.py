@@ -194,6 +194,11 @@ class TodoistGateway:
                 for c in _dicts(collaborators)
                 if "id" in c
             },
+            collaborator_emails={
+                str(c["id"]): str(c["email"])
+                for c in _dicts(collaborators)
+                if "id" in c and c.get("email")
+            },
         )
 
     def projects(self) -> tuple[Project, ...]:
