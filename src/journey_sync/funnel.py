@@ -94,7 +94,9 @@ def due_through(workflow: Workflow, today: date | None) -> dict[str, date | None
 
 def funnel(workflow: Workflow, leads: Iterable[Lead], today: date | None = None) -> Funnel:
     """The figures for these leads; ``today`` decides which stages are due for whom."""
-    leads = list(leads)
+    # A lead row whose name or date a person cleared is kept by its id, but the footer's
+    # formulas count rows with both (and so do these figures, to agree with them).
+    leads = [lead for lead in leads if lead.name != "" and lead.raw_date != ""]
     total = len(leads)
     keys = [s.key for s in workflow.stages]
     departed = [lead for lead in leads if lead.departed]

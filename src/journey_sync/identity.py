@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .dates import serial_to_date
 from .records import Memory
 from .sheet import Lead, SheetModel
 
@@ -50,6 +51,9 @@ class Held:
 
     lead: Lead
     reason: str
+    # Remembered leads out of the sheet that this row may be (by name only): kept while a
+    # person decides.
+    namesakes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -128,6 +132,21 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
         if lead_id not in present:
             absent_by_fingerprint.setdefault(fingerprint, []).append(lead_id)
     present_fingerprints = {p.lead.fingerprint(): p for p in placed.values()}
+    active_absent_by_name: dict[str, list[str]] | None = None
+
+    def absent_namesakes(lead: Lead) -> list[str]:
+        """Remembered leads out of the sheet, journey still open, with this row's name:
+        the same client whose id was cleared while their date was changed, or a new one.
+        (Built at the first row that needs it: most cycles have none.)"""
+        nonlocal active_absent_by_name
+        if active_absent_by_name is None:
+            active = {r.lead_id for r in memory.tasks.values() if r.status == "open"}
+            active_absent_by_name = {}
+            for lead_id, (name, _) in remembered.items():
+                if lead_id not in present and lead_id in active:
+                    active_absent_by_name.setdefault(name, []).append(lead_id)
+        return active_absent_by_name.get(lead.fingerprint()[0], [])
+
     claims: dict[str, list[Lead]] = {}
     for lead in unplaced:
         forced_new = (lead.lead_id or "").casefold() == NEW_LEAD_WORD
@@ -149,6 +168,18 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
                 f"(Lead ID {twin.lead_id}). Delete this row if it is a copy, or type "
                 f"{NEW_LEAD_WORD.upper()} in its Lead ID cell if it is a different client.",
             )
+        elif not forced_new and lead.lead_id is None and (namesakes := absent_namesakes(lead)):
+            which = ", ".join(
+                f"{i} (lead date {_day_text(remembered[i][1])})" for i in sorted(namesakes)
+            )
+            held[lead.row] = Held(
+                lead,
+                f"This row has no Lead ID and its client name matches an earlier lead whose "
+                f"row is no longer in the sheet: {which}. If it is that client, type that id "
+                f"in its Lead ID cell (its tasks move to this row's date); if it is a new "
+                f"client, type {NEW_LEAD_WORD.upper()}. Nothing is created until then.",
+                namesakes=tuple(namesakes),
+            )
         else:
             placed[lead.row] = Placed(lead, new_id(), fresh=True)
     claimed: set[str] = set()
@@ -166,8 +197,17 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
             )
     for h in held.values():
         claimed.update(absent_by_fingerprint.get(h.lead.fingerprint(), []))
+        claimed.update(h.namesakes)
     return Identities(
         placed=tuple(sorted(placed.values(), key=lambda p: p.lead.row)),
         held=tuple(sorted(held.values(), key=lambda h: h.lead.row)),
         claimed=frozenset(claimed),
     )
+
+
+def _day_text(day: str) -> str:
+    """A remembered lead date (the cell's text: a serial number, or what was typed)."""
+    try:
+        return serial_to_date(float(day)).isoformat()
+    except (ValueError, OverflowError):
+        return day

@@ -459,7 +459,9 @@ def _view(ctx: _Context, placed: Placed, problem: RowProblem | None) -> _Lead:
     trouble = problem.message if problem is not None else _date_problem(lead, ctx.today)
     if trouble is not None:
         view.usable_date = None
-        view.notes[(placed.lead_id, "lead_date")] = (roles["lead_date"], trouble)
+        column = problem.column if problem is not None else roles["lead_date"]
+        field = "name" if column == roles["name"] else "lead_date"
+        view.notes[(placed.lead_id, field)] = (column, trouble)
     for stage in sorted(lead.odd):
         shown = ctx.model.snapshot.cell(lead.row, ctx.model.layout.stages[stage])
         if isinstance(shown, str) and shown.strip() in ("1", "TRUE", "true"):

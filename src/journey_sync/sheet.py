@@ -210,7 +210,12 @@ def read_sheet(
 
         name, raw_date, raw_id = cell(name_col), cell(date_col), cell(id_col)
         marker = _text(raw_id) if _text(raw_id).startswith(FOOTER_MARK) else None
-        is_lead = name is not None and raw_date is not None
+        # A row with a lead id is still that lead when a person clears its name or date
+        # (by mistake, or to retype it): a problem to flag, never a row gone from the sheet.
+        has_id = marker is None and bool(_text(raw_id).strip())
+        is_lead = (name is not None and raw_date is not None) or (
+            has_id and (name is not None or raw_date is not None)
+        )
         if marker is not None and not is_lead:
             footer.append(FooterRow(row, marker.removeprefix(FOOTER_MARK)))
             continue
@@ -219,8 +224,7 @@ def read_sheet(
         if not is_lead:
             continue
         computed_date = formulas is not None and (row, date_col) in formulas
-        assert raw_date is not None
-        lead_date = read_date(raw_date, workflow.sheet.date_format)
+        lead_date = None if raw_date is None else read_date(raw_date, workflow.sheet.date_format)
         lead_id = None if marker is not None or raw_id is None else _text(raw_id).strip() or None
         stage_cells = {key: cell(column) for key, column in layout.stages.items()}
         leftovers: frozenset[str] = frozenset()
@@ -247,7 +251,7 @@ def read_sheet(
         lead = Lead(
             row=row,
             name=_text(name),
-            raw_date=raw_date,
+            raw_date="" if raw_date is None else raw_date,
             lead_date=lead_date,
             lead_id=lead_id,
             marks=frozenset(k for k, v in stage_cells.items() if is_mark(v)),
@@ -269,7 +273,25 @@ def read_sheet(
             over_footer=marker is not None,
         )
         leads.append(lead)
-        if lead_date is None:
+        if name is None:
+            problems.append(
+                RowProblem(
+                    row,
+                    name_col,
+                    f"This row has the Lead ID {_text(raw_id).strip()} but no client name: type "
+                    "the name back. Its tasks are kept meanwhile; it gets no new ones until then.",
+                )
+            )
+        elif raw_date is None:
+            problems.append(
+                RowProblem(
+                    row,
+                    date_col,
+                    "This lead has no lead date: type it (e.g. 2026-03-31). Its tasks are kept "
+                    "meanwhile; it gets no new ones until then.",
+                )
+            )
+        elif lead_date is None:
             problems.append(
                 RowProblem(
                     row,

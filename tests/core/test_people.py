@@ -422,6 +422,57 @@ def test_a_reason_cleared_brings_the_lead_back(make_world) -> None:  # type: ign
     assert len(live_tasks(world, ann)) == len(tasks)
 
 
+@pytest.mark.parametrize("header", ["Date of lead", "Client name"])
+def test_a_cleared_date_or_name_keeps_the_lead_and_its_tasks(make_world, header) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    bo = world.lead_id("Bo Chan")
+    row = world.sheet.row_of("Bo Chan")
+    typed = world.sheet.get(row, header)
+    world.sheet.set(row, header, None)  # cleared to retype it, then lunch
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.new_leads == 0
+    note = world.sheet.notes.get((row, world.sheet.header_column(header))) or ""
+    assert "Its tasks are kept meanwhile" in note
+    world.clock.now += timedelta(days=3)  # well past JOURNEY_SYNC_MISSING_GRACE
+    world.cycle()
+    assert len(live_tasks(world, bo)) == STEPS  # not taken for a deleted row
+    assert_footer_right(world)
+    world.sheet.set(row, header, typed)
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.new_leads == 0
+    assert world.sheet.get(row, "Lead ID") == bo
+    assert (row, world.sheet.header_column(header)) not in world.sheet.notes
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
+@pytest.mark.parametrize("answer", ["old id", "NEW"])
+def test_an_id_cleared_and_the_date_changed_at_once_waits_for_a_person(make_world, answer) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    row = world.sheet.row_of("Ann Lee")
+    world.sheet.set(row, "Lead ID", None)
+    world.sheet.set(row, "Date of lead", date_to_serial(TODAY - timedelta(days=3)))
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.new_leads == 0  # no second task set
+    note = world.sheet.notes.get((row, world.sheet.header_column("Lead ID"))) or ""
+    assert ann in note and "type NEW" in note
+    world.clock.now += timedelta(days=3)  # the old lead is not "gone" while a person decides
+    world.cycle()
+    assert len(live_tasks(world, ann)) == STEPS
+    world.sheet.set(row, "Lead ID", ann if answer == "old id" else "NEW")
+    report = world.cycle()
+    if answer == "old id":
+        assert report.tasks_created == 0 and world.lead_id("Ann Lee") == ann
+        assert len(live_tasks(world, ann)) == STEPS
+    else:
+        assert report.new_leads == 1 and world.lead_id("Ann Lee") != ann
+    assert (row, world.sheet.header_column("Lead ID")) not in world.sheet.notes
+    assert_exactly_once(world)
+
+
 def test_a_deleted_row_loses_its_tasks_after_a_day_not_before(make_world) -> None:  # type: ignore[no-untyped-def]
     names = ["Ann Lee", "Bo Chan", "Cy Dunn", "Di Eve"]
     world = make_world([lead_row(n, TODAY) for n in names], TODAY)
