@@ -494,3 +494,19 @@ class Api:
             assert lead.lead_id is not None and lead.lead_date is not None, lead
             pairs |= {(lead.lead_id, s) for s in self.expected_steps(lead.lead_date)}
         return pairs
+
+
+def run_once(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """``journey-sync run --once`` (or the command ``args`` name) as its own process; it must
+    succeed without a traceback. Returns what it printed."""
+    done = subprocess.run(
+        [EXE, *(args or ("run", "--once"))],
+        env=daemon_env(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stdout + done.stderr

@@ -6,29 +6,14 @@ and the footer ends up in one piece under the leads."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_support import EXE, Api, daemon_env, read_env
+from e2e_support import Api, read_env, run_once
 
 from journey_sync_sandbox.server import Sandbox
 
 pytestmark = pytest.mark.e2e
-
-
-def run_once(env: dict[str, str], tmp_path: Path) -> str:
-    done = subprocess.run(
-        [EXE, "run", "--once"],
-        env=daemon_env(env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    return done.stdout + done.stderr
 
 
 def _is_write(method: str, path: str) -> bool:

@@ -6,30 +6,15 @@ cells on the tab stay."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import EXE, Api, daemon_env, read_env
+from e2e_support import Api, read_env, run_once
 
 from journey_sync_sandbox.server import Sandbox
 
 pytestmark = pytest.mark.e2e
-
-
-def run_once(env: dict[str, str], tmp_path: Path) -> str:
-    done = subprocess.run(
-        [EXE, "run", "--once"],
-        env=daemon_env(env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    return done.stdout + done.stderr
 
 
 def funnel_sheet(api: Api) -> dict[str, Any] | None:
