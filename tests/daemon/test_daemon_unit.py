@@ -226,12 +226,13 @@ def test_each_workflow_runs_on_the_interval_and_a_failing_one_hurts_no_other(
     stop = StopFlag()
     daemon = Daemon([good, bad], CycleRunner(stats, health), stop, 0.25)  # type: ignore[list-item]
     with caplog.at_level(logging.INFO):
-        took = _serve_for(daemon, stop, 1.2)
-    assert took < 2.0
-    assert 3 <= good.cycles <= 7 and 3 <= bad.cycles <= 7
+        took = _serve_for(daemon, stop, 1.5)
+    # Bounds wide enough for a loaded CI machine (it failed once there at 1.2 s / 3..7).
+    assert took < 3.0
+    assert 3 <= good.cycles <= 9 and 3 <= bad.cycles <= 9
     assert 'journey_sync_cycle_failures_total{workflow="good"} 0' in health.metrics()
     assert health.metrics().count("kaput") == 0  # errors are in /healthz text, not metrics
-    # 1.2 s is more than three 0.25 s intervals: the failing workflow is reported, alone.
+    # 1.5 s is more than three 0.25 s intervals: the failing workflow is reported, alone.
     status = health.status()[1]
     assert "bad: unhealthy" in status and "last error: kaput" in status
     assert "good: ok" in status
