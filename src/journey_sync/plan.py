@@ -247,8 +247,10 @@ class _Lead:
     usable_date: date | None
     date_problem: str | None = None
     notes: dict[NoteKey, tuple[int, str]] = field(default_factory=dict)  # key -> (column, text)
-    # The lead's row was copied and the copy is gone: marks written into the original
-    # meanwhile are written again (the row people kept may be the copy).
+    # The lead's row is copied (a held copy exists), or was and the copy is resolved:
+    # a mark we wrote that its row lacks was written into the other row, not removed by
+    # a person, and is written again (the row people keep may be the copy).
+    copied: bool = False
     copy_resolved: bool = False
 
     @property
@@ -322,6 +324,7 @@ def plan_cycle(
     actions.extend(LeadCopied(i, True) for i in sorted(copied_now - memory.copied))
     for placed in identities.placed:
         view = _view(ctx, placed, problems.get(placed.lead.row))
+        view.copied = placed.lead_id in memory.copied or placed.lead_id in copied_now
         view.copy_resolved = placed.lead_id in memory.copied and placed.lead_id not in copied_now
         try:
             lead_actions = [
@@ -528,9 +531,9 @@ def plan_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                 )
             else:
                 yield ForgetMark(lead_id, stage, declined=False)
-        elif ours and stage not in lead.filled and completed and view.copy_resolved:
-            # Written into the original after the row was copied; the copy is what
-            # people kept. Not a person's removal.
+        elif ours and stage not in lead.filled and completed and view.copied:
+            # Written into the other row of a copied lead; the row people keep may lack
+            # it. Not a person's removal.
             missing_after_copy = True
             value = True if stage in lead.unticked else 1
             yield view.at(WriteMark, stage=stage, column=column, value=value)
