@@ -236,6 +236,9 @@ class _Context:
     now: datetime
     steps_marking: Mapping[str, tuple[Step, ...]]
     stage_order: Mapping[str, int]
+    # Stage columns of checkboxes (some lead's cell holds TRUE or FALSE): a mark there is
+    # written as TRUE, which ticks the box (1 would show as an invalid value).
+    checkbox_stages: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -299,6 +302,7 @@ def plan_cycle(
         now,
         steps_marking,
         {s.key: i for i, s in enumerate(workflow.stages)},
+        _checkbox_stages(model),
     )
     identities = identify(model, memory, new_id)
     actions: list[Action] = list(plan_ids(identities, memory, model.layout.roles["lead_id"]))
@@ -401,6 +405,16 @@ def _with_marks_written(leads: Sequence[Lead], actions: Sequence[Action]) -> lis
             )
         out.append(lead)
     return out
+
+
+def _checkbox_stages(model: SheetModel) -> frozenset[str]:
+    found: set[str] = set()
+    for key, column in model.layout.stages.items():
+        for lead in model.leads:
+            if isinstance(model.snapshot.cell(lead.row, column), bool):
+                found.add(key)
+                break
+    return frozenset(found)
 
 
 def plan_footer_leftovers(model: SheetModel, identities: Identities) -> Iterator[Action]:
@@ -521,7 +535,7 @@ def plan_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                 yield AllowMark(lead_id, stage)  # a later completion counts again
             continue
         if completed and not ours and stage not in lead.filled:
-            value = True if stage in lead.unticked else 1
+            value = True if stage in lead.unticked or stage in ctx.checkbox_stages else 1
             yield view.at(WriteMark, stage=stage, column=column, value=value)
         elif ours and not completed and reopened:
             if stage in lead.marks:
@@ -535,7 +549,7 @@ def plan_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
             # Written into the other row of a copied lead; the row people keep may lack
             # it. Not a person's removal.
             missing_after_copy = True
-            value = True if stage in lead.unticked else 1
+            value = True if stage in lead.unticked or stage in ctx.checkbox_stages else 1
             yield view.at(WriteMark, stage=stage, column=column, value=value)
         elif ours and stage not in lead.filled:
             # A person removed our mark: theirs to decide. We forget it was ours and do

@@ -399,6 +399,25 @@ def test_an_unticked_checkbox_is_ticked_when_the_task_is_done(make_world) -> Non
     assert world.mark("Ann Lee", "Client contacted") is True
 
 
+def test_a_mark_in_a_checkbox_column_ticks_the_box_even_in_an_empty_cell(make_world) -> None:  # type: ignore[no-untyped-def]
+    # Checkboxes inserted in the column: Bo's is unticked (FALSE); Ann's cell is empty (a
+    # box added later, or cleared). Her mark is TRUE too: 1 would show as an invalid value.
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.sheet.set(world.sheet.row_of("Bo Chan"), "Client contacted", False)
+    world.cycle()
+    world.todoist.complete(world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") is True
+    assert_footer_right(world)
+    world.todoist.uncomplete(world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") is False  # unticked, not cleared
+    # A column of plain 1s stays plain.
+    world.todoist.complete(world.todoist.task_for(world.lead_id("Bo Chan"), "book_meeting").id)
+    world.cycle()
+    assert world.mark("Bo Chan", "Client meeting booked") == 1
+
+
 @pytest.mark.parametrize("odd", ["x", "yes", "✓", "1", date_to_serial(TODAY)])
 def test_any_other_value_in_a_stage_cell_gets_a_note_and_is_not_counted(make_world, odd) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
