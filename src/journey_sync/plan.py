@@ -57,6 +57,7 @@ from .records import (
     HAND,
     HAND_DECLINED,
     LEAVE,
+    LEAVE_DECLINED,
     MISSING,
     PAST,
     Memory,
@@ -631,6 +632,16 @@ def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
         for step in ctx.workflow.steps:
             record = view.tasks[step.key]
             if record is None or record.status != "open" or not record.task_id:
+                continue
+            if record.closed_by == LEAVE:
+                # Closed for the departure, reopened by a person since (a last follow-up
+                # call): theirs. Closed once, not again every cycle.
+                yield UpdateTaskRecord(
+                    replace(record, closed_by=LEAVE_DECLINED),
+                    "reopened by a person after the lead left: left open",
+                )
+                continue
+            if record.closed_by == LEAVE_DECLINED:
                 continue
             fields = {
                 "lead_id": lead_id,

@@ -25,10 +25,13 @@ TaskStatus = Literal["open", "completed", "deleted"]
 HAND: Final = "hand"  # closed because a person typed the stage's mark in the sheet
 HAND_DECLINED: Final = "hand-declined"  # ... and a person reopened it since: never closed again
 LEAVE: Final = "leave"  # removed because the lead left the journey
+LEAVE_DECLINED: Final = "leave-declined"  # ... closed, and a person reopened it: left open
 MISSING: Final = "missing"  # removed because the lead's row was gone from the sheet
 PAST: Final = "past"  # removed because a corrected lead date put this reminder in the past
 STEP_REMOVED: Final = "step-removed"  # removed because its step left the workflow
-ClosedBy = Literal["hand", "hand-declined", "leave", "missing", "past", "step-removed"]
+ClosedBy = Literal[
+    "hand", "hand-declined", "leave", "leave-declined", "missing", "past", "step-removed"
+]
 
 # The line journey-sync adds to every task's description: it is how a task is found again
 # when the state database is lost (DESIGN: "the mapping can be rebuilt").

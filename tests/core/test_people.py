@@ -458,6 +458,25 @@ def test_a_reason_cleared_brings_the_lead_back(make_world) -> None:  # type: ign
     assert len(live_tasks(world, ann)) == len(tasks)
 
 
+def test_a_task_reopened_by_a_person_after_the_lead_left_stays_open(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.workflow = world.workflow.model_copy(update={"on_leave": "complete"})
+    world.restart()
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.set(2, "Reason for discontinue", "Moved away")
+    assert world.cycle().tasks_closed == STEPS
+    # A last follow-up call: someone reopens one of her tasks in Todoist.
+    world.todoist.uncomplete(world.todoist.task_for(ann, "contact").id)
+    for _ in range(3):
+        assert world.cycle().tasks_closed == 0  # closed once, not again every cycle
+    assert not world.todoist.task_for(ann, "contact").checked
+    # Ticked later, it is a real completion: the mark is written.
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") == 1
+
+
 @pytest.mark.parametrize("header", ["Date of lead", "Client name"])
 def test_a_cleared_date_or_name_keeps_the_lead_and_its_tasks(make_world, header) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
