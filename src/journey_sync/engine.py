@@ -390,7 +390,7 @@ class Engine:
             # row. The Sheets API has no conditional write, so look again.
             after = self.sheet.read()
         if footer is not None and check_footer:
-            undo = _footer_take_back(footer, writes, model.snapshot, after, model)
+            undo = _footer_take_back(footer, writes, model, after)
             if undo:
                 report.writes_misplaced += len(undo)
                 log.warning(
@@ -526,11 +526,7 @@ def _dump_tab(memory: TabMemory) -> str:
 
 
 def _footer_take_back(
-    footer: FooterPlan,
-    writes: SheetWrites,
-    before: SheetSnapshot,
-    after: SheetSnapshot,
-    model: SheetModel,
+    footer: FooterPlan, writes: SheetWrites, model: SheetModel, after: SheetSnapshot
 ) -> tuple[CellWrite, ...]:
     """Footer cells that landed on rows which moved under them (rows inserted or deleted
     between the cycle's read and its write), each given back what its row held.
@@ -541,6 +537,7 @@ def _footer_take_back(
     under the footer) gets that row's value back; one that landed on an old footer row
     is cleared, so the next cycle sees the footer incomplete and rewrites it in place.
     """
+    before = model.snapshot
     written = {(c.row, c.column) for c in footer.values} | {
         (f.row, f.column) for f in footer.formulas
     }
