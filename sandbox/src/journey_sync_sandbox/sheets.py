@@ -66,6 +66,7 @@ class Cell:
     formula: str | None = None
     note: str | None = None
     format: Mapping[str, Any] | None = None  # userEnteredFormat, as the API spells it
+    validation: Mapping[str, Any] | None = None  # dataValidation (a checkbox: BOOLEAN)
 
     @property
     def has_content(self) -> bool:
@@ -73,7 +74,12 @@ class Cell:
 
     @property
     def is_blank(self) -> bool:
-        return not self.has_content and self.note is None and not self.format
+        return (
+            not self.has_content
+            and self.note is None
+            and not self.format
+            and self.validation is None
+        )
 
     @property
     def number_format(self) -> Mapping[str, Any] | None:
@@ -767,6 +773,8 @@ def cell_data(reader: SheetReader, row: int, col: int) -> dict[str, Any]:
         out["userEnteredFormat"] = format_out(cell.format)
     if cell.note is not None:
         out["note"] = cell.note
+    if cell.validation is not None:
+        out["dataValidation"] = copy.deepcopy(dict(cell.validation))
     return out
 
 

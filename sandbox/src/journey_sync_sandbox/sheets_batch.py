@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .a1 import Bounds, Box
 from .fields import MaskError, parse_mask
-from .sheets import Dimension, SheetError, Spreadsheet, Worksheet, rule_out
+from .sheets import Cell, Dimension, SheetError, Spreadsheet, Worksheet, rule_out
 
 Reply = dict[str, Any]
 Handler = Callable[[Spreadsheet, Mapping[str, Any]], Reply]
@@ -405,7 +406,145 @@ def _update_chart_spec(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
     raise SheetError(f"No chart with id: {chart_id}")
 
 
+def _sort_key(value: Any, descending: bool) -> tuple[int, Any]:
+    """Sheets' order: numbers, then text (case aside), then booleans; blanks last
+    whichever the direction (descending reverses the others, not the blanks)."""
+    if value is None or value == "":
+        return (1, 0)
+    key: int | float | str
+    if isinstance(value, bool):
+        rank, key = 2, int(value)
+    elif isinstance(value, int | float):
+        rank, key = 0, value
+    else:
+        rank, key = 1, str(value).casefold()
+    return (0, _Reversed((rank, key)) if descending else (rank, key))
+
+
+class _Reversed:
+    """Inverts the order of a comparable (for a descending key inside a tuple)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return bool(other.value < self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.value == other.value
+
+
+def _sort_range(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    """Data > Sort range: the rows of the range reordered by the specs' columns; only the
+    range's cells move (formulas keep their text)."""
+    sheet = _sheet(book, args["range"])
+    box = grid_box(sheet, args["range"])
+    specs = args.get("sortSpecs")
+    if not isinstance(specs, list) or not specs:
+        raise SheetError("At least one sort spec is required.")
+    order: list[tuple[int, bool]] = []
+    for spec in specs:
+        column = int(spec["dimensionIndex"])
+        if not box.col_start <= column <= box.col_end:
+            raise SheetError(f"Sort column {column} is outside the range.")
+        direction = spec.get("sortOrder", "ASCENDING")
+        if direction not in ("ASCENDING", "DESCENDING"):
+            raise SheetError(f"Invalid sortOrder: {direction!r}")
+        order.append((column, direction == "DESCENDING"))
+    reader = sheet.reader()
+    rows = list(range(box.row_start, box.row_end + 1))
+    ranked = sorted(
+        rows,
+        key=lambda r: tuple(_sort_key(reader.value(r, c), down) for c, down in order),
+    )
+    columns = range(box.col_start, box.col_end + 1)
+    moved = {
+        (new, c): sheet.cell(old, c) for new, old in zip(rows, ranked, strict=True) for c in columns
+    }
+    for (r, c), cell in moved.items():
+        sheet.put(r, c, cell)
+    return {}
+
+
+def _paste_box(sheet: Worksheet, top: int, left: int, rows: int, columns: int) -> None:
+    if top + rows > sheet.row_count or left + columns > sheet.column_count:
+        raise SheetError("The paste would go beyond the grid.")
+
+
+def _copy_paste(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    """Ctrl+C, Ctrl+V: the source block's cells onto the destination's top-left corner
+    (PASTE_NORMAL: values, formulas, formats and validation; PASTE_VALUES: values only)."""
+    source_sheet = _sheet(book, args["source"])
+    source = grid_box(source_sheet, args["source"])
+    target_sheet = _sheet(book, args["destination"])
+    target = grid_box(target_sheet, args["destination"])
+    paste = args.get("pasteType", "PASTE_NORMAL")
+    if paste not in ("PASTE_NORMAL", "PASTE_VALUES"):
+        raise SheetError(f"pasteType {paste!r} is not emulated by the sandbox")
+    _paste_box(target_sheet, target.row_start, target.col_start, source.rows, source.columns)
+    reader = source_sheet.reader()
+    cells = {
+        (r - source.row_start, c - source.col_start): (
+            source_sheet.cell(r, c),
+            reader.value(r, c),
+        )
+        for r in range(source.row_start, source.row_end + 1)
+        for c in range(source.col_start, source.col_end + 1)
+    }
+    for (dr, dc), (cell, value) in cells.items():
+        at = (target.row_start + dr, target.col_start + dc)
+        if paste == "PASTE_VALUES":
+            current = target_sheet.cell(*at)
+            plain = value if isinstance(value, int | float | str | bool) else None
+            target_sheet.put(*at, replace(current, value=plain, formula=None))
+        else:
+            target_sheet.put(*at, cell)
+    return {}
+
+
+def _cut_paste(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    """Ctrl+X, Ctrl+V: the source block moves to the destination coordinate."""
+    source_sheet = _sheet(book, args["source"])
+    source = grid_box(source_sheet, args["source"])
+    where = args["destination"]
+    target_sheet = _sheet(book, where)
+    top, left = int(where.get("rowIndex", 0)), int(where.get("columnIndex", 0))
+    _paste_box(target_sheet, top, left, source.rows, source.columns)
+    cells = {
+        (r - source.row_start, c - source.col_start): source_sheet.cell(r, c)
+        for r in range(source.row_start, source.row_end + 1)
+        for c in range(source.col_start, source.col_end + 1)
+    }
+    for r in range(source.row_start, source.row_end + 1):
+        for c in range(source.col_start, source.col_end + 1):
+            source_sheet.put(r, c, Cell())
+    for (dr, dc), cell in cells.items():
+        target_sheet.put(top + dr, left + dc, cell)
+    return {}
+
+
+def _set_data_validation(book: Spreadsheet, args: Mapping[str, Any]) -> Reply:
+    """A validation rule on every cell of the range (none: removed). Values are left as
+    they are: Insert > Checkbox is this request plus FALSE written into the cells."""
+    sheet = _sheet(book, args["range"])
+    box = grid_box(sheet, args["range"])
+    rule = args.get("rule")
+    if rule is not None:
+        condition = rule.get("condition") if isinstance(rule, Mapping) else None
+        if not isinstance(condition, Mapping) or not condition.get("type"):
+            raise SheetError("A data validation rule needs a condition with a type.")
+    for r in range(box.row_start, box.row_end + 1):
+        for c in range(box.col_start, box.col_end + 1):
+            current = sheet.cell(r, c)
+            sheet.put(r, c, replace(current, validation=copy.deepcopy(rule) if rule else None))
+    return {}
+
+
 HANDLERS: dict[str, Handler] = {
+    "sortRange": _sort_range,
+    "copyPaste": _copy_paste,
+    "cutPaste": _cut_paste,
+    "setDataValidation": _set_data_validation,
     "insertDimension": _insert_dimension,
     "deleteDimension": _delete_dimension,
     "appendDimension": _append_dimension,
