@@ -49,6 +49,7 @@ from journey_sync_sandbox.sheets import Worksheet
 from journey_sync_sandbox.workdir import read_env_file
 
 from .figures import Target
+from .scenario import open_task_ids
 
 EXE = str(Path(sys.executable).with_name("journey-sync"))
 TARGET_S = 5.0
@@ -218,14 +219,7 @@ class _World:
 
     def open_tasks(self, step_key: str) -> dict[str, str]:
         """Lead id -> its open task of that step."""
-        project = self.sandbox.todoist.project_named(self.workflow.todoist_project)
-        assert project is not None
-        found: dict[str, str] = {}
-        for task in self.sandbox.todoist.tasks(str(project["id"])):
-            key = parse_marker(str(task.get("description") or ""))
-            if key is not None and key[1] == step_key:
-                found[key[0]] = str(task["id"])
-        return found
+        return open_task_ids(self.sandbox, self.workflow.todoist_project, step_key)
 
     def type_lead(self, name: str) -> None:
         """Type a lead in the row under the last lead, inserting a row above the footer

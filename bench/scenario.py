@@ -200,15 +200,7 @@ class World:
 
     def _open_task_ids(self, step_key: str) -> dict[str, str]:
         """Lead id -> id of that lead's open task for ``step_key``."""
-        project = self.sandbox.todoist.project_named(self.workflow.todoist_project)
-        if project is None:
-            raise BenchError(f"no Todoist project {self.workflow.todoist_project!r}")
-        found: dict[str, str] = {}
-        for task in self.sandbox.todoist.tasks(str(project["id"])):
-            key = parse_marker(str(task.get("description") or ""))
-            if key is not None and key[1] == step_key:
-                found[key[0]] = str(task["id"])
-        return found
+        return open_task_ids(self.sandbox, self.workflow.todoist_project, step_key)
 
 
 @contextmanager
@@ -219,3 +211,16 @@ def world(leads: int, *, seed: int = 0) -> Iterator[World]:
             yield made
         finally:
             made.close()
+
+
+def open_task_ids(sandbox: Sandbox, project_name: str, step_key: str) -> dict[str, str]:
+    """Lead id -> id of that lead's open task for ``step_key``, read in the sandbox."""
+    project = sandbox.todoist.project_named(project_name)
+    if project is None:
+        raise BenchError(f"no Todoist project {project_name!r}")
+    found: dict[str, str] = {}
+    for task in sandbox.todoist.tasks(str(project["id"])):
+        key = parse_marker(str(task.get("description") or ""))
+        if key is not None and key[1] == step_key:
+            found[key[0]] = str(task["id"])
+    return found
