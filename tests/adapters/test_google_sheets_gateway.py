@@ -748,6 +748,29 @@ def test_400_bodies_become_api_errors_with_googles_message(
     assert len([c for c in sheet_calls(api) if c.request.method == "POST"]) == 2  # no retry
 
 
+def test_a_write_into_a_protected_range_says_how_to_let_journey_sync_write(
+    api: responses.RequestsMock, gateway: GoogleSheetsGateway
+) -> None:
+    # Google's answer as reported by its users (no recording of it here): a 400 whose
+    # message names the protected cell, in the usual error body.
+    protected = {
+        "error": {
+            "code": 400,
+            "message": "Invalid data[0]: You are trying to edit a protected cell or object. "
+            "Please contact the spreadsheet owner to remove protection if you need to edit.",
+            "status": "INVALID_ARGUMENT",
+        }
+    }
+    mock_metadata(api)
+    api.post(VALUES_BATCH_URL, json=protected, status=400)
+
+    with pytest.raises(AccessError) as caught:
+        gateway.apply(SheetWrites(values=(CellWrite(2, 2, "x"),)))
+
+    assert "protected range" in str(caught.value)
+    assert f"add the service account {EMAIL} as an editor of that protection" in str(caught.value)
+
+
 def test_401_from_sheets_says_the_key_was_refused(
     api: responses.RequestsMock, gateway: GoogleSheetsGateway
 ) -> None:

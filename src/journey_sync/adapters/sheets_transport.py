@@ -242,6 +242,17 @@ class SheetsErrors:
         who = self.service_account_email or "(the client_email in the key file)"
         if status == 401:
             return self.key_refused(None)
+        if status in (400, 403) and "protected cell or object" in message:
+            # Google's 400 for a write into a range protected by Data > Protect sheets and
+            # ranges ("Invalid data[0]: You are trying to edit a protected cell or object").
+            return AccessError(
+                "A cell journey-sync writes (a lead id, a mark, a date, the footer or a note) "
+                "is in a protected range, and nothing was written this cycle. In the sheet, "
+                "Data > Protect sheets and ranges: add the service account "
+                f"{who} as an editor of that protection (or set it to 'Show a warning'), or "
+                "leave journey-sync's columns and the rows under the leads unprotected. The "
+                "next cycle retries."
+            )
         if status == 403:
             if _is_service_disabled(body, message):
                 return AccessError(
