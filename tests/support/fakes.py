@@ -144,9 +144,15 @@ class FakeSheet:
         raise KeyError(header)
 
     def get(self, row: int, header: str) -> CellValue | None:
-        value = self.cells.get((row, self.header_column(header)))
+        column = self.header_column(header)
+        value = self.cells.get((row, column))
         if isinstance(value, Formula):
-            return self.evaluated_rows()[row - 1][self.header_column(header) - 1]
+            # What the formula shows (rows are trimmed of trailing blanks, as Sheets sends
+            # them: a formula showing nothing reads as an empty cell).
+            rows = self.evaluated_rows()
+            shown = rows[row - 1] if row <= len(rows) else ()
+            result = shown[column - 1] if column <= len(shown) else None
+            return None if result == "" else result
         return value
 
     def set(self, row: int, header: str, value: CellValue | None) -> None:
