@@ -210,6 +210,9 @@ class Intake:
     trigger: Callable[[str], None] = lambda name: None
     client_secret: str | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The id a lead gets at once (the engine's, so both hand out ids the same way; the demo
+    # passes its seeded one, so the same seed gives the same year).
+    new_id: Callable[[], str] = new_lead_id
     _written: threading.Condition = field(default_factory=threading.Condition)
     # workflow -> its Todoist project id, learnt from the state after each cycle.
     project_ids: dict[str, str] = field(default_factory=dict)
@@ -239,7 +242,7 @@ class Intake:
         now = self.clock()
         fields = validate_lead(workflow, given, today_in(workflow.zone, now))
         lead, new = self.store.accept(
-            new_lead_id(),
+            self.new_id(),
             workflow.name,
             fields,
             fingerprint=fingerprint(fields),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,48 @@ def test_the_html_page_shows_the_funnel_tab_with_svg_charts(year: DemoResult) ->
     assert bar_chart.count('class="bar"') == len(year.workflow.stages)
     for stage, figures in zip(year.workflow.stages, year.figures.stages, strict=True):
         assert f"{stage.header}: {figures.reached}</title>" in bar_chart
+
+
+# ------------------------------------------------------------------ the fast paths
+
+
+def test_website_leads_come_through_the_form_and_get_their_tasks_in_that_cycle(
+    year: DemoResult,
+) -> None:
+    """The website's leads are posted, form-encoded, to journey-sync's intake over HTTP;
+    each browser gets 201 with the lead's id and row; the row holds what the form said,
+    dated the day it was posted, and the lead's first tasks were added that same day."""
+    posts = year.form_posts
+    assert posts and year.stats.from_the_form == len(posts)
+    name_i = year.columns[year.workflow.sheet.columns.name]
+    date_i = year.columns[year.workflow.sheet.columns.lead_date]
+    id_i = year.columns[year.workflow.sheet.columns.lead_id]
+    source_i = year.columns[year.workflow.sheet.columns.source or ""]
+    rows = {row.cells[id_i]: row for row in year.leads}
+    for post in posts:
+        assert post.status == 201, post.answer
+        assert post.answer["written"] is True and post.row is not None
+        assert post.lead_id is not None and post.lead_id in rows
+        cells = rows[post.lead_id].cells
+        assert cells[name_i] == post.name and cells[source_i] == "Website"
+        posted_on = date.fromisoformat(cells[date_i])
+        assert year.first_task_added[post.lead_id] == posted_on
+    # No other lead of the year has the form's source: they were all posted.
+    typed = [
+        r
+        for r in year.leads
+        if r.cells[source_i] == "Website" and r.cells[id_i] not in {p.lead_id for p in posts}
+    ]
+    assert all(date.fromisoformat(r.cells[date_i]) < START.date() for r in typed)
+
+
+def test_webhooks_are_delivered_signed_and_ask_for_the_cycle_of_every_day_with_a_tick(
+    year: DemoResult,
+) -> None:
+    """The sandbox's Todoist app POSTs each watched item event to the intake; journey-sync
+    checks the signature (a bad one would be answered 401) and asks for a cycle."""
+    stats = year.stats
+    assert stats.webhooks_delivered > 0
+    assert stats.webhooks_answered_200 == stats.webhooks_delivered
+    assert stats.ticked_on and stats.ticked_on <= stats.asked_by_webhooks_on
+    assert "Fast paths: the website's form posted" in year.output

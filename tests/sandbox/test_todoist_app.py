@@ -136,6 +136,30 @@ def test_every_item_event_is_delivered_and_an_update_carries_the_item_before(
     assert len({h["X-Todoist-Delivery-ID"] for h, _ in receiver.requests}) == 5
 
 
+def test_only_the_watched_events_are_delivered(
+    sandbox: Sandbox, todoist: httpx.Client, receiver: Receiver
+) -> None:
+    """The console's "Watched Events": an app that watches completions hears nothing of
+    tasks added or renamed."""
+    sandbox.register_todoist_app(
+        CLIENT_ID,
+        SECRET,
+        webhook_url=receiver.url,
+        authorised=True,
+        events=("item:completed", "item:deleted"),
+    )
+    task = todoist.post("/tasks", json={"content": "Book a session"}).json()
+    todoist.post(f"/tasks/{task['id']}", json={"content": "Book a first session"})
+    todoist.post(f"/tasks/{task['id']}/close")
+    todoist.delete(f"/tasks/{task['id']}")
+
+    payloads = [json.loads(body) for _, body in receiver.wait(2)]
+    assert sandbox.todoist_app is not None and sandbox.todoist_app.webhooks is not None
+    assert sandbox.todoist_app.webhooks.wait_idle()
+    assert [p["event_name"] for p in payloads] == ["item:completed", "item:deleted"]
+    assert len(receiver.requests) == 2
+
+
 def test_a_failed_delivery_is_retried_with_the_same_delivery_id(
     sandbox: Sandbox, receiver: Receiver
 ) -> None:

@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +41,7 @@ from .sheets import DEFAULT_COLUMNS, DEFAULT_ROWS, SheetsService, Spreadsheet
 from .sheets_api import SheetsApi
 from .todoist import TodoistService
 from .todoist_api import TodoistApi
-from .todoist_app import RETRY_DELAYS, TodoistApp, TodoistAppServer
+from .todoist_app import ITEM_EVENTS, RETRY_DELAYS, TodoistApp, TodoistAppServer
 from .traffic import (
     OAUTH_TOKEN_REQUESTS,
     SHEETS_READS,
@@ -239,14 +239,18 @@ class Sandbox:
         webhook_url: str | None = None,
         authorised: bool = False,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        events: Iterable[str] = ITEM_EVENTS,
     ) -> TodoistAppServer:
         """An app in Todoist's developer console: its OAuth redirect URL and its webhook
         URL (see ``todoist_app``). Webhooks go out once the user has authorised the app
-        through OAuth, or at once with ``authorised``."""
+        through OAuth, or at once with ``authorised``; ``events`` are the console's
+        "Watched Events"."""
         if self.todoist_app is not None:
             self.todoist_app.close()
             self.todoist.listeners.remove(self.todoist_app.item_event)
-        app = TodoistApp(client_id, client_secret, redirect_uri, webhook_url, authorised)
+        app = TodoistApp(
+            client_id, client_secret, redirect_uri, webhook_url, authorised, frozenset(events)
+        )
 
         def issue(token: str) -> None:
             with self.todoist.lock:

@@ -206,6 +206,8 @@ class TodoistApp:
     redirect_uri: str | None = None
     webhook_url: str | None = None
     authorised: bool = False  # the user went through OAuth (webhooks are on from then)
+    # The console's "Watched Events": only these are delivered.
+    events: frozenset[str] = frozenset(ITEM_EVENTS)
 
 
 class TodoistAppServer:
@@ -226,7 +228,9 @@ class TodoistAppServer:
         self._codes: dict[str, str] = {}  # code -> client id (single use)
         self.tokens_issued = 0
         self.webhooks = (
-            Webhooks(app.webhook_url, app.client_secret, retry_delays=retry_delays)
+            Webhooks(
+                app.webhook_url, app.client_secret, retry_delays=retry_delays, events=app.events
+            )
             if app.webhook_url
             else None
         )

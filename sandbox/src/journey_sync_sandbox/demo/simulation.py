@@ -5,14 +5,18 @@ gateways from ``wiring.py`` and the state store run exactly as the daemon runs t
 HTTP, against the sandbox's emulators on 127.0.0.1. Only time and people are simulated:
 
 * one clock, shared by the sandbox and the engine, moves one day per step through a year;
-* leads arrive and are typed into the sheet under the last lead, as a person types them;
+* leads arrive and are typed into the sheet under the last lead, as a person types them,
+  except those from the website: their form posts to journey-sync's intake over HTTP
+  (``website``), and the cycle writes their rows;
+* Todoist's webhooks (the sandbox's app, authorised) tell journey-sync of each tick;
 * staff tick their Todoist tasks as they come due, each client going as far along the
   funnel as their (seeded) story says: some never book a meeting, some never pay, some
   stay the whole year; a few marks are typed into the sheet by hand instead;
 * the "Refer to a coach" task is assigned to a coach for most clients (journey-sync then
   writes the coach's name into the sheet);
 * some clients leave, and someone types the reason into the sheet;
-* journey-sync's cycle runs once per simulated day.
+* journey-sync's cycle runs once per simulated day, with the intake's hooks around it
+  as in the daemon; ``website`` records which cycles a form or a webhook asked for.
 
 At the end ``simulate`` collects, as a ``DemoResult``, the sheet as the sandbox holds it,
 each row's colour as the sheet's conditional-format rules evaluate it (not from our own
@@ -49,6 +53,7 @@ from journey_sync.workflow import Workflow, load_workflows
 from ..server import Sandbox
 from ..sheets import Colour, Worksheet
 from ..workdir import FIRST, HEARD, LAST, SOURCES, read_env_file
+from .website import FormPost, Website
 
 # The simulated year starts on a Monday morning (09:00 in London, in winter).
 START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -70,6 +75,7 @@ REACH = {
     "month_12": 0.85,
 }
 DEFAULT_REACH = 0.85
+WEBSITE = "Website"  # the source whose leads come through the web form, not typed in
 # A client who stops short of a stage tells the studio why (else they just go quiet).
 TELLS_WHY = 0.6
 REASONS_EARLY = ("Not interested after all", "Joined another gym", "Too far from home")
@@ -125,6 +131,11 @@ class YearStats:
     inserted_rows: int = 0
     typed_into_separator: int = 0
     already_in_sheet: int = 0
+    from_the_form: int = 0  # leads the website's form posted to the intake
+    ticked_on: set[date] = field(default_factory=set)  # days staff ticked a task
+    asked_by_webhooks_on: set[date] = field(default_factory=set)  # days a webhook asked
+    webhooks_delivered: int = 0
+    webhooks_answered_200: int = 0
 
 
 @dataclass
@@ -154,6 +165,8 @@ class DemoResult:
     columns: dict[str, int] = field(default_factory=dict)  # header -> 0-based index
     typed_marks: set[tuple[str, str]] = field(default_factory=set)  # (name, stage key)
     funnel_tab: TabWrites | None = None  # the Funnel tab as journey-sync plans it
+    form_posts: list[FormPost] = field(default_factory=list)  # the website's, with answers
+    first_task_added: dict[str, date] = field(default_factory=dict)  # lead id -> day
 
 
 def simulate(*, leads: int, out: Path, seed: int) -> DemoResult:
@@ -168,16 +181,36 @@ def simulate(*, leads: int, out: Path, seed: int) -> DemoResult:
         settings = load_settings(read_env_file(workdir / "env"))
         workflow = load_workflows(settings.workflows).workflows[0]
         state = StateStore(settings.state)
+        new_id = _new_id(random.Random(f"ids:{seed}"))
+        website = Website(sandbox, workflow, settings.state, clock, new_id)
         try:
-            engine = _engine(workflow, settings, state, clock, random.Random(f"ids:{seed}"))
+            engine = _engine(workflow, settings, state, clock, new_id)
             studio = Studio(sandbox, workflow, clock, rng)
-            studio.live_a_year(engine, _arrivals(rng, leads, workflow))
+            studio.live_a_year(engine, _arrivals(rng, leads, workflow), website)
+            studio.stats.webhooks_delivered, studio.stats.webhooks_answered_200 = (
+                website.deliveries()
+            )
+            posts = website.answers()
             traffic = sandbox.traffic.counts()
             # What `journey-sync report` reads: the sheet, through the real gateway.
             engine_leads = list(read_sheet(workflow, engine.sheet.read()).leads)
         finally:
+            website.close()
             state.close()
-        return _collect(sandbox, workflow, studio, engine_leads, traffic, out)
+        result = _collect(sandbox, workflow, studio, engine_leads, traffic, out)
+        result.form_posts = posts
+        return result
+
+
+def _new_id(ids: random.Random) -> Callable[[], str]:
+    """Lead ids from the seed (journey-sync's own are random), for the engine and the
+    intake alike, so the same seed gives the same year."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+    def new_id() -> str:
+        return "L-" + "".join(ids.choice(alphabet) for _ in range(8))
+
+    return new_id
 
 
 def _engine(
@@ -185,13 +218,8 @@ def _engine(
     settings: Settings,
     state: StateStore,
     clock: Callable[[], datetime],
-    ids: random.Random,
+    new_id: Callable[[], str],
 ) -> Engine:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-    def new_id() -> str:
-        return "L-" + "".join(ids.choice(alphabet) for _ in range(8))
-
     return Engine(
         workflow,
         sheet_gateway(workflow, settings),
@@ -286,17 +314,26 @@ class Studio:
 
     # ----------------------------------------------------------------- the year
 
-    def live_a_year(self, engine: Engine, arrivals: Sequence[Client]) -> None:
+    def live_a_year(self, engine: Engine, arrivals: Sequence[Client], website: Website) -> None:
         queue = list(arrivals)
+        asked = 0
         for day_index in range(DAYS):
             self.clock.now = START + timedelta(days=day_index)
             today = self.clock.now.date()
             self.work_on_tasks(today)
             self.departures(today)
+            now_asked = website.asks_by_webhooks()
+            if now_asked > asked:
+                self.stats.asked_by_webhooks_on.add(today)
+            asked = now_asked
             while queue and queue[0].arrives <= today:
-                self.type_lead(queue.pop(0))
+                client = queue.pop(0)
+                if client.source == WEBSITE and client.arrives >= START.date():
+                    self.post_form(client, website)
+                else:
+                    self.type_lead(client)
             started = time.monotonic()
-            engine.run_cycle()
+            website.run_cycle(engine)
             self.stats.cycle_seconds += time.monotonic() - started
             self.stats.cycles += 1
 
@@ -324,9 +361,7 @@ class Studio:
             cells[self.column["heard_about"]] = client.heard
         for col, text in cells.items():
             self.sheet.set_cell(row, col, text)  # USER_ENTERED, as typed
-        self.clients[client.name] = client
-        self.stats.arrived += 1
-        client.leaving_day = self._leaving_day(client)
+        self._arrived(client)
         if client.arrives >= START.date():
             return
         self.stats.already_in_sheet += 1
@@ -335,6 +370,24 @@ class Studio:
                 self._type_mark(client, key, row)
         if client.leaving_day is not None and client.leaving_day < START.date():
             self._type_departure(client, row, typed_left_on=client.leaving_day)
+
+    def post_form(self, client: Client, website: Website) -> None:
+        """A lead from the website: the visitor fills in the form (no date: journey-sync
+        takes today's), and journey-sync's cycle writes the row."""
+        fields = {"name": client.name, "source": client.source, "heard_about": client.heard}
+        roles = dict(self.workflow.sheet.columns.roles())
+        post = website.post_form({k: v for k, v in fields.items() if k in roles})
+        if post.error is not None or (post.status is not None and post.status >= 400):
+            raise RuntimeError(
+                f"the intake refused {client.name}'s form: {post.error or post.answer}"
+            )
+        self._arrived(client)
+        self.stats.from_the_form += 1
+
+    def _arrived(self, client: Client) -> None:
+        self.clients[client.name] = client
+        self.stats.arrived += 1
+        client.leaving_day = self._leaving_day(client)
 
     def last_lead_row(self) -> int:
         name_col, date_col = self.column["name"], self.column["lead_date"]
@@ -444,6 +497,7 @@ class Studio:
                 self.stats.coaches_assigned += 1
             self.todoist.complete(str(task["id"]))
             self.stats.ticked += 1
+            self.stats.ticked_on.add(today)
 
     def _type_mark(self, client: Client, stage_key: str, row: int | None = None) -> None:
         row = row or self.row_of(client.name)
@@ -513,10 +567,13 @@ def _collect(
             lead_rows.append(entry)
     tasks = sandbox.todoist.tasks(include_completed=True, include_deleted=True)
     per_step: dict[tuple[str, str], int] = {}
+    first_added: dict[str, date] = {}
     for task in tasks:
         key = parse_marker(str(task.get("description") or ""))
         if key is not None:
             per_step[key] = per_step.get(key, 0) + 1
+            added = date.fromisoformat(str(task["added_at"])[:10])
+            first_added[key[0]] = min(added, first_added.get(key[0], added))
     # The figures as of the year's last day, like the footer the engine wrote that day.
     today = today_in(workflow.zone, studio.clock.now)
     tab = plan_funnel_tab(workflow, leads_read, today, None)
@@ -534,6 +591,7 @@ def _collect(
         columns={h: i for i, h in enumerate(headers) if h},
         typed_marks=set(studio.typed_marks),
         funnel_tab=tab.writes if tab is not None else None,
+        first_task_added=first_added,
     )
     return result
 

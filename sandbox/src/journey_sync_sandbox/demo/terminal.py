@@ -57,11 +57,22 @@ def render_text(result: DemoResult, *, colour: bool) -> list[str]:
     )
     lines.append(
         f"People: {stats.already_in_sheet} leads were already in the sheet (kept by hand "
-        f"before journey-sync) and {stats.arrived - stats.already_in_sheet} were typed in "
-        f"during the year; staff ticked {stats.ticked} Todoist tasks, typed "
+        f"before journey-sync), {stats.arrived - stats.already_in_sheet - stats.from_the_form} "
+        f"were typed in during the year and {stats.from_the_form} came from the website's "
+        f"form; staff ticked {stats.ticked} Todoist tasks, typed "
         f"{stats.marks_by_hand} marks by hand, assigned {stats.coaches_assigned} "
         f"'refer to a coach' tasks to a coach, and typed {stats.departures} reasons for "
         "leaving."
+    )
+    written = sum(1 for p in result.form_posts if p.status == 201 and p.row is not None)
+    lines.append(
+        f"Fast paths: the website's form posted {len(result.form_posts)} leads to "
+        f"journey-sync's intake (POST /leads; {written} answered 201 with their row, written "
+        "with its tasks in that day's cycle); Todoist delivered "
+        f"{stats.webhooks_delivered} webhooks ({stats.webhooks_answered_200} answered 200, "
+        f"each signature checked), asking for the cycle on {len(stats.asked_by_webhooks_on)} "
+        f"days (staff ticked tasks on {len(stats.ticked_on)}). The daemon runs an asked-for "
+        "cycle within a second; here a day is one step."
     )
     lines.append("")
     lines.append(
