@@ -12,11 +12,13 @@ Writes happen in short transactions; WAL journaling keeps a kill -9 from corrupt
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 from .records import Memory, NoteKey, TaskRecord, TaskStatus
@@ -124,6 +126,26 @@ class _Kept:
 # A write to apply to the kept state once its transaction commits; False: it cannot be
 # applied exactly (a value SQLite would store differently), so the kept state is dropped.
 _Op = Callable[[_Kept], bool | None]
+
+
+def _shared(value: str | None) -> str | None:
+    """One string object for each lead id, step key, status and date text, kept once for
+    all the records that repeat it (SQLite gives a new object per row)."""
+    return None if value is None else sys.intern(value)
+
+
+def _shared_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A task row with its repeated texts shared (``_shared``): all but the task id and
+    the seen and sent texts, which are one per task."""
+    lead_id, step, task_id, status, uid, planned, sent_due, due, closed_by, seen, sent = row
+    return (
+        _shared(lead_id),
+        _shared(step),
+        task_id,
+        *map(_shared, (status, uid, planned, sent_due, due, closed_by)),
+        seen,
+        sent,
+    )
 
 
 def _texts(*values: object) -> bool:
@@ -308,7 +330,7 @@ class StateStore:
             missing=missing,
             copied=copied,
             tasks={
-                (r[0], r[1]): TaskRecord(*r)
+                (r[0], r[1]): TaskRecord(*_shared_row(r))
                 for r in db.execute(
                     "SELECT lead_id, step_key, task_id, status, responsible_uid, planned, "
                     "sent_due, due, closed_by, seen, sent FROM tasks WHERE workflow=?",
