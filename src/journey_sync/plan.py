@@ -522,11 +522,15 @@ def _with_marks_written(leads: Sequence[Lead], actions: Sequence[Action]) -> lis
 
 def _checkbox_stages(model: SheetModel) -> frozenset[str]:
     found: set[str] = set()
-    for key, column in model.layout.stages.items():
-        for lead in model.leads:
-            if isinstance(model.snapshot.cell(lead.row, column), bool):
+    stages = model.layout.stages
+    for lead in model.leads:
+        # A boolean cell is a mark (TRUE), unticked (FALSE) or, over the footer, a leftover
+        # formula's result: only those cells are looked at.
+        for key in lead.marks | lead.unticked | lead.footer_leftovers:
+            if key not in found and isinstance(model.snapshot.cell(lead.row, stages[key]), bool):
                 found.add(key)
-                break
+        if len(found) == len(stages):
+            break
     return frozenset(found)
 
 
@@ -930,12 +934,20 @@ def plan_missing(
     tasks are removed, unless so many leads vanished at once that the read is suspect."""
     memory = ctx.memory
     present = identities.present_ids() | identities.claimed
+    actions: list[Action] = []
+    warnings: list[str] = []
+    if all(lead_id in present for lead_id in memory.leads):
+        # No remembered lead is out of the sheet: none vanished, and those missing before
+        # are back (without a pass over every task record).
+        for lead_id in memory.missing_since:
+            if lead_id in present:
+                name = memory.leads.get(lead_id, (lead_id, ""))[0]
+                actions.append(LeadMissing(lead_id, name, None))
+        return actions, warnings
     open_tasks: dict[str, list[TaskRecord]] = {}
     for record in memory.tasks.values():
         if record.status == "open" and record.task_id:
             open_tasks.setdefault(record.lead_id, []).append(record)
-    actions: list[Action] = []
-    warnings: list[str] = []
     for lead_id in memory.missing_since:
         if lead_id in present:
             name = memory.leads.get(lead_id, (lead_id, ""))[0]

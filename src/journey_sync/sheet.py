@@ -70,7 +70,13 @@ class Lead:
         return self.reason_left is not None
 
     def fingerprint(self) -> tuple[str, str]:
-        return (self.name.strip().casefold(), _text(self.raw_date))
+        # Asked several times per lead and cycle, and a lead read from an unchanged row is
+        # the same object from cycle to cycle (``RowMemo``): worked out once per object.
+        found: tuple[str, str] | None = self.__dict__.get("_fingerprint")
+        if found is None:
+            found = (self.name.strip().casefold(), _text(self.raw_date))
+            object.__setattr__(self, "_fingerprint", found)
+        return found
 
 
 @dataclass(frozen=True)
