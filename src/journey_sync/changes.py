@@ -119,11 +119,13 @@ def fold_changes(
         status: TaskStatus = (
             "deleted" if task.is_deleted else "completed" if task.checked else "open"
         )
-        key = parse_marker(task.description)
         known = by_task_id.get(task.id)
         if known is not None:
-            # A person edited the description away, or the step was renamed since.
-            key = (known.lead_id, known.step_key)
+            # Known by its id: its record says whose it is, even when a person edited the
+            # description away or the step was renamed since (no marker to parse).
+            key: tuple[str, str] | None = (known.lead_id, known.step_key)
+        else:
+            key = parse_marker(task.description)
         if key is None:
             return
         if task.checked and task.completed_at is not None and not task.is_deleted:

@@ -78,6 +78,10 @@ log = logging.getLogger("journey_sync.engine")
 # journey is 12 months, plus margin for late completions.
 REBUILD_HISTORY = timedelta(days=400)
 
+# A cycle that wrote more task records than this has the state store load them again
+# (see ``run_cycle``).
+RELOAD_AFTER_RECORDS = 5_000
+
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people may read them out
 
 
@@ -210,9 +214,16 @@ class Engine:
             model = self._model(snapshot)
         else:
             model = self._model(snapshot)
+            # The remembered state before Todoist's answer, not after: when it must be
+            # loaded (a fresh process, after a large cycle), its objects then sit together
+            # instead of among the answer's, whose memory can be given back afterwards.
+            self.state.memory(self.name)
             changes = self.tasks.changes(token)
         folded = self._fold(changes, model, had_token=token is not None, now=now)
         self._store_folded(folded, changes)
+        # Todoist's answer is folded and stored: freed now, not at the end of the cycle (the
+        # echo of an onboarding is 120,000 tasks), so what planning keeps reuses its memory.
+        del changes
         reached_on, reached_now = self._reached(model, folded, today)
         plan = plan_cycle(
             self.workflow,
@@ -235,6 +246,11 @@ class Engine:
         self._apply_tasks(plan, landed, folded.memory, report)
         with self.state.transaction() as db:
             self.state.put(db, self.name, "last_good_cycle", now.isoformat())
+        if report.tasks_created + len(folded.records) > RELOAD_AFTER_RECORDS:
+            # The store kept the records this cycle wrote, built among its many passing
+            # objects (onboarding 10,000 leads writes 120,000): loaded again, compactly,
+            # next cycle, the pages they pinned can go back to the system.
+            self.state.forget(self.name)
         if (
             plan.is_empty()
             and not plan.warnings

@@ -209,6 +209,10 @@ class StateStore:
         self._ops: list[tuple[str, _Op]] = []
         self._data_version: int | None = None
 
+    def forget(self, workflow: str) -> None:
+        """Drop the kept state of ``workflow``: the next ``memory`` loads it from the file."""
+        self._kept.pop(workflow, None)
+
     def _note(self, workflow: str, op: _Op) -> None:
         if self._db.in_transaction:
             self._ops.append((workflow, op))
