@@ -413,8 +413,11 @@ def plan_cycle(
         actions.extend(lead_actions)
         for key, (column, text) in view.notes.items():
             wanted_notes[key] = (view.at, column, text)
-        if memo is not None and inputs_of is not None and planned:
-            planned_now[placed.lead_id] = (inputs, tuple(lead_actions), dict(view.notes))
+        if memo is not None and inputs_of is not None and planned and not lead_actions:
+            # Only a lead with nothing to do is kept: one with actions changes as they are
+            # applied, and onboarding's 120,000 task creations would stay in memory for
+            # nothing until the next plan.
+            planned_now[placed.lead_id] = (inputs, (), dict(view.notes))
     if memo is not None:
         memo.leads = planned_now if inputs_of is not None else {}
     actions.extend(plan_notes(ctx, identities, wanted_notes))
