@@ -78,10 +78,6 @@ log = logging.getLogger("journey_sync.engine")
 # journey is 12 months, plus margin for late completions.
 REBUILD_HISTORY = timedelta(days=400)
 
-# A cycle that wrote more task records than this has the state store load them again
-# (see ``run_cycle``).
-RELOAD_AFTER_RECORDS = 5_000
-
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people may read them out
 
 
@@ -246,11 +242,6 @@ class Engine:
         self._apply_tasks(plan, landed, folded.memory, report)
         with self.state.transaction() as db:
             self.state.put(db, self.name, "last_good_cycle", now.isoformat())
-        if report.tasks_created + len(folded.records) > RELOAD_AFTER_RECORDS:
-            # The store kept the records this cycle wrote, built among its many passing
-            # objects (onboarding 10,000 leads writes 120,000): loaded again, compactly,
-            # next cycle, the pages they pinned can go back to the system.
-            self.state.forget(self.name)
         if (
             plan.is_empty()
             and not plan.warnings

@@ -120,6 +120,14 @@ class _Kept:
     collaborators: dict[str, str]
     emails: dict[str, str]
     reached: dict[str, dict[str, date]] | None = field(default=None)  # loaded when asked
+    mirrored: int = 0  # task records written since it was loaded (see ``MIRROR_LIMIT``)
+
+
+# Task records written through the store and kept in the process are built among a cycle's
+# passing objects (onboarding 10,000 leads writes 120,000 of them, with its requests):
+# past this many, the kept state is dropped and loaded again when next asked, compactly,
+# so the memory those writes pinned can be given back.
+MIRROR_LIMIT = 5_000
 
 
 # A write to apply to the kept state once its transaction commits; False: it cannot be
@@ -227,10 +235,6 @@ class StateStore:
         self._kept: dict[str, _Kept] = {}
         self._ops: list[tuple[str, _Op]] = []
         self._data_version: int | None = None
-
-    def forget(self, workflow: str) -> None:
-        """Drop the kept state of ``workflow``: the next ``memory`` loads it from the file."""
-        self._kept.pop(workflow, None)
 
     def _note(self, workflow: str, op: _Op) -> None:
         if self._db.in_transaction:
@@ -518,7 +522,8 @@ class StateStore:
                 ):
                     return False
                 tasks[(r.lead_id, r.step_key)] = r
-            return True
+            kept.mirrored += len(records)
+            return kept.mirrored <= MIRROR_LIMIT
 
         self._note(workflow, op)
 
