@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .errors import UserError
-from .ports import Task, TaskChanges
+from .ports import Due, Task, TaskChanges
 from .records import (
     Memory,
     TaskRecord,
@@ -110,6 +110,7 @@ def fold_changes(
     it was not read); open tasks the full sync no longer lists are completed if there,
     else deleted."""
     tasks = dict(memory.tasks)
+    due_texts: dict[int, tuple[Due, str | None]] = {}
     by_task_id = {r.task_id: r for r in tasks.values() if r.task_id is not None}
     changed: dict[tuple[str, str], TaskRecord] = {}
     adopted: set[tuple[str, str]] = set()
@@ -141,7 +142,16 @@ def fold_changes(
                     existing.task_id,
                 )
             return
-        due = due_text(task.due)
+        raw_due = task.due
+        if raw_due is None:
+            due = None
+        else:
+            # The gateway hands out one Due object per distinct due (a few hundred among
+            # 120,000 tasks): its text is worked out once per object, held while it lives.
+            found = due_texts.get(id(raw_due))
+            if found is None or found[0] is not raw_due:
+                found = due_texts[id(raw_due)] = (raw_due, due_text(raw_due))
+            due = found[1]
         seen = fields_text(task.content, task.description, task.priority, task.labels)
         if (
             existing is not None
