@@ -248,8 +248,9 @@ class StateStore:
             if kept is not None and op(kept) is False:
                 del self._kept[workflow]
 
-    def _kept_state(self, workflow: str) -> _Kept | None:
-        """The kept state of ``workflow`` (loaded if need be), or None inside a transaction."""
+    def _kept_state(self, workflow: str, *, load: bool = True) -> _Kept | None:
+        """The kept state of ``workflow`` (loaded if need be, unless not ``load``), or None
+        inside a transaction."""
         if self._db.in_transaction:
             return None
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
@@ -257,7 +258,7 @@ class StateStore:
             self._kept.clear()
             self._data_version = version
         kept = self._kept.get(workflow)
-        if kept is None:
+        if kept is None and load:
             kept = self._kept[workflow] = self._load(workflow)
         return kept
 
@@ -427,8 +428,10 @@ class StateStore:
         self._note(workflow, op)
 
     def reached(self, workflow: str) -> dict[str, dict[str, date]]:
-        """Lead id -> stage key -> the day the stage was reached (a copy the caller owns)."""
-        kept = self._kept_state(workflow)
+        """Lead id -> stage key -> the day the stage was reached (a copy the caller owns).
+        Kept with the remembered state when that is kept (a cycle loads it first); never
+        a reason to load it (``report`` reads only this)."""
+        kept = self._kept_state(workflow, load=False)
         if kept is not None and kept.reached is not None:
             return {lead_id: dict(days) for lead_id, days in kept.reached.items()}
         out: dict[str, dict[str, date]] = {}
