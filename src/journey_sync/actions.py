@@ -15,6 +15,7 @@ engine (``engine.py``) applies them by family, in the order that keeps "exactly 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -305,7 +306,9 @@ class CreateTask(TaskAction):
         )
 
     def remember_result(self, store: Remember, result: CommandResult) -> None:
+        # Interned: the state store keeps every record, and dues repeat across leads.
         sent = due_text(self.due)
+        sent = sent if sent is None else sys.intern(sent)
         fields = task_fields(self.content, self.description, self.priority, self.labels)
         store.put_task(
             TaskRecord(

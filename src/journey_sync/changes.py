@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .errors import UserError
-from .ports import Task, TaskChanges
+from .ports import Due, Task, TaskChanges
 from .records import (
     Memory,
     TaskRecord,
@@ -110,6 +110,7 @@ def fold_changes(
     it was not read); open tasks the full sync no longer lists are completed if there,
     else deleted."""
     tasks = dict(memory.tasks)
+    due_texts: dict[int, tuple[Due, str | None]] = {}
     by_task_id = {r.task_id: r for r in tasks.values() if r.task_id is not None}
     changed: dict[tuple[str, str], TaskRecord] = {}
     adopted: set[tuple[str, str]] = set()
@@ -119,11 +120,13 @@ def fold_changes(
         status: TaskStatus = (
             "deleted" if task.is_deleted else "completed" if task.checked else "open"
         )
-        key = parse_marker(task.description)
         known = by_task_id.get(task.id)
         if known is not None:
-            # A person edited the description away, or the step was renamed since.
-            key = (known.lead_id, known.step_key)
+            # Known by its id: its record says whose it is, even when a person edited the
+            # description away or the step was renamed since (no marker to parse).
+            key: tuple[str, str] | None = (known.lead_id, known.step_key)
+        else:
+            key = parse_marker(task.description)
         if key is None:
             return
         if task.checked and task.completed_at is not None and not task.is_deleted:
@@ -139,7 +142,16 @@ def fold_changes(
                     existing.task_id,
                 )
             return
-        due = due_text(task.due)
+        raw_due = task.due
+        if raw_due is None:
+            due = None
+        else:
+            # The gateway hands out one Due object per distinct due (a few hundred among
+            # 120,000 tasks): its text is worked out once per object, held while it lives.
+            found = due_texts.get(id(raw_due))
+            if found is None or found[0] is not raw_due:
+                found = due_texts[id(raw_due)] = (raw_due, due_text(raw_due))
+            due = found[1]
         seen = fields_text(task.content, task.description, task.priority, task.labels)
         if (
             existing is not None

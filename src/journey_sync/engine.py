@@ -43,7 +43,7 @@ from .dates import today_in
 from .footer import FooterPlan
 from .funnel import Funnel
 from .funnel_tab import TabMemory
-from .plan import DEFAULT_MISSING_GRACE, Plan, plan_cycle
+from .plan import DEFAULT_MISSING_GRACE, Plan, PlanMemo, plan_cycle
 from .ports import (
     MAX_COMMANDS_PER_REQUEST,
     NOT_ACKNOWLEDGED,
@@ -60,7 +60,14 @@ from .ports import (
     TaskGateway,
 )
 from .records import Memory
-from .sheet import SheetModel, cells_to_check, find_layout, read_sheet, row_identity
+from .sheet import (
+    RowMemo,
+    SheetModel,
+    cells_to_check,
+    find_layout,
+    read_sheet,
+    row_identity,
+)
 from .state import PendingCommand, StateStore
 from .timing import newly_reached
 from .workflow import Workflow
@@ -170,6 +177,10 @@ class Engine:
         self.accept_vanished_tasks = accept_vanished_tasks
         self.name = workflow.name
         self._settled: _Settled | None = None
+        # The last read's rows and the last plan's per-lead decisions, reused where their
+        # inputs are unchanged (a new Engine, as after a restart, plans everything).
+        self._rows = RowMemo()
+        self._plans = PlanMemo()
 
     # ----------------------------------------------------------------- cycle
 
@@ -199,9 +210,16 @@ class Engine:
             model = self._model(snapshot)
         else:
             model = self._model(snapshot)
+            # The remembered state before Todoist's answer, not after: when it must be
+            # loaded (a fresh process, after a large cycle), its objects then sit together
+            # instead of among the answer's, whose memory can be given back afterwards.
+            self.state.memory(self.name)
             changes = self.tasks.changes(token)
         folded = self._fold(changes, model, had_token=token is not None, now=now)
         self._store_folded(folded, changes)
+        # Todoist's answer is folded and stored: freed now, not at the end of the cycle (the
+        # echo of an onboarding is 120,000 tasks), so what planning keeps reuses its memory.
+        del changes
         reached_on, reached_now = self._reached(model, folded, today)
         plan = plan_cycle(
             self.workflow,
@@ -213,6 +231,7 @@ class Engine:
             missing_grace=self.missing_grace,
             funnel_tab=self._tab_memory(),
             reached_on=reached_on,
+            memo=self._plans,
         )
         self._fill_report(report, plan)
         landed = self._apply_sheet(plan, model, folded.memory, report)
@@ -299,10 +318,10 @@ class Engine:
         values alone are ambiguous (leads typed over the footer, tiny lead dates)."""
         rows = cells_to_check(self.workflow, snapshot)
         if not rows:
-            return read_sheet(self.workflow, snapshot)
+            return read_sheet(self.workflow, snapshot, memo=self._rows)
         layout = find_layout(self.workflow, snapshot)
         formulas = self.sheet.formula_cells(rows, layout.last_column)
-        return read_sheet(self.workflow, snapshot, formulas)
+        return read_sheet(self.workflow, snapshot, formulas, memo=self._rows)
 
     @staticmethod
     def _fill_report(report: CycleReport, plan: Plan) -> None:

@@ -60,4 +60,24 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.collect()  # the cycle's leftover reference cycles, before memory is given back
+        _collect()
+
+
+# The state kept between cycles (the state store's 120,000 task records, the last read's
+# leads, the last plan's decisions) is a few hundred thousand objects the collector would
+# walk in every full collection: 0.1-0.3 s per cycle at 10,000 leads. What survives a
+# cycle's full collection is moved out of its sight (``gc.freeze``); every
+# ``UNFREEZE_EVERY`` cycles it is put back and collected in full, so reference cycles among
+# objects dropped meanwhile wait at most that long.
+UNFREEZE_EVERY = 64
+_collections = 0
+
+
+def _collect() -> None:
+    """The cycle's leftover reference cycles, collected before memory is given back."""
+    global _collections
+    _collections += 1
+    if _collections % UNFREEZE_EVERY == 0:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()

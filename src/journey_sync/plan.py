@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .actions import (
     Action,
@@ -68,7 +68,7 @@ from .records import (
     task_marker,
 )
 from .sheet import Lead, RowProblem, SheetModel, column_letter
-from .template import hold_template_changes, plan_template_changes, step_version
+from .template import _orphans, hold_template_changes, plan_template_changes, step_version
 from .timing import ReachedOn
 from .workflow import Step, Workflow
 
@@ -240,6 +240,18 @@ class _Context:
     # Stage columns of checkboxes (some lead's cell holds TRUE or FALSE): a mark there is
     # written as TRUE, which ticks the box (1 would show as an invalid value).
     checkbox_stages: frozenset[str] = frozenset()
+    # (step key, lead date) -> the step's day and its planned due text (``planned``).
+    dues: dict[tuple[str, date], tuple[date, str | None]] = field(default_factory=dict)
+
+    def planned(self, step: Step, lead_date: date) -> tuple[date, str | None]:
+        """``due_day`` and the due text it plans, once per step and lead date: leads share
+        a few hundred dates, and a full plan of 10,000 leads asked 250,000 times."""
+        key = (step.key, lead_date)
+        found = self.dues.get(key)
+        if found is None:
+            raw_day = due_day(step, lead_date)
+            found = self.dues[key] = (raw_day, due_text(due_for(step, raw_day, self.workflow.zone)))
+        return found
 
 
 @dataclass
@@ -276,6 +288,28 @@ class _Lead:
         )
 
 
+class PlanMemo:
+    """Each lead's decisions in the last plan, with everything they were made from.
+
+    Planning a lead (template changes, marks, hand marks, coach, departure, tasks) is a
+    pure function of its row, its remembered records and a few sheet-wide facts; at
+    10,000 leads it is most of a cycle's CPU, though a cycle usually changes a handful of
+    leads. A lead is planned again unless every input is the same as last time: the very
+    same ``Lead`` object (``sheet.RowMemo`` hands back the same object only for a row whose
+    values, their types and its row number are unchanged), equal task records of every
+    step (the state store keeps unchanged records as the same objects), its marks
+    written and declined, its coach and left-on writes, its row problem and copy state;
+    and the same workflow object, layout, day, checkbox columns and collaborators (else
+    nothing is reused). A fresh process starts with an empty memo: everything is planned.
+    """
+
+    def __init__(self) -> None:
+        self.context: tuple[object, ...] | None = None
+        self.leads: dict[
+            str, tuple[tuple[object, ...], tuple[Action, ...], dict[NoteKey, tuple[int, str]]]
+        ] = {}
+
+
 def plan_cycle(
     workflow: Workflow,
     model: SheetModel,
@@ -287,9 +321,11 @@ def plan_cycle(
     missing_grace: timedelta = DEFAULT_MISSING_GRACE,
     funnel_tab: TabMemory | None = None,
     reached_on: ReachedOn | None = None,
+    memo: PlanMemo | None = None,
 ) -> Plan:
     """One cycle's decisions. ``funnel_tab``: what was last written on the Funnel tab
-    (when the workflow has one); ``reached_on``: the days stages were reached."""
+    (when the workflow has one); ``reached_on``: the days stages were reached; ``memo``:
+    the last plan's per-lead decisions, reused for leads whose inputs are unchanged."""
     now = now or datetime.combine(today, datetime.min.time(), workflow.zone)
     steps_marking: dict[str, tuple[Step, ...]] = {}
     for step in workflow.steps:
@@ -327,10 +363,33 @@ def plan_cycle(
         h.lead.lead_id for h in identities.held if h.lead.lead_id and h.lead.lead_id in present
     }
     actions.extend(LeadCopied(i, True) for i in sorted(copied_now - memory.copied))
+    inputs_of = _lead_inputs(ctx, memo)
+    planned_now: dict[str, tuple[tuple[object, ...], tuple[Action, ...], dict[NoteKey, Any]]] = {}
     for placed in identities.placed:
-        view = _view(ctx, placed, problems.get(placed.lead.row))
-        view.copied = placed.lead_id in memory.copied or placed.lead_id in copied_now
-        view.copy_resolved = placed.lead_id in memory.copied and placed.lead_id not in copied_now
+        row_problem = problems.get(placed.lead.row)
+        copied = placed.lead_id in memory.copied or placed.lead_id in copied_now
+        copy_resolved = placed.lead_id in memory.copied and placed.lead_id not in copied_now
+        if memo is not None and inputs_of is not None:
+            inputs = (
+                placed.lead,
+                placed.fresh,
+                placed.restored,
+                row_problem,
+                copied,
+                copy_resolved,
+                *inputs_of(placed.lead_id),
+            )
+            before = memo.leads.get(placed.lead_id)
+            if before is not None and before[0][0] is placed.lead and before[0] == inputs:
+                planned_now[placed.lead_id] = before
+                actions.extend(before[1])
+                for key, (column, text) in before[2].items():
+                    wanted_notes[key] = (_placed_factory(placed), column, text)
+                continue
+        view = _view(ctx, placed, row_problem)
+        view.copied = copied
+        view.copy_resolved = copy_resolved
+        planned = True
         try:
             lead_actions = [
                 *plan_template_changes(ctx, view),  # first: renamed steps re-keyed
@@ -342,6 +401,7 @@ def plan_cycle(
             ]
         except Exception as exc:  # one row never stops the sheet
             log.warning("row %s could not be planned: %r", placed.lead.row, exc)
+            planned = False  # not kept: planned (and logged) again next cycle
             lead_actions = []
             view.notes = {
                 (placed.lead_id, "row"): (
@@ -353,6 +413,13 @@ def plan_cycle(
         actions.extend(lead_actions)
         for key, (column, text) in view.notes.items():
             wanted_notes[key] = (view.at, column, text)
+        if memo is not None and inputs_of is not None and planned and not lead_actions:
+            # Only a lead with nothing to do is kept: one with actions changes as they are
+            # applied, and onboarding's 120,000 task creations would stay in memory for
+            # nothing until the next plan.
+            planned_now[placed.lead_id] = (inputs, (), dict(view.notes))
+    if memo is not None:
+        memo.leads = planned_now if inputs_of is not None else {}
     actions.extend(plan_notes(ctx, identities, wanted_notes))
     actions.extend(plan_footer_leftovers(model, identities))
     missing_actions, warnings = plan_missing(ctx, identities, missing_grace)
@@ -380,6 +447,54 @@ def plan_cycle(
             else None
         ),
     )
+
+
+def _lead_inputs(
+    ctx: _Context, memo: PlanMemo | None
+) -> Callable[[str], tuple[object, ...]] | None:
+    """What a lead's decisions read of the remembered state, as a function of its id (for
+    ``PlanMemo``); None when there is no memo. Resets the memo when a sheet-wide input
+    changed."""
+    if memo is None:
+        return None
+    workflow, memory = ctx.workflow, ctx.memory
+    context = (
+        workflow,
+        ctx.model.layout,
+        ctx.today,
+        ctx.checkbox_stages,
+        dict(memory.collaborators),
+        dict(memory.collaborator_emails),
+    )
+    if memo.context is None or memo.context[0] is not workflow or memo.context != context:
+        memo.leads = {}
+    memo.context = context
+    keys = tuple(
+        dict.fromkeys(
+            [s.key for s in workflow.steps]
+            + [s.renamed_from for s in workflow.steps if s.renamed_from]
+        )
+    )
+    marks: dict[str, set[str]] = {}
+    for lead_id, stage in memory.marks_written:
+        marks.setdefault(lead_id, set()).add(stage)
+    declined: dict[str, set[str]] = {}
+    for lead_id, stage in memory.marks_removed:
+        declined.setdefault(lead_id, set()).add(stage)
+    orphans = _orphans(memory, workflow) if workflow.on_step_removed == "delete" else {}
+    tasks, coach, left_on = memory.tasks, memory.coach_written, memory.left_on_written
+
+    def inputs(lead_id: str) -> tuple[object, ...]:
+        return (
+            tuple([tasks.get((lead_id, key)) for key in keys]),
+            marks.get(lead_id),
+            declined.get(lead_id),
+            lead_id in coach,
+            left_on.get(lead_id),
+            tuple(orphans.get(lead_id, ())),
+        )
+
+    return inputs
 
 
 def _with_marks_written(leads: Sequence[Lead], actions: Sequence[Action]) -> list[Lead]:
@@ -410,11 +525,15 @@ def _with_marks_written(leads: Sequence[Lead], actions: Sequence[Action]) -> lis
 
 def _checkbox_stages(model: SheetModel) -> frozenset[str]:
     found: set[str] = set()
-    for key, column in model.layout.stages.items():
-        for lead in model.leads:
-            if isinstance(model.snapshot.cell(lead.row, column), bool):
+    stages = model.layout.stages
+    for lead in model.leads:
+        # A boolean cell is a mark (TRUE), unticked (FALSE) or, over the footer, a leftover
+        # formula's result: only those cells are looked at.
+        for key in lead.marks | lead.unticked | lead.footer_leftovers:
+            if key not in found and isinstance(model.snapshot.cell(lead.row, stages[key]), bool):
                 found.add(key)
-                break
+        if len(found) == len(stages):
+            break
     return frozenset(found)
 
 
@@ -668,7 +787,7 @@ def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
         record = view.tasks[step.key]
         if record is None or record.closed_by != LEAVE or record.status != "completed":
             continue
-        if due_day(step, view.usable_date) >= ctx.today and record.task_id:
+        if ctx.planned(step, view.usable_date)[0] >= ctx.today and record.task_id:
             yield ReopenTaskAction(
                 lead_id=lead_id,
                 step_key=step.key,
@@ -687,8 +806,7 @@ def plan_tasks(ctx: _Context, view: _Lead) -> Iterator[Action]:
         return
     for step in workflow.steps:
         record = view.tasks[step.key]
-        raw_day = due_day(step, lead_date)
-        planned = due_text(due_for(step, raw_day, workflow.zone))
+        raw_day, planned = ctx.planned(step, lead_date)
         absent = record is None or (
             record.status == "deleted" and record.closed_by in _REMOVED_FOR_A_REASON
         )
@@ -819,12 +937,20 @@ def plan_missing(
     tasks are removed, unless so many leads vanished at once that the read is suspect."""
     memory = ctx.memory
     present = identities.present_ids() | identities.claimed
+    actions: list[Action] = []
+    warnings: list[str] = []
+    if all(lead_id in present for lead_id in memory.leads):
+        # No remembered lead is out of the sheet: none vanished, and those missing before
+        # are back (without a pass over every task record).
+        for lead_id in memory.missing_since:
+            if lead_id in present:
+                name = memory.leads.get(lead_id, (lead_id, ""))[0]
+                actions.append(LeadMissing(lead_id, name, None))
+        return actions, warnings
     open_tasks: dict[str, list[TaskRecord]] = {}
     for record in memory.tasks.values():
         if record.status == "open" and record.task_id:
             open_tasks.setdefault(record.lead_id, []).append(record)
-    actions: list[Action] = []
-    warnings: list[str] = []
     for lead_id in memory.missing_since:
         if lead_id in present:
             name = memory.leads.get(lead_id, (lead_id, ""))[0]

@@ -56,7 +56,9 @@ def due_text(due: Due | None) -> str | None:
     return due.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
+# Slots: the state store keeps every task record in the process (120,000 at 10,000 leads),
+# and a record without a __dict__ is about a third smaller.
+@dataclass(frozen=True, slots=True)
 class TaskRecord:
     lead_id: str
     step_key: str

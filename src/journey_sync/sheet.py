@@ -70,7 +70,13 @@ class Lead:
         return self.reason_left is not None
 
     def fingerprint(self) -> tuple[str, str]:
-        return (self.name.strip().casefold(), _text(self.raw_date))
+        # Asked several times per lead and cycle, and a lead read from an unchanged row is
+        # the same object from cycle to cycle (``RowMemo``): worked out once per object.
+        found: tuple[str, str] | None = self.__dict__.get("_fingerprint")
+        if found is None:
+            found = (self.name.strip().casefold(), _text(self.raw_date))
+            object.__setattr__(self, "_fingerprint", found)
+        return found
 
 
 @dataclass(frozen=True)
@@ -188,124 +194,71 @@ def cells_to_check(workflow: Workflow, snapshot: SheetSnapshot) -> list[int]:
     return rows
 
 
+class RowMemo:
+    """The rows of the last read and what each was read as, for ``read_sheet`` to reuse.
+
+    A quiet-but-not-settled cycle of a 10,000-lead sheet reads 10,000 rows that mostly did
+    not change. A row is read again unless it holds the same values, of the same types
+    (``1 == True`` in Python, not in a sheet), at the same row number, with the same
+    workflow, layout and formula cells. A reused ``Lead`` is the very same object, which
+    is how planning knows the row did not change (``plan.PlanMemo``).
+    """
+
+    def __init__(self) -> None:
+        self.context: tuple[object, ...] | None = None
+        self.rows: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
+
+
+# What one row is: a footer row, a lead (and its problem, if any), and whether it holds a
+# name or a lead date (the last data row).
+_RowRead = tuple["FooterRow | None", "Lead | None", "RowProblem | None", bool]
+
+
 def read_sheet(
     workflow: Workflow,
     snapshot: SheetSnapshot,
     formulas: frozenset[tuple[int, int]] | None = None,
+    *,
+    memo: RowMemo | None = None,
 ) -> SheetModel:
     """``formulas``: the cells known to hold formulas (of the rows ``cells_to_check``
     names); without it, a number other than 1 in a lead row over the footer is taken
-    for the footer's figure."""
+    for the footer's figure. ``memo``: the previous read's rows, reused where unchanged."""
     layout = find_layout(workflow, snapshot)
-    roles = layout.roles
-    name_col, date_col, id_col = roles["name"], roles["lead_date"], roles["lead_id"]
     leads: list[Lead] = []
     problems: list[RowProblem] = []
     footer: list[FooterRow] = []
     last_data_row = layout.header_row
+    known: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
+    if memo is not None:
+        context = (workflow, layout, formulas)
+        if memo.context is not None and memo.context[0] is workflow and memo.context == context:
+            known = memo.rows
+        memo.context = context
+    rows_now: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
     for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
-
-        def cell(column: int, r: int = row) -> CellValue | None:
-            return snapshot.cell(r, column)
-
-        name, raw_date, raw_id = cell(name_col), cell(date_col), cell(id_col)
-        marker = _text(raw_id) if _text(raw_id).startswith(FOOTER_MARK) else None
-        # A row with a lead id is still that lead when a person clears its name or date
-        # (by mistake, or to retype it): a problem to flag, never a row gone from the sheet.
-        has_id = marker is None and bool(_text(raw_id).strip())
-        is_lead = (name is not None and raw_date is not None) or (
-            has_id and (name is not None or raw_date is not None)
-        )
-        if marker is not None and not is_lead:
-            footer.append(FooterRow(row, marker.removeprefix(FOOTER_MARK)))
-            continue
-        if name is not None or raw_date is not None:
-            last_data_row = row
-        if not is_lead:
-            continue
-        computed_date = formulas is not None and (row, date_col) in formulas
-        lead_date = None if raw_date is None else read_date(raw_date, workflow.sheet.date_format)
-        lead_id = None if marker is not None or raw_id is None else _text(raw_id).strip() or None
-        stage_cells = {key: cell(column) for key, column in layout.stages.items()}
-        leftovers: frozenset[str] = frozenset()
-        if marker is not None:
-            # A lead pasted over a footer row: what people put there (a 1, a tick, text) is
-            # theirs and kept; a number other than 1 is the old footer's figure.
-            if formulas is not None:
-                leftovers = frozenset(
-                    k
-                    for k, v in stage_cells.items()
-                    if v is not None and (row, layout.stages[k]) in formulas
-                )
+        if memo is None:
+            read = _read_row(workflow, snapshot, layout, formulas, row)
+        else:
+            values = snapshot.rows[row - 1]
+            types = tuple(map(type, values))
+            before = known.get(row)
+            if before is not None and before[0] == values and before[1] == types:
+                read = before[2]
             else:
-                leftovers = frozenset(
-                    k for k, v in stage_cells.items() if _footer_figure(v) and not is_mark(v)
-                )
-            stage_cells = {k: None if k in leftovers else v for k, v in stage_cells.items()}
-        facts = {role: _text(cell(column)) for role, column in roles.items()}
-        if lead_date is not None:
-            facts["lead_date"] = lead_date.isoformat()
-        reason = _text(cell(roles["reason_left"])).strip() if "reason_left" in roles else ""
-        coach = _text(cell(roles["coach"])).strip() if "coach" in roles else ""
-        source = _text(cell(roles["source"])).strip() if "source" in roles else ""
-        lead = Lead(
-            row=row,
-            name=_text(name),
-            raw_date="" if raw_date is None else raw_date,
-            lead_date=lead_date,
-            lead_id=lead_id,
-            marks=frozenset(k for k, v in stage_cells.items() if is_mark(v)),
-            # An unticked checkbox (FALSE) is an empty stage: journey-sync ticks it.
-            filled=frozenset(k for k, v in stage_cells.items() if v is not None and v is not False),
-            unticked=frozenset(k for k, v in stage_cells.items() if v is False),
-            odd=frozenset(
-                k
-                for k, v in stage_cells.items()
-                if v is not None and v is not False and not is_mark(v)
-            ),
-            footer_leftovers=leftovers,
-            computed_date=computed_date,
-            reason_left=reason or None,
-            left_on=cell(roles["left_on"]) if "left_on" in roles else None,
-            coach=coach or None,
-            source=source or None,
-            facts=facts,
-            over_footer=marker is not None,
-        )
-        leads.append(lead)
-        if name is None:
-            problems.append(
-                RowProblem(
-                    row,
-                    name_col,
-                    f"This row has the Lead ID {_text(raw_id).strip()} but no client name: type "
-                    "the name back. Its tasks are kept meanwhile; it gets no new ones until then.",
-                )
-            )
-        elif raw_date is None:
-            problems.append(
-                RowProblem(
-                    row,
-                    date_col,
-                    "This lead has no lead date: type it (e.g. 2026-03-31). Its tasks are kept "
-                    "meanwhile; it gets no new ones until then.",
-                )
-            )
-        elif lead_date is None:
-            problems.append(
-                RowProblem(
-                    row,
-                    date_col,
-                    f"journey-sync cannot read the lead date {_text(raw_date)!r}: type a date "
-                    "(e.g. 2026-03-31)"
-                    + (
-                        f" or use the format {workflow.sheet.date_format}"
-                        if workflow.sheet.date_format
-                        else ""
-                    )
-                    + ". This lead gets no tasks until then.",
-                )
-            )
+                read = _read_row(workflow, snapshot, layout, formulas, row)
+            rows_now[row] = (values, types, read)
+        footer_row, lead, problem, has_data = read
+        if footer_row is not None:
+            footer.append(footer_row)
+        if has_data:
+            last_data_row = row
+        if lead is not None:
+            leads.append(lead)
+        if problem is not None:
+            problems.append(problem)
+    if memo is not None:
+        memo.rows = rows_now
     return SheetModel(
         snapshot=snapshot,
         layout=layout,
@@ -314,6 +267,110 @@ def read_sheet(
         footer=tuple(footer),
         last_data_row=last_data_row,
     )
+
+
+def _read_row(
+    workflow: Workflow,
+    snapshot: SheetSnapshot,
+    layout: Layout,
+    formulas: frozenset[tuple[int, int]] | None,
+    row: int,
+) -> _RowRead:
+    roles = layout.roles
+    name_col, date_col, id_col = roles["name"], roles["lead_date"], roles["lead_id"]
+
+    def cell(column: int, r: int = row) -> CellValue | None:
+        return snapshot.cell(r, column)
+
+    name, raw_date, raw_id = cell(name_col), cell(date_col), cell(id_col)
+    marker = _text(raw_id) if _text(raw_id).startswith(FOOTER_MARK) else None
+    # A row with a lead id is still that lead when a person clears its name or date
+    # (by mistake, or to retype it): a problem to flag, never a row gone from the sheet.
+    has_id = marker is None and bool(_text(raw_id).strip())
+    is_lead = (name is not None and raw_date is not None) or (
+        has_id and (name is not None or raw_date is not None)
+    )
+    if marker is not None and not is_lead:
+        return FooterRow(row, marker.removeprefix(FOOTER_MARK)), None, None, False
+    has_data = name is not None or raw_date is not None
+    if not is_lead:
+        return None, None, None, has_data
+    computed_date = formulas is not None and (row, date_col) in formulas
+    lead_date = None if raw_date is None else read_date(raw_date, workflow.sheet.date_format)
+    lead_id = None if marker is not None or raw_id is None else _text(raw_id).strip() or None
+    stage_cells = {key: cell(column) for key, column in layout.stages.items()}
+    leftovers: frozenset[str] = frozenset()
+    if marker is not None:
+        # A lead pasted over a footer row: what people put there (a 1, a tick, text) is
+        # theirs and kept; a number other than 1 is the old footer's figure.
+        if formulas is not None:
+            leftovers = frozenset(
+                k
+                for k, v in stage_cells.items()
+                if v is not None and (row, layout.stages[k]) in formulas
+            )
+        else:
+            leftovers = frozenset(
+                k for k, v in stage_cells.items() if _footer_figure(v) and not is_mark(v)
+            )
+        stage_cells = {k: None if k in leftovers else v for k, v in stage_cells.items()}
+    facts = {role: _text(cell(column)) for role, column in roles.items()}
+    if lead_date is not None:
+        facts["lead_date"] = lead_date.isoformat()
+    reason = _text(cell(roles["reason_left"])).strip() if "reason_left" in roles else ""
+    coach = _text(cell(roles["coach"])).strip() if "coach" in roles else ""
+    source = _text(cell(roles["source"])).strip() if "source" in roles else ""
+    lead = Lead(
+        row=row,
+        name=_text(name),
+        raw_date="" if raw_date is None else raw_date,
+        lead_date=lead_date,
+        lead_id=lead_id,
+        marks=frozenset(k for k, v in stage_cells.items() if is_mark(v)),
+        # An unticked checkbox (FALSE) is an empty stage: journey-sync ticks it.
+        filled=frozenset(k for k, v in stage_cells.items() if v is not None and v is not False),
+        unticked=frozenset(k for k, v in stage_cells.items() if v is False),
+        odd=frozenset(
+            k for k, v in stage_cells.items() if v is not None and v is not False and not is_mark(v)
+        ),
+        footer_leftovers=leftovers,
+        computed_date=computed_date,
+        reason_left=reason or None,
+        left_on=cell(roles["left_on"]) if "left_on" in roles else None,
+        coach=coach or None,
+        source=source or None,
+        facts=facts,
+        over_footer=marker is not None,
+    )
+    problem: RowProblem | None = None
+    if name is None:
+        problem = RowProblem(
+            row,
+            name_col,
+            f"This row has the Lead ID {_text(raw_id).strip()} but no client name: type "
+            "the name back. Its tasks are kept meanwhile; it gets no new ones until then.",
+        )
+    elif raw_date is None:
+        problem = RowProblem(
+            row,
+            date_col,
+            "This lead has no lead date: type it (e.g. 2026-03-31). Its tasks are kept "
+            "meanwhile; it gets no new ones until then.",
+        )
+    elif lead_date is None:
+        problem = RowProblem(
+            row,
+            date_col,
+            f"journey-sync cannot read the lead date {_text(raw_date)!r}: type a date "
+            "(e.g. 2026-03-31)"
+            + (
+                f" or use the format {workflow.sheet.date_format}"
+                if workflow.sheet.date_format
+                else ""
+            )
+            + ". This lead gets no tasks until then.",
+        )
+    return None, lead, problem, has_data
 
 
 def row_identity(

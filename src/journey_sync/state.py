@@ -12,9 +12,10 @@ Writes happen in short transactions; WAL journaling keeps a kill -9 from corrupt
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -98,10 +99,92 @@ class PendingCommand:
     task_id: str | None
 
 
+@dataclass
+class _Kept:
+    """One workflow's remembered state as last committed, kept in the process.
+
+    Loading it from SQLite costs ~0.5 s at 10,000 leads (120,000 task records), every cycle
+    that is not quiet; the store is its file's only writer (the daemon holds its lock), so
+    it loads it once and applies its own committed writes to it (``StateStore._kept``).
+    """
+
+    leads: dict[str, tuple[str, str]]
+    missing: dict[str, datetime]
+    copied: set[str]
+    tasks: dict[tuple[str, str], TaskRecord]
+    marks: set[tuple[str, str]]
+    marks_removed: set[tuple[str, str]]
+    left_on: dict[str, str]
+    coach: set[str]
+    notes: dict[NoteKey, str]
+    collaborators: dict[str, str]
+    emails: dict[str, str]
+    reached: dict[str, dict[str, date]] | None = field(default=None)  # loaded when asked
+    mirrored: int = 0  # task records written since it was loaded (see ``MIRROR_LIMIT``)
+
+
+# Task records written through the store and kept in the process are built among a cycle's
+# passing objects (onboarding 10,000 leads writes 120,000 of them, with its requests):
+# past this many, the kept state is dropped and loaded again when next asked, compactly,
+# so the memory those writes pinned can be given back.
+MIRROR_LIMIT = 5_000
+
+
+# A write to apply to the kept state once its transaction commits; False: it cannot be
+# applied exactly (a value SQLite would store differently), so the kept state is dropped.
+_Op = Callable[[_Kept], bool | None]
+
+
+def _load_tasks(db: sqlite3.Connection, workflow: str) -> dict[tuple[str, str], TaskRecord]:
+    """The task records, each repeated text (lead id, step key, status, dates) one shared
+    string object (interned: SQLite gives a new object per row, ~40 MB at 120,000 records).
+    Inline, not a function per value: this loop runs 120,000 times at 10,000 leads."""
+    intern = sys.intern
+    tasks: dict[tuple[str, str], TaskRecord] = {}
+    for (
+        lead_id,
+        step,
+        task_id,
+        status,
+        uid,
+        planned,
+        sent_due,
+        due,
+        closed_by,
+        seen,
+        sent,
+    ) in db.execute(
+        "SELECT lead_id, step_key, task_id, status, responsible_uid, planned, "
+        "sent_due, due, closed_by, seen, sent FROM tasks WHERE workflow=?",
+        (workflow,),
+    ):
+        lead_id, step = intern(lead_id), intern(step)
+        tasks[(lead_id, step)] = TaskRecord(
+            lead_id,
+            step,
+            task_id,
+            intern(status),  # type: ignore[arg-type]  # as stored: one of TaskStatus
+            uid and intern(uid),
+            planned and intern(planned),
+            sent_due and intern(sent_due),
+            due and intern(due),
+            closed_by and intern(closed_by),  # type: ignore[arg-type]  # as stored
+            seen,
+            sent,
+        )
+    return tasks
+
+
+def _texts(*values: object) -> bool:
+    """Whether every value is stored as it is (TEXT columns give back a str as it went in)."""
+    return all(v is None or type(v) is str for v in values)
+
+
 class StateStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._writers: list[Writer] = []  # of the open transaction
+        self._init_kept()
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +207,7 @@ class StateStore:
         store = cls.__new__(cls)
         store.path = Path(path)
         store._writers = []
+        store._init_kept()
         try:
             uri = f"{store.path.resolve().as_uri()}?mode=ro"
             store._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=2)
@@ -136,7 +220,47 @@ class StateStore:
         return store
 
     def close(self) -> None:
+        self._kept.clear()
         self._db.close()
+
+    # -------------------------------------------------- the state kept in memory
+
+    def _init_kept(self) -> None:
+        # Each workflow's remembered state, as committed (see ``_Kept``). Kept exact by
+        # applying this store's own writes at commit (``_ops``: those of the open
+        # transaction, dropped on rollback); dropped whole when another connection has
+        # committed (SQLite's data_version moved: a second process, a test) or a write
+        # cannot be mirrored exactly. Never used inside a transaction, whose uncommitted
+        # writes a query would see.
+        self._kept: dict[str, _Kept] = {}
+        self._ops: list[tuple[str, _Op]] = []
+        self._data_version: int | None = None
+
+    def _note(self, workflow: str, op: _Op) -> None:
+        if self._db.in_transaction:
+            self._ops.append((workflow, op))
+        else:  # an autocommitted write: not worth mirroring
+            self._kept.clear()
+
+    def _apply_ops(self, ops: list[tuple[str, _Op]]) -> None:
+        for workflow, op in ops:
+            kept = self._kept.get(workflow)
+            if kept is not None and op(kept) is False:
+                del self._kept[workflow]
+
+    def _kept_state(self, workflow: str, *, load: bool = True) -> _Kept | None:
+        """The kept state of ``workflow`` (loaded if need be, unless not ``load``), or None
+        inside a transaction."""
+        if self._db.in_transaction:
+            return None
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._kept.clear()
+            self._data_version = version
+        kept = self._kept.get(workflow)
+        if kept is None and load:
+            kept = self._kept[workflow] = self._load(workflow)
+        return kept
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -158,6 +282,7 @@ class StateStore:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         writers = self._writers = []
+        ops = self._ops = []
         try:
             yield self._db
             for writer in writers:  # their task records, in one executemany each
@@ -167,7 +292,13 @@ class StateStore:
             raise
         finally:
             writers.clear()
-        self._db.execute("COMMIT")
+            self._ops = []
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._kept.clear()  # whatever landed, the next cycle reads it from the file
+            raise
+        self._apply_ops(ops)
 
     # ------------------------------------------------------------- meta values
 
@@ -189,6 +320,26 @@ class StateStore:
     # ------------------------------------------------------------------ memory
 
     def memory(self, workflow: str) -> Memory:
+        """What is remembered of ``workflow``: a copy of the kept state (a caller may hold
+        it while later writes change the kept one)."""
+        kept = self._kept_state(workflow) or self._load(workflow)
+        return Memory(
+            leads=dict(kept.leads),
+            tasks=dict(kept.tasks),
+            marks_written=frozenset(kept.marks),
+            marks_removed=frozenset(kept.marks_removed),
+            left_on_written=dict(kept.left_on),
+            coach_written=frozenset(kept.coach),
+            notes=dict(kept.notes),
+            collaborators=dict(kept.collaborators),
+            collaborator_emails=dict(kept.emails),
+            missing_since=dict(kept.missing),
+            copied=frozenset(kept.copied),
+            project_id=self.get(workflow, "project_id"),
+            template_confirmed=self.get(workflow, "template_confirmed"),
+        )
+
+    def _load(self, workflow: str) -> _Kept:
         db = self._db
         leads: dict[str, tuple[str, str]] = {}
         missing: dict[str, datetime] = {}
@@ -202,37 +353,32 @@ class StateStore:
                 missing[lead_id] = datetime.fromisoformat(since)
             if was_copied:
                 copied.add(lead_id)
-        return Memory(
+        return _Kept(
             leads=leads,
-            tasks={
-                (r[0], r[1]): TaskRecord(*r)
-                for r in db.execute(
-                    "SELECT lead_id, step_key, task_id, status, responsible_uid, planned, "
-                    "sent_due, due, closed_by, seen, sent FROM tasks WHERE workflow=?",
-                    (workflow,),
-                )
-            },
-            marks_written=frozenset(
+            missing=missing,
+            copied=copied,
+            tasks=_load_tasks(db, workflow),
+            marks={
                 (r[0], r[1])
                 for r in db.execute(
                     "SELECT lead_id, stage_key FROM marks WHERE workflow=?", (workflow,)
                 )
-            ),
-            marks_removed=frozenset(
+            },
+            marks_removed={
                 (r[0], r[1])
                 for r in db.execute(
                     "SELECT lead_id, stage_key FROM marks_removed WHERE workflow=?", (workflow,)
                 )
-            ),
-            left_on_written={
+            },
+            left_on={
                 r[0]: r[1] or ""
                 for r in db.execute(
                     "SELECT lead_id, value FROM left_on WHERE workflow=?", (workflow,)
                 )
             },
-            coach_written=frozenset(
+            coach={
                 r[0] for r in db.execute("SELECT lead_id FROM coach WHERE workflow=?", (workflow,))
-            ),
+            },
             notes={
                 (r[0], r[1]): r[2]
                 for r in db.execute(
@@ -245,49 +391,79 @@ class StateStore:
                     "SELECT uid, name FROM collaborators WHERE workflow=?", (workflow,)
                 )
             },
-            collaborator_emails={
+            emails={
                 r[0]: r[1]
                 for r in db.execute(
                     "SELECT uid, email FROM collaborators WHERE workflow=? AND email IS NOT NULL",
                     (workflow,),
                 )
             },
-            missing_since=missing,
-            copied=frozenset(copied),
-            project_id=self.get(workflow, "project_id"),
-            template_confirmed=self.get(workflow, "template_confirmed"),
         )
 
-    @staticmethod
     def put_collaborators(
+        self,
         db: sqlite3.Connection,
         workflow: str,
         names: Mapping[str, str],
         emails: Mapping[str, str],
     ) -> None:
         """The project's collaborators: user id -> name (and e-mail, when Todoist gives it)."""
+        rows = [(workflow, uid, name, emails.get(uid)) for uid, name in names.items()]
         db.executemany(
             "INSERT OR REPLACE INTO collaborators (workflow, uid, name, email) VALUES (?,?,?,?)",
-            [(workflow, uid, name, emails.get(uid)) for uid, name in names.items()],
+            rows,
         )
 
+        def op(kept: _Kept) -> bool:
+            for _, uid, name, email in rows:
+                if not _texts(uid, name, email):
+                    return False
+                kept.collaborators[uid] = name
+                if email is None:
+                    kept.emails.pop(uid, None)
+                else:
+                    kept.emails[uid] = email
+            return True
+
+        self._note(workflow, op)
+
     def reached(self, workflow: str) -> dict[str, dict[str, date]]:
-        """Lead id -> stage key -> the day the stage was reached."""
+        """Lead id -> stage key -> the day the stage was reached (a copy the caller owns).
+        Kept with the remembered state when that is kept (a cycle loads it first); never
+        a reason to load it (``report`` reads only this)."""
+        kept = self._kept_state(workflow, load=False)
+        if kept is not None and kept.reached is not None:
+            return {lead_id: dict(days) for lead_id, days in kept.reached.items()}
         out: dict[str, dict[str, date]] = {}
         for lead_id, stage, day in self._db.execute(
             "SELECT lead_id, stage_key, day FROM reached WHERE workflow=?", (workflow,)
         ):
             out.setdefault(lead_id, {})[stage] = date.fromisoformat(day)
+        if kept is not None:
+            kept.reached = {lead_id: dict(days) for lead_id, days in out.items()}
         return out
 
     def put_reached(
         self, db: sqlite3.Connection, workflow: str, rows: Iterable[tuple[str, str, date]]
     ) -> None:
         """Record days stages were reached; a day already recorded stays (the first wins)."""
+        rows = list(rows)
         db.executemany(
             "INSERT OR IGNORE INTO reached (workflow, lead_id, stage_key, day) VALUES (?,?,?,?)",
             [(workflow, lead_id, stage, day.isoformat()) for lead_id, stage, day in rows],
         )
+
+        def op(kept: _Kept) -> bool:
+            if kept.reached is None:
+                return True
+            for lead_id, stage, day in rows:
+                if not _texts(lead_id, stage) or type(day) is not date:
+                    return False
+                kept.reached.setdefault(lead_id, {}).setdefault(stage, day)
+            return True
+
+        if rows:
+            self._note(workflow, op)
 
     def writer(self, db: sqlite3.Connection, workflow: str, memory: Memory) -> Writer:
         """The writes actions make to remember themselves, inside transaction ``db`` (its
@@ -298,8 +474,12 @@ class StateStore:
 
     # ------------------------------------------------------------ task records
 
-    @staticmethod
-    def put_tasks(db: sqlite3.Connection, workflow: str, records: Iterable[TaskRecord]) -> None:
+    def put_tasks(
+        self, db: sqlite3.Connection, workflow: str, records: Iterable[TaskRecord]
+    ) -> None:
+        records = list(records)
+        if not records:
+            return
         db.executemany(
             "INSERT INTO tasks (workflow, lead_id, step_key, task_id, status, responsible_uid, "
             "planned, sent_due, due, closed_by, seen, sent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -327,15 +507,48 @@ class StateStore:
             ],
         )
 
-    @classmethod
-    def put_task(cls, db: sqlite3.Connection, workflow: str, record: TaskRecord) -> None:
-        cls.put_tasks(db, workflow, [record])
+        def op(kept: _Kept) -> bool:
+            tasks = kept.tasks
+            for r in records:
+                if not _texts(
+                    r.lead_id,
+                    r.step_key,
+                    r.task_id,
+                    r.status,
+                    r.responsible_uid,
+                    r.planned,
+                    r.sent_due,
+                    r.due,
+                    r.closed_by,
+                    r.seen,
+                    r.sent,
+                ):
+                    return False
+                tasks[(r.lead_id, r.step_key)] = r
+            kept.mirrored += len(records)
+            return kept.mirrored <= MIRROR_LIMIT
 
-    @staticmethod
-    def set_status(db: sqlite3.Connection, workflow: str, task_id: str, status: TaskStatus) -> None:
+        self._note(workflow, op)
+
+    def put_task(self, db: sqlite3.Connection, workflow: str, record: TaskRecord) -> None:
+        self.put_tasks(db, workflow, [record])
+
+    def set_status(
+        self, db: sqlite3.Connection, workflow: str, task_id: str, status: TaskStatus
+    ) -> None:
         db.execute(
             "UPDATE tasks SET status=? WHERE workflow=? AND task_id=?", (status, workflow, task_id)
         )
+
+        def op(kept: _Kept) -> bool:
+            if not _texts(task_id, status):
+                return False
+            for key, record in list(kept.tasks.items()):
+                if record.task_id == task_id:
+                    kept.tasks[key] = replace(record, status=status)
+            return True
+
+        self._note(workflow, op)
 
     # ---------------------------------------------------------------- pending
 
@@ -368,19 +581,28 @@ class StateStore:
 
     # ------------------------------------------------------------- sheet facts
 
-    @staticmethod
     def put_leads(
-        db: sqlite3.Connection, workflow: str, leads: Iterable[tuple[str, tuple[str, str]]]
+        self, db: sqlite3.Connection, workflow: str, leads: Iterable[tuple[str, tuple[str, str]]]
     ) -> None:
+        rows = [(lead_id, fp[0], fp[1]) for lead_id, fp in leads]
         db.executemany(
             "INSERT INTO leads (workflow, lead_id, name, lead_date) VALUES (?,?,?,?) "
             "ON CONFLICT(workflow,lead_id) DO UPDATE SET "
             "name=excluded.name, lead_date=excluded.lead_date",
-            [(workflow, lead_id, fp[0], fp[1]) for lead_id, fp in leads],
+            [(workflow, *row) for row in rows],
         )
 
-    @staticmethod
+        def op(kept: _Kept) -> bool:
+            for lead_id, name, day in rows:
+                if not _texts(lead_id, name, day):
+                    return False
+                kept.leads[lead_id] = (name, day)
+            return True
+
+        self._note(workflow, op)
+
     def set_pairs(
+        self,
         db: sqlite3.Connection,
         table: str,
         workflow: str,
@@ -410,6 +632,29 @@ class StateStore:
                 f"DELETE FROM {table} WHERE workflow=? AND {where}",
                 [(workflow, *r[: len(columns)]) for r in rows],
             )
+
+        def op(kept: _Kept) -> bool:
+            for r in rows:
+                if not _texts(*r):
+                    return False
+                if table == "coach":
+                    if len(r) != 1:
+                        return False
+                    if present:
+                        kept.coach.add(r[0])
+                    else:
+                        kept.coach.discard(r[0])
+                    continue
+                if len(r) != 2:
+                    return False
+                pairs = kept.marks if table == "marks" else kept.marks_removed
+                if present:
+                    pairs.add((r[0], r[1]))
+                else:
+                    pairs.discard((r[0], r[1]))
+            return True
+
+        self._note(workflow, op)
 
 
 class Writer:
@@ -454,6 +699,12 @@ class Writer:
             (self._workflow, lead_id, step_key),
         )
 
+        def op(kept: _Kept) -> bool:
+            kept.tasks.pop((lead_id, step_key), None)
+            return _texts(lead_id, step_key)
+
+        self._store._note(self._workflow, op)
+
     def set_mark(self, lead_id: str, stage: str, ours: bool) -> None:
         self._store.set_pairs(self._db, "marks", self._workflow, [(lead_id, stage)], present=ours)
 
@@ -473,6 +724,17 @@ class Writer:
                 (self._workflow, lead_id, value),
             )
 
+        def op(kept: _Kept) -> bool:
+            if not _texts(lead_id, value):
+                return False
+            if value is None:
+                kept.left_on.pop(lead_id, None)
+            else:
+                kept.left_on[lead_id] = value or ""
+            return True
+
+        self._store._note(self._workflow, op)
+
     def set_coach(self, lead_id: str) -> None:
         self._store.set_pairs(self._db, "coach", self._workflow, [(lead_id,)], present=True)
 
@@ -487,14 +749,51 @@ class Writer:
                 "INSERT OR REPLACE INTO notes VALUES (?,?,?,?)", (self._workflow, *key, text)
             )
 
+        def op(kept: _Kept) -> bool:
+            if len(key) != 2 or not _texts(*key, text):
+                return False
+            if text is None:
+                kept.notes.pop((key[0], key[1]), None)
+            else:
+                kept.notes[(key[0], key[1])] = text
+            return True
+
+        self._store._note(self._workflow, op)
+
     def set_copied(self, lead_id: str, copied: bool) -> None:
         self._db.execute(
             "UPDATE leads SET copied=? WHERE workflow=? AND lead_id=?",
             (int(copied), self._workflow, lead_id),
         )
 
+        def op(kept: _Kept) -> bool:
+            if not _texts(lead_id):
+                return False
+            if lead_id in kept.leads:  # the UPDATE changes an existing row only
+                if copied:
+                    kept.copied.add(lead_id)
+                else:
+                    kept.copied.discard(lead_id)
+            return True
+
+        self._store._note(self._workflow, op)
+
     def set_missing(self, lead_id: str, since: datetime | None) -> None:
+        text = since.isoformat() if since else None
         self._db.execute(
             "UPDATE leads SET missing_since=? WHERE workflow=? AND lead_id=?",
-            (since.isoformat() if since else None, self._workflow, lead_id),
+            (text, self._workflow, lead_id),
         )
+
+        def op(kept: _Kept) -> bool:
+            if not _texts(lead_id):
+                return False
+            if lead_id in kept.leads:  # the UPDATE changes an existing row only
+                if text:
+                    # As loaded: the text read back (an equal datetime, its zone kept).
+                    kept.missing[lead_id] = datetime.fromisoformat(text)
+                else:
+                    kept.missing.pop(lead_id, None)
+            return True
+
+        self._store._note(self._workflow, op)

@@ -37,8 +37,8 @@ from .actions import (
     UpdateTaskRecord,
 )
 from .coaches import assign_to, find_coach
-from .dates import due_day, due_for
-from .records import PAST, STEP_REMOVED, Memory, TaskRecord, due_text, parse_marker, task_marker
+from .dates import due_for
+from .records import PAST, STEP_REMOVED, Memory, TaskRecord, parse_marker, task_marker
 from .workflow import Step, Workflow
 
 if TYPE_CHECKING:
@@ -223,8 +223,7 @@ def _due_change(
     if lead_date is None or record.planned is None or record.rescheduled_by_person:
         return {}, False
     zone = ctx.workflow.zone
-    raw_day = due_day(step, lead_date)
-    planned = due_text(due_for(step, raw_day, zone))
+    raw_day, planned = ctx.planned(step, lead_date)
     if planned == record.planned:
         return {}, False
     if raw_day >= ctx.today:

@@ -1,0 +1,66 @@
+"""Reusing the last plan's per-lead decisions (``PlanMemo``, with ``RowMemo``'s leads)
+gives exactly the plan made from scratch, through what people do between cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import journey_sync.engine as engine_module
+from journey_sync.plan import PlanMemo
+from journey_sync.sheet import read_sheet
+from support.world import lead_row
+
+TODAY = date(2026, 3, 2)
+
+
+def test_a_memo_plan_is_the_plan_from_scratch(make_world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = engine_module.plan_cycle
+    compared: list[tuple[int, int]] = []
+    reused: list[int] = []
+
+    def both(workflow, model, memory, today, new_id, **options):  # type: ignore[no-untyped-def]
+        memo: PlanMemo | None = options.get("memo")
+        before = dict(memo.leads) if memo is not None else {}
+        ids: list[str] = []
+
+        def recording() -> str:
+            ids.append(new_id())
+            return ids[-1]
+
+        plan = real(workflow, model, memory, today, recording, **options)
+        if memo is None:
+            return plan
+        reused.append(sum(1 for k, v in memo.leads.items() if before.get(k) is v))
+        replay: Callable[[], str] = iter(ids).__next__
+        fresh_model = read_sheet(workflow, model.snapshot)
+        assert fresh_model == model
+        scratch = real(workflow, fresh_model, memory, today, replay, **{**options, "memo": None})
+        assert scratch.actions == plan.actions
+        assert scratch.warnings == plan.warnings and scratch.footer == plan.footer
+        compared.append((len(plan.actions), len(memo.leads)))
+        return plan
+
+    monkeypatch.setattr(engine_module, "plan_cycle", both)
+    names = ["Ann Lee", "Bo Ng", "Cy Oh", "Di Park", "Ed Quinn", "Flo Ray"]
+    world = make_world([lead_row(n, TODAY - timedelta(days=i)) for i, n in enumerate(names)], TODAY)
+    sheet, todoist = world.sheet, world.todoist
+
+    def person(action: Callable[[], Any]) -> None:
+        action()
+        world.cycle()
+        world.cycle()  # the echo of what the cycle did
+
+    person(lambda: None)  # onboarding
+    person(lambda: todoist.complete(todoist.task_for(world.lead_id("Ann Lee"), "contact").id))
+    person(lambda: sheet.set(sheet.row_of("Bo Ng"), "Client meeting booked", 1))
+    person(lambda: sheet.set(sheet.row_of("Cy Oh"), "Date of lead", 46100))
+    person(lambda: sheet.set(sheet.row_of("Di Park"), "Reason for discontinue", "moved away"))
+    person(lambda: sheet.sort_leads("Client name", first=2, last=7, reverse=True))
+    person(lambda: todoist.uncomplete(todoist.task_for(world.lead_id("Ann Lee"), "contact").id))
+    person(lambda: sheet.delete_rows(sheet.row_of("Ed Quinn")))
+    person(lambda: world.clock.set_day(TODAY + timedelta(days=3)))
+    person(lambda: sheet.set(sheet.row_of("Bo Ng"), "Client meeting booked", None))
+    assert len(compared) >= 18
+    assert sum(reused) > 0  # the memo was used, not only compared
