@@ -28,18 +28,28 @@ def make_world(workflow: Workflow, tmp_path: Path) -> Callable[..., World]:
     return make
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+# The test files that take longest (processes, a demo year, a built image), longest first.
+# scripts/test runs each file on one of the cores (pytest-xdist ``--dist loadfile``, in this
+# order: ``--no-loadscope-reorder``): started first, they run while the quick files fill the
+# other core, instead of leaving one core working alone at the end.
+SLOW_FIRST = (
+    "tests/demo/test_demo.py",
+    "tests/newcomer/test_clone_and_demo.py",
+    "tests/daemon/test_daemon_e2e.py",
+    "tests/e2e/test_e2e_people.py",
+    "tests/core/test_invariants.py",
+    "tests/e2e/test_e2e_outages.py",
+    "tests/bench/test_bench.py",
+    "tests/e2e/test_e2e_crashes.py",
+    "tests/container/test_builder_replay.py",
+    "tests/daemon/test_intake.py",
+    "tests/newcomer/test_one_shot_run.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n`` (scripts/test), the tests of a module that shares a module-scoped
-    fixture (a built wheel, a replayed image, a demo year) run on one worker, so that the
-    fixture is built once rather than once per worker (``--dist loadgroup``)."""
-    shared: set[str] = set()
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d and d[-1].scope == "module" for d in defs):
-            shared.add(item.nodeid.split("::")[0])
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        if module in shared:
-            item.add_marker(pytest.mark.xdist_group(module))
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file, and of the others, stays
