@@ -29,9 +29,9 @@ def make_world(workflow: Workflow, tmp_path: Path) -> Callable[..., World]:
 
 
 # The test files that take longest (processes, a demo year, a built image), longest first.
-# scripts/test runs each file on one of the cores (pytest-xdist ``--dist loadfile``, in this
+# scripts/test runs each file on one of its workers (pytest-xdist ``--dist loadfile``, in this
 # order: ``--no-loadscope-reorder``): started first, they run while the quick files fill the
-# other core, instead of leaving one core working alone at the end.
+# other workers, instead of leaving one worker running alone at the end.
 SLOW_FIRST = (
     "tests/demo/test_demo.py",
     "tests/newcomer/test_clone_and_demo.py",
