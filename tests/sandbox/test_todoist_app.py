@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,13 @@ class Receiver:
         self.hold.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -190,7 +197,8 @@ def test_a_delivery_failing_every_attempt_gives_up_after_three(
 
     receiver.wait(3)
     assert app.webhooks is not None and app.webhooks.wait_idle()
-    time.sleep(0.2)
+    # Given up: no attempt will follow (a fourth would come within the 0.05 s delay).
+    _wait_until(lambda: app.webhooks is not None and app.webhooks.deliveries[0].done)
     assert len(receiver.requests) == 3
     assert app.webhooks.deliveries[0].done and not app.webhooks.deliveries[0].delivered
 
@@ -226,9 +234,12 @@ def test_the_api_answers_without_waiting_for_the_delivery(
 def test_no_webhook_before_the_user_authorised_the_app(
     sandbox: Sandbox, todoist: httpx.Client, receiver: Receiver
 ) -> None:
-    sandbox.register_todoist_app(CLIENT_ID, SECRET, redirect_uri=REDIRECT, webhook_url=receiver.url)
+    app = sandbox.register_todoist_app(
+        CLIENT_ID, SECRET, redirect_uri=REDIRECT, webhook_url=receiver.url
+    )
     sandbox.todoist.add_task("Before")
-    time.sleep(0.2)
+    # Nothing queued and nothing in flight: a delivery, had one been queued, would be over.
+    assert app.webhooks is not None and app.webhooks.wait_idle()
     assert receiver.requests == []
 
     code = _authorise(sandbox)["code"]
