@@ -423,3 +423,43 @@ def test_python_api_reads_like_the_api(book: Spreadsheet) -> None:
     assert sheet.header_column("reason for  DISCONTINUE") == 4
     assert sheet.note(2, 1) == "VIP"
     assert book.evaluated_rows("Leads") == rows
+
+
+def test_a_formula_read_again_sees_every_change_since_the_last_read(
+    book: Spreadsheet, google: httpx.Client
+) -> None:
+    """The sheet keeps its last evaluation while nothing changed; any change is seen."""
+    sheet = book.worksheet("Leads")
+    sheet.set_cell(6, 1, "=COUNTIFS(C2:C5,1)")
+    assert sheet.value(6, 1) == 2
+    assert sheet.reader() is sheet.reader()  # nothing changed: the same evaluation
+
+    sheet.set_cell(3, 3, 1)  # Bob paid after all (the Python API)
+    assert sheet.value(6, 1) == 3
+    _put(google, "Leads!C2", [[""]], "RAW")  # Ann's mark removed (the HTTP API)
+    assert _values(google, "Leads!A6")["values"] == [["2"]]
+    sheet.insert_rows(2)  # the formula moves to A7 and its range with it
+    assert sheet.value(7, 1) == 2
+    sheet.set_cell(3, 3, 1)  # Ann, now in row 3, paid again
+    assert sheet.value(7, 1) == 3
+
+    # A batch that fails is rolled back: the evaluation is of the sheet as it was.
+    before = sheet.reader()
+    answer = _batch(
+        google,
+        {
+            "updateCells": {
+                "rows": [{"values": [{"userEnteredValue": {"numberValue": 1}}]}],
+                "start": {"sheetId": 0, "rowIndex": 3, "columnIndex": 2},
+                "fields": "userEnteredValue",
+            }
+        },
+        {
+            "deleteDimension": {
+                "range": {"sheetId": 7, "dimension": "ROWS", "startIndex": 1, "endIndex": 2}
+            }
+        },
+    )
+    assert answer.status_code == 400
+    assert sheet.reader() is not before
+    assert sheet.value(7, 1) == 3

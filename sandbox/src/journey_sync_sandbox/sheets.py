@@ -241,7 +241,9 @@ class Worksheet:
         self.column_count = columns
         self.frozen_row_count = 0
         self.frozen_column_count = 0
-        self.cells: dict[tuple[int, int], Cell] = {}
+        self._cells: dict[tuple[int, int], Cell] = {}
+        self._revision = 0  # moved on by every change of a cell (see ``reader``)
+        self._reader: tuple[tuple[int, int, int], SheetReader] | None = None
         self.conditional_formats: list[dict[str, Any]] = []
         # Embedded charts (EmbeddedChart JSON), replaced never mutated: part of _PROPS.
         self.charts: tuple[dict[str, Any], ...] = ()
@@ -333,8 +335,28 @@ class Worksheet:
 
     # ---------------------------------------------------------------- read
 
+    @property
+    def cells(self) -> dict[tuple[int, int], Cell]:
+        return self._cells
+
+    @cells.setter
+    def cells(self, cells: dict[tuple[int, int], Cell]) -> None:
+        self._cells = cells
+        self._revision += 1
+
     def reader(self) -> SheetReader:
-        return SheetReader(self)
+        """The evaluation of the sheet as it is now.
+
+        Formulas here read no other tab and nothing volatile (no TODAY()), so while no
+        cell and no dimension changed the last evaluation still holds: the demo and the
+        end-to-end tests read the same sheet many times between two writes, and the footer's
+        COUNTIFS and SUMPRODUCT were most of their time. Cells are only changed through
+        ``put`` or by replacing ``cells``, both of which move the revision on.
+        """
+        key = (self._revision, self.row_count, self.column_count)
+        if self._reader is None or self._reader[0] != key:
+            self._reader = (key, SheetReader(self))
+        return self._reader[1]
 
     def render_box(
         self,
@@ -366,6 +388,7 @@ class Worksheet:
     # --------------------------------------------------------------- write
 
     def put(self, row: int, col: int, cell: Cell) -> None:
+        self._revision += 1
         if cell.is_blank:
             self.cells.pop((row, col), None)
         else:
