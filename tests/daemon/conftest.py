@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from daemon_support import Service, Setup
 
 from journey_sync_sandbox.server import Sandbox
 from journey_sync_sandbox.workdir import read_env_file
+from support.daemon import Service, Setup
 
 
 @pytest.fixture(autouse=True)

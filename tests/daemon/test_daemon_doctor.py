@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from daemon_support import WORKFLOW, Setup
 
 from journey_sync_sandbox.oauth import ServiceAccount
+from support.daemon import WORKFLOW, Setup
 
 pytestmark = pytest.mark.e2e
 

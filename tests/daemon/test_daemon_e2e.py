@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from daemon_support import CYCLE_DONE, WORKFLOW, Service, Setup
+
+from support.daemon import CYCLE_DONE, WORKFLOW, Service, Setup
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from daemon_support import Service, Setup
 
 from journey_sync.dates import date_to_serial
 from journey_sync.intake import (
@@ -30,6 +29,7 @@ from journey_sync.plan import parse_marker
 from journey_sync.ports import SheetSnapshot
 from journey_sync.sheet import read_sheet
 from journey_sync.workflow import Workflow
+from support.daemon import Service, Setup
 from support.fakes import Formula
 from support.net import free_port
 from support.world import World, lead_row

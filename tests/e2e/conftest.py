@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from e2e_support import Procs
+
+from support.e2e import Procs
 
 
 @pytest.fixture

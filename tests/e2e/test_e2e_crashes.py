@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import (
+
+from support.e2e import (
     Api,
     Process,
     Procs,

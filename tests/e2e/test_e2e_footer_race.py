@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2e_support import Api, read_env, run_once
 
 from journey_sync_sandbox.server import Sandbox
+from support.e2e import Api, read_env, run_once
 
 pytestmark = pytest.mark.e2e
 

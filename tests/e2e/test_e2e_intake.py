@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import (
+
+from journey_sync_sandbox.server import Sandbox
+from support.e2e import (
     EXE,
     Api,
     Process,
@@ -32,8 +34,6 @@ from e2e_support import (
     start_daemon,
     wait_for,
 )
-
-from journey_sync_sandbox.server import Sandbox
 from support.net import free_port
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import (
+
+from support.e2e import (
     SERIAL_EPOCH,
     Api,
     Lead,

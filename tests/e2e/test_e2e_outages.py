@@ -16,7 +16,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from e2e_support import (
+
+from journey_sync_sandbox.quota import Quota
+from journey_sync_sandbox.server import Sandbox
+from support.e2e import (
     Api,
     Procs,
     read_env,
@@ -24,9 +27,6 @@ from e2e_support import (
     wait_cycles,
     wait_for,
 )
-
-from journey_sync_sandbox.quota import Quota
-from journey_sync_sandbox.server import Sandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import Api, Process, Procs, read_env, start_daemon, wait_cycles, wait_for
 
 from journey_sync_sandbox.server import Sandbox
+from support.e2e import Api, Process, Procs, read_env, start_daemon, wait_cycles, wait_for
 
 pytestmark = pytest.mark.e2e
 
