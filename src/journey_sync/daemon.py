@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .engine import Engine
 from .errors import SettingsError, UserError
 from .health import Health, HealthServer
 from .intake import Intake, intake_server, open_intake
+from .intake_store import intake_path
 from .lifecycle import StopFlag, Watchdog, signals_stop, state_lock
 from .logs import Redactor, configure_logging, secret_values
 from .schedule import Daemon
@@ -95,23 +97,17 @@ def run(
         intake = None if dry_run else open_intake(settings, workflows.workflows)
         if intake is not None:
             stack.callback(intake.store.close)
-        late = None
-        if intake is None and not dry_run:
-            # `journey-sync add-lead` may create the intake file while the daemon runs.
-            late = _LateIntake(settings, workflows.workflows, stack)
+        # `journey-sync add-lead` may keep a lead while the daemon runs, and may create
+        # the intake file to do so.
+        shell = None if dry_run else _IntakeFile(settings, workflows.workflows, stack, intake)
         daemon = Daemon(
             engines,
             runner,
             stop,
             settings.interval_seconds,
-            before_cycle=(
-                intake.before_cycle
-                if intake is not None
-                else late.before_cycle
-                if late is not None
-                else None
-            ),
-            after_cycle=intake.learn if intake is not None else None,
+            before_cycle=shell.before_cycle if shell is not None else None,
+            after_cycle=shell.after_cycle if shell is not None else None,
+            idle=shell.kept_by_the_shell if shell is not None and scheduled else None,
         )
         intake_url = "off"
         if intake is not None and scheduled and settings.intake_port != 0:
@@ -206,20 +202,86 @@ def _health_server(health: Health, settings: Settings) -> HealthServer | None:
         ) from None
 
 
-class _LateIntake:
-    """The intake file, opened at the first cycle that finds it (``add-lead`` wrote a lead
-    while the daemon ran with its intake port off); until then, one ``stat`` a cycle."""
+class _IntakeFile:
+    """The intake file: opened at start, or at the first look that finds it (``add-lead``
+    may create it while the daemon runs with its intake port off).
+
+    ``kept_by_the_shell`` looks, at most once a second, whether ``journey-sync add-lead``
+    kept a lead since the last look, and names its workflow so that the daemon runs that
+    cycle at once, as a ``POST /leads`` would: the lead's tasks come within seconds, not
+    at the next interval. A look is one ``stat`` of the file and its write-ahead log; the
+    file is queried only when they changed.
+    """
+
+    EVERY = 1.0  # seconds between two looks
 
     def __init__(
-        self, settings: Settings, workflows: Sequence[Workflow], stack: contextlib.ExitStack
+        self,
+        settings: Settings,
+        workflows: Sequence[Workflow],
+        stack: contextlib.ExitStack,
+        intake: Intake | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings, self.workflows, self.stack = settings, workflows, stack
-        self.intake: Intake | None = None
+        self.intake = intake
+        self.path = intake_path(settings.state)
+        self.clock = clock
+        self._next_look = 0.0
+        self._signature = self._stat()
+        # Leads kept before the start are the first cycle's business, not the look's.
+        self._seen = self._last_rowid() if intake is not None else 0
 
     def before_cycle(self, engine: Engine) -> None:
+        if self._open() is not None:
+            assert self.intake is not None
+            self.intake.before_cycle(engine)
+
+    def after_cycle(self, engine: Engine) -> None:
+        if self.intake is not None:
+            self.intake.learn(engine)
+
+    def kept_by_the_shell(self) -> set[str]:
+        now = self.clock()
+        if now < self._next_look:
+            return set()
+        self._next_look = now + self.EVERY
+        signature = self._stat()
+        if signature == self._signature:
+            return set()
+        self._signature = signature
+        intake = self._open()
+        if intake is None:
+            return set()
+        asked: set[str] = set()
+        for rowid, lead_id, workflow in intake.store.accepted_after(self._seen):
+            self._seen = max(self._seen, rowid)
+            if lead_id in intake.accepted_here:
+                intake.accepted_here.discard(lead_id)  # its cycle was asked for already
+            else:
+                asked.add(workflow)
+        return asked
+
+    def _open(self) -> Intake | None:
         if self.intake is None:
             self.intake = open_intake(self.settings, self.workflows)
-            if self.intake is None:
-                return
-            self.stack.callback(self.intake.store.close)
-        self.intake.before_cycle(engine)
+            if self.intake is not None:
+                self.stack.callback(self.intake.store.close)
+        return self.intake
+
+    def _last_rowid(self) -> int:
+        assert self.intake is not None
+        found = self.intake.store.accepted_after(0)
+        return found[-1][0] if found else 0
+
+    def _stat(self) -> tuple[tuple[int, int] | None, ...]:
+        out: list[tuple[int, int] | None] = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                found = path.stat()
+            except OSError:
+                out.append(None)
+            else:
+                out.append((found.st_mtime_ns, found.st_size))
+        return tuple(out)

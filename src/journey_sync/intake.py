@@ -218,6 +218,9 @@ class Intake:
     project_ids: dict[str, str] = field(default_factory=dict)
     # Why the last write_pending left its leads pending (None: it did not fail).
     last_write_error: str | None = None
+    # Leads this process accepted (and asked a cycle for) that the daemon's look at the
+    # intake file has not seen yet: that look asks only for leads kept by another process.
+    accepted_here: set[str] = field(default_factory=set)
 
     def learn(self, engine: Engine) -> None:
         """After a cycle (main thread): remember the workflow's Todoist project id, to
@@ -250,6 +253,7 @@ class Intake:
             now=now,
         )
         if new:
+            self.accepted_here.add(lead.lead_id)
             log.info(
                 "%s: lead %s accepted from the intake",
                 workflow.name,

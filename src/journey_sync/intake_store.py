@@ -149,6 +149,16 @@ class IntakeStore:
             ).fetchall()
         return [_lead(row) for row in rows]
 
+    def accepted_after(self, rowid: int) -> list[tuple[int, str, str]]:
+        """``(rowid, lead id, workflow)`` of the leads kept after ``rowid``, by any process
+        (the daemon's own endpoint or ``journey-sync add-lead``), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, lead_id, workflow FROM intake_leads WHERE rowid > ? ORDER BY rowid",
+                (rowid,),
+            ).fetchall()
+        return [(int(r), str(lead), str(workflow)) for r, lead, workflow in rows]
+
     def written(self, lead_id: str, row: int, now: datetime) -> None:
         with self._write() as db:
             db.execute(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -49,6 +49,7 @@ class Daemon:
         *,
         before_cycle: Callable[[Engine], None] | None = None,
         after_cycle: Callable[[Engine], None] | None = None,
+        idle: Callable[[], Iterable[str]] | None = None,
         debounce: float = DEBOUNCE,
     ) -> None:
         self.engines = {engine.name: engine for engine in engines}
@@ -60,6 +61,10 @@ class Daemon:
         self.before_cycle = before_cycle
         self.after_cycle = after_cycle
         self.debounce = debounce
+        # Called on the main thread while it waits between cycles (every POLL seconds):
+        # the workflows it names get a cycle now, as if ``request_cycle`` had been called
+        # (the daemon looks there for leads ``journey-sync add-lead`` kept).
+        self.idle = idle
         self._turns: queue.Queue[_Turn] = queue.Queue()
         self._closing = False
         self._urgent: set[str] = set()  # workflows with a requested cycle not yet begun
@@ -138,6 +143,7 @@ class Daemon:
                 try:
                     turn = self._turns.get(timeout=POLL)
                 except queue.Empty:
+                    self._look_while_idle()
                     continue
                 if turn.urgent:
                     with self._urgent_lock:
@@ -155,6 +161,17 @@ class Daemon:
                     self._turns.get_nowait().done.set()
                 except queue.Empty:
                     break
+
+    def _look_while_idle(self) -> None:
+        if self.idle is None:
+            return
+        try:
+            asked = list(self.idle())
+        except Exception:
+            log.exception("looking for leads kept by journey-sync add-lead")
+            return
+        for workflow in asked:
+            self.request_cycle(workflow)
 
     def _scheduled(self, workflow: str) -> None:
         """APScheduler's job (in its pool thread): wait while the main thread runs it."""

@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -623,5 +625,33 @@ def test_a_running_daemon_finds_a_lead_add_lead_kept_after_it_started(setup: Set
         )
         (gus,) = [lead for lead in _sandbox_model(setup)[1].leads if lead.name == "Gus"]
         assert gus.lead_id
+    finally:
+        service.close()
+
+
+def test_a_lead_from_add_lead_gets_its_tasks_at_once_from_a_running_daemon(setup: Setup) -> None:
+    """The daemon runs every hour; a lead kept by ``add-lead`` in a shell asks for its
+    cycle, as ``POST /leads`` does: its tasks come within seconds, in one more cycle."""
+    service = Service(setup, JOURNEY_SYNC_INTERVAL="3600")
+    try:
+        service.wait_for_log("cycle done", count=1)
+        done = setup.run("add-lead", "--name", "Hal Quick", "--source", "Phone")
+        assert done.returncode == 0, done.stderr
+        (hal,) = [x for x in _sandbox_model(setup)[1].leads if x.name == "Hal Quick"]
+        assert hal.lead_id
+
+        def hal_s_tasks() -> list[str]:
+            project = setup.sandbox.todoist.project_named("Client journeys")
+            assert project is not None
+            return [
+                str(task["description"])
+                for task in setup.sandbox.todoist.tasks(str(project["id"]))
+                if (parse_marker(str(task.get("description") or "")) or ("",))[0] == hal.lead_id
+            ]
+
+        service.wait_for(lambda: bool(hal_s_tasks()), timeout=15, what="Hal's tasks")
+        service.wait_for_log("cycle done", count=2)
+        time.sleep(2.5)  # two looks at the intake file more: nothing new, no further cycle
+        assert len(re.findall("cycle done", service.output)) == 2, service.output
     finally:
         service.close()
