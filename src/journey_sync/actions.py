@@ -15,6 +15,7 @@ engine (``engine.py``) applies them by family, in the order that keeps "exactly 
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -309,7 +310,7 @@ class CreateTask(TaskAction):
         # Interned: the state store keeps every record, and dues repeat across leads.
         sent = due_text(self.due)
         sent = sent if sent is None else sys.intern(sent)
-        fields = task_fields(self.content, self.description, self.priority, self.labels)
+        seen = dump_fields(task_fields(self.content, self.description, self.priority, self.labels))
         store.put_task(
             TaskRecord(
                 self.lead_id,
@@ -319,13 +320,30 @@ class CreateTask(TaskAction):
                 planned=self.planned,
                 sent_due=sent,
                 due=sent,
-                seen=dump_fields(fields),
-                sent=dump_fields({**fields, "v": self.version}) if self.version else None,
+                seen=seen,
+                sent=_with_version(seen, self.version) if self.version else None,
             )
         )
 
     def describe(self) -> str:
         return f"{self.content!r} due {self.due.day.isoformat()} ({self.who()})"
+
+
+def _with_version(dumped: str, version: str) -> str:
+    """``dump_fields({**fields, "v": version})`` from ``dump_fields(fields)``: the keys are
+    sorted and "v" sorts after every field's, so it goes last (one encoding per created
+    task instead of two; onboarding creates 120,000)."""
+    if dumped == "{}":
+        return "{" + _version_tail(version)
+    return dumped[:-1] + "," + _version_tail(version)
+
+
+@functools.lru_cache(maxsize=1024)
+def _version_tail(version: str) -> str:
+    return dump_fields({"v": version})[1:]  # '"v":"..."}'
+
+
+assert max(task_fields("", "", 1, ())) < "v", "_with_version puts v last"
 
 
 @dataclass(frozen=True, kw_only=True)

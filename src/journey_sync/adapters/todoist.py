@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -254,8 +253,9 @@ class TodoistGateway:
             raise ValueError("two commands in one request share a uuid")
         if not commands:
             return ()
-        payload = [_command(c) for c in commands]
-        form = {"commands": json.dumps(payload, ensure_ascii=False, separators=(",", ":"))}
+        # msgspec writes the same JSON as json.dumps (compact, UTF-8), several times faster:
+        # onboarding 10,000 leads sends 1,194 batches of 100 commands.
+        form = {"commands": _JSON_ENCODER.encode([_command(c) for c in commands])}
         data = self._json_or_raise(self._request("POST", SYNC_PATH, data=form))
         statuses = data.get("sync_status")
         mapping = data.get("temp_id_mapping")
@@ -271,7 +271,7 @@ class TodoistGateway:
         path: str,
         *,
         params: Mapping[str, str] | None = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str | bytes] | None = None,
     ) -> httpx.Response:
         """Send one request with retries; the answer may still be a 429/5xx."""
         headers = {
@@ -287,7 +287,7 @@ class TodoistGateway:
             method,
             self.base_url + path,
             params=params,
-            content=None if data is None else form_encode(data).encode("ascii"),
+            content=None if data is None else form_body(data),
             headers=headers,
             timeout=TIMEOUT,
         )
@@ -351,22 +351,38 @@ class TodoistGateway:
 # ---------------------------------------------------------------- requests out
 
 
-_FORM_SAFE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_SAFE: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+# Each unsafe byte's form encoding: "+" for a space, "%XX" for the others.
+_FORM_ESCAPES: Final = tuple(b"+" if b == 0x20 else b"%%%02X" % b for b in range(256))
+_JSON_ENCODER: Final = msgspec.json.Encoder()
 
 
 def form_encode(fields: Mapping[str, str]) -> str:
-    """``urllib.parse.urlencode(fields)``, the same text, made by replacing each distinct
-    unsafe character at once instead of quoting byte by byte in Python: onboarding 10,000
-    leads sends 54 MB of commands as form fields, which urlencode took 2 s to encode."""
-    return "&".join(f"{_form_quote(k)}={_form_quote(v)}" for k, v in fields.items())
+    """``urllib.parse.urlencode(fields)``: the same text (see ``form_body``)."""
+    return form_body(fields).decode("ascii")
 
 
-def _form_quote(text: str) -> str:
-    unsafe = set(text) - _FORM_SAFE
+def form_body(fields: Mapping[str, str | bytes]) -> bytes:
+    """``urllib.parse.urlencode(fields).encode()``, made by replacing each distinct unsafe
+    byte at once instead of quoting byte by byte in Python: onboarding 10,000 leads sends
+    54 MB of commands as form fields (urlencode took 2 s to encode them; replacing the
+    unsafe characters of the text 1.4 s; the bytes 0.25 s). A ``bytes`` value is taken as
+    UTF-8 text already encoded."""
+    return b"&".join(_form_quote(k) + b"=" + _form_quote(v) for k, v in fields.items())
+
+
+def _form_quote(text: str | bytes) -> bytes:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    # The distinct unsafe bytes, found at C speed: drop the safe ones, then each found one.
+    rest = data.translate(None, _FORM_SAFE)
+    unsafe = []
+    while rest:
+        unsafe.append(rest[0])
+        rest = rest.translate(None, rest[:1])
     # "%" first (every replacement adds one), then "+" (a space becomes one).
-    for char in sorted(unsafe, key=lambda c: (c != "%", c != "+")):
-        text = text.replace(char, "+" if char == " " else quote(char, safe=""))
-    return text
+    for byte in sorted(unsafe, key=lambda b: (b != 0x25, b != 0x2B)):
+        data = data.replace(bytes((byte,)), _FORM_ESCAPES[byte])
+    return data
 
 
 def _read_form(sync_token: str) -> dict[str, str]:
