@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, overload
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -171,6 +171,7 @@ class TodoistGateway:
             token = FULL_SYNC_TOKEN
             response = self._request("POST", SYNC_PATH, data=_read_form(token))
         typed = _decode_sync(response) if response.is_success else None
+        tasks: Sequence[Task]
         if typed is not None:
             new_token, full_sync = typed.sync_token, typed.full_sync
             tasks = _tasks_of(typed.items or ())
@@ -511,12 +512,15 @@ class _ItemIn(msgspec.Struct):
 class _SyncIn(msgspec.Struct):
     sync_token: Any = None
     full_sync: Any = None
-    items: list[_ItemIn] | None = None
+    # Each item as its raw JSON text (a view into the answer, not a copy), decoded as the
+    # fold reaches it: 120,000 decoded items held at once took 160 MB (see ``_TaskList``).
+    items: list[msgspec.Raw] | None = None
     projects: Any = None
     collaborators: Any = None
 
 
 _SYNC_DECODER: Final = msgspec.json.Decoder(_SyncIn)
+_ITEM_DECODER: Final = msgspec.json.Decoder(_ItemIn)
 
 
 def _decode_sync(response: httpx.Response) -> _SyncIn | None:
@@ -527,46 +531,99 @@ def _decode_sync(response: httpx.Response) -> _SyncIn | None:
         return None
 
 
-def _tasks_of(items: Sequence[_ItemIn]) -> tuple[Task, ...]:
-    """``_task`` for typed items. Due dates repeat (a journey's steps fall on a few hundred
-    days), so each distinct one is read once."""
-    dues: dict[_DueIn, Due | None] = {}
-    out: list[Task] = []
-    for item in items:
+def _tasks_of(items: Sequence[msgspec.Raw]) -> _TaskList:
+    return _TaskList(items)
+
+
+class _TaskList(Sequence[Task]):
+    """The tasks of a typed /sync answer, each decoded and built when it is read.
+
+    The echo of an onboarding lists 120,000 items: a ``Task`` (and its ``__dict__``) for
+    every one of them held at once took 150 MB, their decoded structs as much, for a fold
+    that reads each task once and keeps none. Here only the answer's text is held (each
+    item a raw view into it); an item is decoded into its declared fields, made a task and
+    dropped as the fold reaches it. An item the structs do not fit (not an object, a due
+    that is not one) is read alone the lenient way, so one odd item never hides the others.
+    Due dates repeat (a journey's steps fall on a few hundred days), so each distinct one
+    is read once and its ``Due`` shared. Equal to any sequence of the same tasks.
+    """
+
+    __slots__ = ("_dues", "_items")
+
+    def __init__(self, items: Sequence[msgspec.Raw]) -> None:
+        # Items that are not objects are left out, as the dict path leaves them out.
+        self._items = [raw for raw in items if memoryview(raw)[:1].tobytes() == b"{"]
+        self._dues: dict[_DueIn, Due | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Task: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Task, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Task | tuple[Task, ...]:
+        if isinstance(index, slice):
+            return tuple(self._tasks(self._items[index]))
+        return next(self._tasks([self._items[index]]))
+
+    def __iter__(self) -> Iterator[Task]:
+        return self._tasks(self._items)
+
+    def _tasks(self, raws: Sequence[msgspec.Raw]) -> Iterator[Task]:
+        decode = _ITEM_DECODER.decode
+        for raw in raws:
+            try:
+                item = decode(raw)
+            except msgspec.DecodeError:
+                yield _task(msgspec.json.decode(raw))  # an object: see __init__
+                continue
+            yield self._task(item)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a list: equal to its contents
+
+    def __repr__(self) -> str:
+        return f"_TaskList({list(self)!r})"
+
+    def _task(self, item: _ItemIn) -> Task:
         raw = item.due
         if raw is None:
             due = None
         else:
             try:
-                due = dues[raw]
+                due = self._dues[raw]
             except KeyError:
-                due = dues[raw] = _due_in({"date": raw.date, "timezone": raw.timezone})
+                due = self._dues[raw] = _due_in({"date": raw.date, "timezone": raw.timezone})
             except TypeError:  # an unhashable value (a list as the date): read it alone
                 due = _due_in({"date": raw.date, "timezone": raw.timezone})
         responsible = item.responsible_uid
         labels = item.labels
         priority = item.priority
         completed = item.completed_at
-        out.append(
-            Task(
-                id=str(item.id),
-                project_id=str(item.project_id),
-                content=str(item.content or ""),
-                description=str(item.description or ""),
-                checked=bool(item.checked),
-                is_deleted=bool(item.is_deleted),
-                due=due,
-                responsible_uid=str(responsible) if responsible is not None else None,
-                completed_at=_timestamp(completed) if completed else None,
-                priority=priority
-                if isinstance(priority, int) and not isinstance(priority, bool)
-                else 1,
-                labels=tuple(x for x in labels if isinstance(x, str))
-                if isinstance(labels, list) and labels
-                else (),
-            )
+        return Task(
+            id=str(item.id),
+            project_id=str(item.project_id),
+            content=str(item.content or ""),
+            description=str(item.description or ""),
+            checked=bool(item.checked),
+            is_deleted=bool(item.is_deleted),
+            due=due,
+            responsible_uid=str(responsible) if responsible is not None else None,
+            completed_at=_timestamp(completed) if completed else None,
+            priority=priority
+            if isinstance(priority, int) and not isinstance(priority, bool)
+            else 1,
+            labels=tuple(x for x in labels if isinstance(x, str))
+            if isinstance(labels, list) and labels
+            else (),
         )
-    return tuple(out)
 
 
 def _task(item: Mapping[str, Any], *, checked: bool | None = None) -> Task:
