@@ -132,10 +132,12 @@ class _Sent:
 
     def __set__(self, record: object, value: object) -> None:
         try:
-            seen = _Seen.__get__(_SEEN, record)  # as it reads now, before sent changes
+            seen = _SEEN_SLOT.__get__(record)
         except AttributeError:  # not set yet
             _SENT_SLOT.__set__(record, value)
             return
+        if seen is _AS_SENT:  # as it reads now, before sent changes
+            seen = _seen_from_sent(_SENT_SLOT.__get__(record))
         _SENT_SLOT.__set__(record, value)
         if type(seen) is str and type(value) is str and _seen_from_sent(value) == seen:
             _SEEN_SLOT.__set__(record, _AS_SENT)

@@ -538,6 +538,8 @@ class _SyncIn(msgspec.Struct):
 
 _SYNC_DECODER: Final = msgspec.json.Decoder(_SyncIn)
 _ITEM_DECODER: Final = msgspec.json.Decoder(_ItemIn)
+_ITEMS_DECODER: Final = msgspec.json.Decoder(list[_ItemIn])
+_BATCH: Final = 1000
 
 
 def _decode_sync(response: httpx.Response) -> _SyncIn | None:
@@ -590,14 +592,25 @@ class _TaskList(Sequence[Task]):
         return self._tasks(self._items)
 
     def _tasks(self, raws: Sequence[msgspec.Raw]) -> Iterator[Task]:
-        decode = _ITEM_DECODER.decode
-        for raw in raws:
+        # A thousand items decoded in one call (one call per item cost a fifth of the
+        # fold); a batch holding an odd item is decoded item by item.
+        for start in range(0, len(raws), _BATCH):
+            batch = raws[start : start + _BATCH]
             try:
-                item = decode(raw)
+                items = _ITEMS_DECODER.decode(b"[" + b",".join(batch) + b"]")
             except msgspec.DecodeError:
-                yield _task(msgspec.json.decode(raw))  # an object: see __init__
+                items = None
+            if items is not None:
+                for item in items:
+                    yield self._task(item)
                 continue
-            yield self._task(item)
+            for raw in batch:
+                try:
+                    one = _ITEM_DECODER.decode(raw)
+                except msgspec.DecodeError:
+                    yield _task(msgspec.json.decode(raw))  # an object: see __init__
+                    continue
+                yield self._task(one)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
@@ -624,20 +637,19 @@ class _TaskList(Sequence[Task]):
         labels = item.labels
         priority = item.priority
         completed = item.completed_at
-        return Task(
-            id=str(item.id),
-            project_id=str(item.project_id),
-            content=str(item.content or ""),
-            description=str(item.description or ""),
-            checked=bool(item.checked),
-            is_deleted=bool(item.is_deleted),
-            due=due,
-            responsible_uid=str(responsible) if responsible is not None else None,
-            completed_at=_timestamp(completed) if completed else None,
-            priority=priority
-            if isinstance(priority, int) and not isinstance(priority, bool)
-            else 1,
-            labels=tuple(x for x in labels if isinstance(x, str))
+        return Task(  # positionally: id, project_id, content, description, checked,
+            # is_deleted, due, responsible_uid, completed_at, priority, labels
+            str(item.id),
+            str(item.project_id),
+            str(item.content or ""),
+            str(item.description or ""),
+            bool(item.checked),
+            bool(item.is_deleted),
+            due,
+            str(responsible) if responsible is not None else None,
+            _timestamp(completed) if completed else None,
+            priority if isinstance(priority, int) and not isinstance(priority, bool) else 1,
+            tuple(x for x in labels if isinstance(x, str))
             if isinstance(labels, list) and labels
             else (),
         )
