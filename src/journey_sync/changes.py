@@ -109,12 +109,21 @@ def fold_changes(
     """``completed``: Todoist's completed history, read after a full sync (``None`` when
     it was not read); open tasks the full sync no longer lists are completed if there,
     else deleted."""
-    tasks = dict(memory.tasks)
+    # The remembered records, copied only once one changes: the echo of an onboarding
+    # (120,000 tasks, none changed) needs no second dict of them.
+    tasks: Mapping[tuple[str, str], TaskRecord] = memory.tasks
+    copied: dict[tuple[str, str], TaskRecord] | None = None
     due_texts: dict[int, tuple[Due, str | None]] = {}
     by_task_id = {r.task_id: r for r in tasks.values() if r.task_id is not None}
     changed: dict[tuple[str, str], TaskRecord] = {}
-    adopted: set[tuple[str, str]] = set()
+    adopted: list[tuple[str, str]] = []  # a frozenset at the end (a set and a copy: 2x)
     completions: dict[tuple[str, str], datetime] = {}
+
+    def put(key: tuple[str, str], record: TaskRecord) -> None:
+        nonlocal tasks, copied
+        if copied is None:
+            tasks = copied = dict(memory.tasks)
+        copied[key] = changed[key] = record
 
     def take(task: Task, *, from_history: bool) -> None:
         status: TaskStatus = (
@@ -163,7 +172,7 @@ def fold_changes(
         ):
             # Nothing changed (the echo of what journey-sync created: every task of an
             # onboarding comes back once): no new record to build, compare or store.
-            adopted.add(key)
+            adopted.append(key)
             return
         if existing is None:
             record = TaskRecord(
@@ -179,14 +188,18 @@ def fold_changes(
                 seen=existing.seen if from_history else seen,
             )
         if record != existing:
-            tasks[key] = changed[key] = record
+            put(key, record)
             if task.id:
                 by_task_id[task.id] = record
-        adopted.add(key)
+        adopted.append(key)
 
+    # The ids listed, needed only to tell what a full sync left out (an incremental one's
+    # 120,000 ids would be held for nothing).
     seen: set[str] = set()
+    listed = seen.add if completed is not None else None
     for task in changes.tasks:
-        seen.add(task.id)
+        if listed is not None:
+            listed(task.id)
         take(task, from_history=False)
     if completed is not None:
         missing = [r for r in memory.tasks.values() if r.status == "open" and r.task_id not in seen]
@@ -209,10 +222,7 @@ def fold_changes(
                 "once."
             )
         for record in vanished:
-            gone = replace(record, status="deleted")
-            tasks[(record.lead_id, record.step_key)] = changed[
-                (record.lead_id, record.step_key)
-            ] = gone
+            put((record.lead_id, record.step_key), replace(record, status="deleted"))
     collaborators = dict(memory.collaborators)
     collaborators.update(changes.collaborators)
     emails = dict(memory.collaborator_emails)

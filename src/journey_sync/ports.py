@@ -247,7 +247,9 @@ class TaskChanges:
 
     sync_token: str
     full: bool
-    tasks: tuple[Task, ...] = ()
+    # A sequence, not necessarily a tuple: the Todoist gateway builds each ``Task`` of a
+    # large answer when it is read (120,000 at once held 150 MB).
+    tasks: Sequence[Task] = ()
     projects: tuple[Project, ...] = ()
     collaborators: Mapping[str, str] = field(default_factory=dict)  # user id -> full name
     collaborator_emails: Mapping[str, str] = field(default_factory=dict)  # user id -> e-mail

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from .ports import Due
 
@@ -88,6 +88,66 @@ class TaskRecord:
     @property
     def sent_fields(self) -> dict[str, object]:
         return _loads(self.sent)
+
+
+# A record's ``seen`` is usually ``sent`` without its step version (what journey-sync sent
+# is what Todoist reports back): 20 MB of text at 10,000 leads held twice. Such a ``seen``
+# is kept as this marker and given back, the very same text, from ``sent`` when read.
+_AS_SENT: Final = object()
+_VERSION_KEY: Final = ',"v":"'
+_SEEN_SLOT: Final[Any] = TaskRecord.__dict__["seen"]
+_SENT_SLOT: Final[Any] = TaskRecord.__dict__["sent"]
+
+
+def _seen_from_sent(sent: str) -> str | None:
+    """``sent`` without its last key (the version, which sorts last), or None."""
+    cut = sent.rfind(_VERSION_KEY)
+    return sent[:cut] + "}" if cut > 0 and sent.endswith('"}') else None
+
+
+class _Seen:
+    """``TaskRecord.seen``: the text as set, or, when it is ``sent`` without the version,
+    that text made again from ``sent`` (see ``_AS_SENT``)."""
+
+    def __get__(self, record: object, owner: type | None = None) -> Any:
+        if record is None:
+            return self
+        value = _SEEN_SLOT.__get__(record, owner)
+        if value is _AS_SENT:
+            return _seen_from_sent(_SENT_SLOT.__get__(record, owner))
+        return value
+
+    def __set__(self, record: object, value: object) -> None:
+        _SEEN_SLOT.__set__(record, value)
+
+
+class _Sent:
+    """``TaskRecord.sent``; setting it keeps ``seen`` as ``_AS_SENT`` when that gives the
+    very same text back (``__init__`` sets ``seen`` first)."""
+
+    def __get__(self, record: object, owner: type | None = None) -> Any:
+        if record is None:
+            return self
+        return _SENT_SLOT.__get__(record, owner)
+
+    def __set__(self, record: object, value: object) -> None:
+        try:
+            seen = _SEEN_SLOT.__get__(record)
+        except AttributeError:  # not set yet
+            _SENT_SLOT.__set__(record, value)
+            return
+        if seen is _AS_SENT:  # as it reads now, before sent changes
+            seen = _seen_from_sent(_SENT_SLOT.__get__(record))
+        _SENT_SLOT.__set__(record, value)
+        if type(seen) is str and type(value) is str and _seen_from_sent(value) == seen:
+            _SEEN_SLOT.__set__(record, _AS_SENT)
+        else:
+            _SEEN_SLOT.__set__(record, seen)
+
+
+_SEEN: Final = _Seen()
+TaskRecord.seen = _SEEN  # type: ignore[assignment,misc]
+TaskRecord.sent = _Sent()  # type: ignore[assignment,misc]
 
 
 def task_fields(

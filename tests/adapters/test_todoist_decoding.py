@@ -69,10 +69,20 @@ def test_typed_items_read_as_the_dict_path_reads_them(raw: list[dict[str, Any]])
     assert _tasks_of(decoded.items or ()) == tuple(_task(item) for item in raw)
 
 
+def test_an_item_the_structs_do_not_fit_is_read_alone_the_dict_way() -> None:
+    # Items are decoded one by one as they are read: an odd one (not an object, a due
+    # that is not one) gives what the dict path gives, and the others are still typed.
+    raw: list[Any] = [{"id": "1"}, "not an object", {"id": "2", "due": "tomorrow"}, 7]
+    decoded = _decode_sync(response({"sync_token": "t", "items": raw}))
+    assert decoded is not None
+    tasks = _tasks_of(decoded.items or ())
+    assert tasks == tuple(_task(item) for item in raw if isinstance(item, dict))
+    assert len(tasks) == 2 and tasks[1].id == "2" and tasks[1].due is None
+    assert tasks[:1] == (_task({"id": "1"}),)
+
+
 def test_an_answer_the_structs_do_not_fit_is_left_to_the_dict_path() -> None:
-    odd = {"sync_token": "t", "items": [{"id": "1"}, "not an object"]}
-    assert _decode_sync(response(odd)) is None
-    assert _decode_sync(response({"sync_token": "t", "items": [{"due": "tomorrow"}]})) is None
+    assert _decode_sync(response({"sync_token": "t", "items": "not a list"})) is None
     not_json = httpx.Response(200, content=b"<html>", request=httpx.Request("POST", "http://x"))
     assert _decode_sync(not_json) is None
 

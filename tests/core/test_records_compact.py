@@ -1,0 +1,46 @@
+"""A task record keeps its ``seen`` text as a marker when ``sent`` gives it back (issue 13:
+memory); whatever it keeps, every field reads back exactly as it was set."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from journey_sync.records import TaskRecord, dump_fields, task_fields
+
+TEXTS = st.text(max_size=12)
+
+
+@given(
+    TEXTS,
+    TEXTS,
+    st.integers(1, 4),
+    st.lists(TEXTS, max_size=3),
+    st.one_of(st.none(), st.text(min_size=1, max_size=12)),
+    st.one_of(st.none(), st.just("x"), TEXTS.map(lambda t: '{"v":"' + t + '"}')),
+)
+def test_seen_and_sent_read_back_as_set(
+    content: str,
+    description: str,
+    priority: int,
+    labels: list[str],
+    version: str | None,
+    other_seen: str | None,
+) -> None:
+    fields = task_fields(content, description, priority, labels)
+    seen = dump_fields(fields) if other_seen is None else other_seen
+    sent = dump_fields({**fields, "v": version}) if version else None
+    record = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent)
+    assert (record.seen, record.sent) == (seen, sent)
+    twin = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent)
+    assert record == twin and hash(record) == hash(twin)
+    assert pickle.loads(pickle.dumps(record)) == record == copy.deepcopy(record)
+    moved = dataclasses.replace(record, sent='{"a":1,"v":"2"}')
+    assert (moved.seen, moved.sent) == (seen, '{"a":1,"v":"2"}')
+    assert dataclasses.replace(record, seen="s").seen == "s"
+    if other_seen is None:
+        assert record != dataclasses.replace(record, seen=seen + " ")
