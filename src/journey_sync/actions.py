@@ -44,6 +44,7 @@ from .records import (
     TaskStatus,
     due_text,
     dump_fields,
+    fields_text,
     task_fields,
 )
 
@@ -310,7 +311,7 @@ class CreateTask(TaskAction):
         # Interned: the state store keeps every record, and dues repeat across leads.
         sent = due_text(self.due)
         sent = sent if sent is None else sys.intern(sent)
-        seen = dump_fields(task_fields(self.content, self.description, self.priority, self.labels))
+        seen = fields_text(self.content, self.description, self.priority, self.labels)
         store.put_task(
             TaskRecord(
                 self.lead_id,

@@ -7,10 +7,8 @@ with and the records to store. A dry run plans with the folded memory and stores
 
 from __future__ import annotations
 
-import json
-import json.encoder
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -21,15 +19,11 @@ from .records import (
     TaskRecord,
     TaskStatus,
     due_text,
-    dump_fields,
+    fields_text,
     parse_marker,
-    task_fields,
 )
 
 log = logging.getLogger("journey_sync.changes")
-
-# json's own string encoder (the C one where present), as json.dumps(ensure_ascii=False) uses.
-_string: Callable[[str], str] = json.encoder.encode_basestring
 
 # A full sync that no longer lists more than this share of the open tasks journey-sync
 # knows (and Todoist's completed history does not explain) is not read as "a person deleted
@@ -52,20 +46,6 @@ class Folded:
     # When Todoist says each completed task was completed, by (lead, step): the day a
     # stage was reached, for the timing figures.
     completions: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
-
-
-def fields_text(
-    content: str, description: str, priority: int, labels: tuple[str, ...] | list[str]
-) -> str:
-    """``dump_fields(task_fields(...))`` of a task's fields, the same text built directly
-    (``json.dumps`` with ``sort_keys`` costs a second for the 120,000 tasks of an echo).
-    Anything but plain strings and an int priority goes the general way."""
-    if type(priority) is not int or not all(type(x) is str for x in labels):
-        return dump_fields(task_fields(content, description, priority, labels))
-    return (
-        f'{{"content":{_string(content)},"description":{_string(description)},'
-        f'"labels":[{",".join(map(_string, sorted(labels)))}],"priority":{priority}}}'
-    )
 
 
 def find_project(memory: Memory, changes: TaskChanges, project_name: str) -> str | None:

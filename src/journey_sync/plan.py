@@ -52,7 +52,7 @@ from .footer import FooterPlan, plan_footer
 from .funnel import Funnel, funnel
 from .funnel_tab import FunnelTabPlan, TabMemory, plan_funnel_tab
 from .identity import Held, Identities, Placed, identify
-from .ports import CellWrite, ColourRule, SheetWrites
+from .ports import CellWrite, ColourRule, Due, SheetWrites
 from .records import (
     HAND,
     HAND_DECLINED,
@@ -68,7 +68,7 @@ from .records import (
     task_marker,
 )
 from .sheet import Lead, RowProblem, SheetModel, column_letter
-from .template import _orphans, hold_template_changes, plan_template_changes, step_version
+from .template import _orphans, _versions, hold_template_changes, plan_template_changes
 from .timing import ReachedOn
 from .workflow import Step, Workflow
 
@@ -242,6 +242,11 @@ class _Context:
     checkbox_stages: frozenset[str] = frozenset()
     # (step key, lead date) -> the step's day and its planned due text (``planned``).
     dues: dict[tuple[str, date], tuple[date, str | None]] = field(default_factory=dict)
+    # (step key, day) -> the step's ``Due`` on that day (immutable, so shared by the tasks
+    # created with it: onboarding 10,000 leads creates 120,000 on a few hundred days).
+    due_objects: dict[tuple[str, date], Due] = field(default_factory=dict)
+    # Step key -> the step's version (``step_version``, hashed once per workflow).
+    versions: Mapping[str, str] = field(default_factory=dict)
 
     def planned(self, step: Step, lead_date: date) -> tuple[date, str | None]:
         """``due_day`` and the due text it plans, once per step and lead date: leads share
@@ -250,7 +255,16 @@ class _Context:
         found = self.dues.get(key)
         if found is None:
             raw_day = due_day(step, lead_date)
-            found = self.dues[key] = (raw_day, due_text(due_for(step, raw_day, self.workflow.zone)))
+            found = self.dues[key] = (raw_day, due_text(self.due_on(step, raw_day)))
+        return found
+
+    def due_on(self, step: Step, day: date) -> Due:
+        """``due_for`` once per step and day (keyed by the step's key: hashing the step
+        itself, a pydantic model, costs more than the due)."""
+        key = (step.key, day)
+        found = self.due_objects.get(key)
+        if found is None:
+            found = self.due_objects[key] = due_for(step, day, self.workflow.zone)
         return found
 
 
@@ -340,6 +354,7 @@ def plan_cycle(
         steps_marking,
         {s.key: i for i, s in enumerate(workflow.stages)},
         _checkbox_stages(model),
+        versions=_versions(workflow),
     )
     identities = identify(model, memory, new_id)
     actions: list[Action] = list(plan_ids(identities, memory, model.layout.roles["lead_id"]))
@@ -828,12 +843,12 @@ def plan_tasks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                     for part in (render(step.description, lead), task_marker(lead_id, step.key))
                     if part
                 ),
-                due=due_for(step, day, workflow.zone),
+                due=ctx.due_on(step, day),
                 planned=planned,
                 priority=step.priority,
                 labels=step.labels,
                 needs_id_written=view.placed.id_written,
-                version=step_version(step),
+                version=ctx.versions[step.key],
             )
             continue
         assert record is not None

@@ -9,8 +9,9 @@ is the truth: every task carries its lead id and step key in its description (se
 from __future__ import annotations
 
 import json
+import json.encoder
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -162,8 +163,30 @@ def task_fields(
     }
 
 
+# One encoder for every dump: ``json.dumps`` with options builds a new ``JSONEncoder`` per
+# call (onboarding 10,000 leads dumps 120,000 task records' fields).
+_FIELDS_ENCODER: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+# json's own string encoder (the C one where present), as json.dumps(ensure_ascii=False) uses.
+_string: Final[Callable[[str], str]] = json.encoder.encode_basestring
+
+
 def dump_fields(fields: Mapping[str, object]) -> str:
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _FIELDS_ENCODER.encode(fields)
+
+
+def fields_text(
+    content: str, description: str, priority: int, labels: tuple[str, ...] | list[str]
+) -> str:
+    """``dump_fields(task_fields(...))`` of a task's fields, the same text built directly
+    (``json.dumps`` with ``sort_keys`` costs a second for the 120,000 tasks of an echo or
+    an onboarding). Anything but plain strings and an int priority goes the general way."""
+    if type(priority) is not int or not all(type(x) is str for x in labels):
+        return dump_fields(task_fields(content, description, priority, labels))
+    return (
+        f'{{"content":{_string(content)},"description":{_string(description)},'
+        f'"labels":[{",".join(map(_string, sorted(labels)))}],"priority":{priority}}}'
+    )
 
 
 def _loads(text: str | None) -> dict[str, object]:

@@ -14,9 +14,17 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journey_sync.changes import fields_text, fold_changes
+from journey_sync.changes import fold_changes
 from journey_sync.ports import Due, Task, TaskChanges
-from journey_sync.records import Memory, TaskRecord, due_text, dump_fields, task_fields, task_marker
+from journey_sync.records import (
+    Memory,
+    TaskRecord,
+    due_text,
+    dump_fields,
+    fields_text,
+    task_fields,
+    task_marker,
+)
 
 
 @given(
