@@ -83,6 +83,20 @@ def _versions(workflow: Workflow) -> Mapping[str, str]:
     return versions
 
 
+_VERSION_MARKS: list[tuple[Workflow, dict[str, str]]] = []
+
+
+def _version_marks(workflow: Workflow) -> Mapping[str, str]:
+    """Each step's version as it reads in a record's ``sent`` text (``"v":"..."``), built
+    once per workflow, not once per open task of every lead planned."""
+    for known, found in _VERSION_MARKS:
+        if known is workflow:
+            return found
+    marks = {key: f'"v":"{version}"' for key, version in _versions(workflow).items()}
+    _VERSION_MARKS[:] = [(workflow, marks)]
+    return marks
+
+
 _ORPHANS: list[tuple[Memory, Workflow, dict[str, list[TaskRecord]]]] = []
 
 
@@ -127,6 +141,7 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
             view.notes[(lead_id, "coach")] = (ctx.model.layout.roles["coach"], coach.note)
     name = lead.name.strip()
     versions = _versions(workflow)
+    version_marks = _version_marks(workflow)
     for step in workflow.steps:
         record = view.tasks.get(step.key)
         if record is None or record.status != "open" or not record.task_id:
@@ -135,7 +150,7 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
         changes: dict[str, object] = {}
         template = False
         kept: list[str] = []
-        if record.sent and f'"v":"{version}"' not in record.sent:
+        if record.sent and version_marks[step.key] not in record.sent:
             template = True
             sent, seen = record.sent_fields, record.seen_fields
             marker = parse_marker(str(sent.get("description", "")))
