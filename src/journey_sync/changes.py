@@ -21,6 +21,7 @@ from .records import (
     due_text,
     fields_text,
     parse_marker,
+    seen_is,
 )
 
 log = logging.getLogger("journey_sync.changes")
@@ -148,7 +149,7 @@ def fold_changes(
             and existing.status == status
             and existing.responsible_uid == task.responsible_uid
             and (existing.due == due or (from_history and due is None))
-            and (from_history or existing.seen == seen)
+            and (from_history or seen_is(existing, seen))
         ):
             # Nothing changed (the echo of what journey-sync created: every task of an
             # onboarding comes back once): no new record to build, compare or store.

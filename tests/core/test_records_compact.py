@@ -10,7 +10,7 @@ import pickle
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journey_sync.records import TaskRecord, dump_fields, task_fields
+from journey_sync.records import TaskRecord, dump_fields, seen_is, task_fields
 
 TEXTS = st.text(max_size=12)
 
@@ -44,3 +44,31 @@ def test_seen_and_sent_read_back_as_set(
     assert dataclasses.replace(record, seen="s").seen == "s"
     if other_seen is None:
         assert record != dataclasses.replace(record, seen=seen + " ")
+
+
+@given(
+    TEXTS,
+    TEXTS,
+    st.integers(1, 4),
+    st.lists(TEXTS, max_size=3),
+    st.one_of(st.none(), st.text(min_size=1, max_size=12)),
+    st.one_of(st.none(), st.just("x"), TEXTS.map(lambda t: '{"v":"' + t + '"}')),
+    st.one_of(st.just(""), st.just("}"), TEXTS, TEXTS.map(lambda t: t + "}")),
+)
+def test_seen_is_compares_as_seen_reads(
+    content: str,
+    description: str,
+    priority: int,
+    labels: list[str],
+    version: str | None,
+    other_seen: str | None,
+    other_text: str,
+) -> None:
+    """The fold's comparison (``seen_is``) answers as ``record.seen == text`` would, whether
+    ``seen`` is kept as text or as the marker, for the fields' own text and any other."""
+    fields = task_fields(content, description, priority, labels)
+    seen = dump_fields(fields) if other_seen is None else other_seen
+    sent = dump_fields({**fields, "v": version}) if version else None
+    record = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent)
+    for text in (dump_fields(fields), other_text, seen, (sent or "x")[:-1] + "}"):
+        assert seen_is(record, text) == (record.seen == text)
