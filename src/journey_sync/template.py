@@ -172,7 +172,14 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
                     kept.append(field)  # a person changed it in Todoist: theirs
                     continue
                 changes[field] = tuple(step.labels) if field == "labels" else value
-        due_changes, past = _due_change(ctx, view, step, record)
+        if (
+            view.usable_date is not None
+            and record.planned is not None
+            and ctx.planned(step, view.usable_date)[1] != record.planned
+        ):
+            due_changes, past = _due_change(ctx, view, step, record)
+        else:  # the planned due did not move (as ``_due_change`` finds first, cheaply)
+            due_changes, past = {}, False
         if past and template:
             yield TemplateDeleteAction(
                 lead_id=lead_id,
