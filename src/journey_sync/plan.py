@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from .actions import (
@@ -228,9 +229,28 @@ def colour_rules(workflow: Workflow, model: SheetModel) -> tuple[ColourRule, ...
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-def render(template: str, lead: Lead) -> str:
-    facts = {**lead.facts, "name": lead.name.strip()}
-    return _PLACEHOLDER.sub(lambda m: facts.get(m.group(1), "").strip(), template).strip()
+def render(template: str, lead: Lead, facts: Mapping[str, str] | None = None) -> str:
+    """``template`` with each ``{fact}`` replaced by the lead's fact (``render_facts``,
+    which a caller rendering many templates for one lead passes in)."""
+    parts = _template_parts(template)
+    if len(parts) == 1:
+        return template.strip()
+    if facts is None:
+        facts = render_facts(lead)
+    return "".join(
+        [part if i % 2 == 0 else facts.get(part, "").strip() for i, part in enumerate(parts)]
+    ).strip()
+
+
+def render_facts(lead: Lead) -> dict[str, str]:
+    return {**lead.facts, "name": lead.name.strip()}
+
+
+@lru_cache(maxsize=1024)
+def _template_parts(template: str) -> tuple[str, ...]:
+    """The template split at its placeholders: text, key, text, key, ..., text (parsed once
+    per template, not once per task: onboarding 10,000 leads renders 240,000)."""
+    return tuple(_PLACEHOLDER.split(template))
 
 
 # ------------------------------------------------------------------ the pipeline
@@ -845,6 +865,7 @@ def plan_tasks(ctx: _Context, view: _Lead) -> Iterator[Action]:
     lead_date = view.usable_date
     if lead.departed or lead_date is None:
         return
+    facts: dict[str, str] | None = None
     for step in workflow.steps:
         record = view.tasks[step.key]
         raw_day, planned = ctx.planned(step, lead_date)
@@ -859,14 +880,19 @@ def plan_tasks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                 if step.marks is None:
                     continue  # a past touch-base is pointless
                 day = today  # an overdue stage step is due now
+            if facts is None:
+                facts = render_facts(lead)
             yield CreateTask(
                 lead_id=lead_id,
                 step_key=step.key,
                 name=lead.name.strip(),
-                content=render(step.content, lead),
+                content=render(step.content, lead, facts),
                 description="\n\n".join(
                     part
-                    for part in (render(step.description, lead), task_marker(lead_id, step.key))
+                    for part in (
+                        render(step.description, lead, facts),
+                        task_marker(lead_id, step.key),
+                    )
                     if part
                 ),
                 due=ctx.due_on(step, day),
