@@ -13,15 +13,19 @@ from hypothesis import strategies as st
 from journey_sync.records import TaskRecord, dump_fields, seen_is, task_fields
 
 TEXTS = st.text(max_size=12)
-
-
-@given(
+# content, description, priority, labels, a step version, a seen text other than sent's
+RECORD_PARTS = (
     TEXTS,
     TEXTS,
     st.integers(1, 4),
     st.lists(TEXTS, max_size=3),
     st.one_of(st.none(), st.text(min_size=1, max_size=12)),
     st.one_of(st.none(), st.just("x"), TEXTS.map(lambda t: '{"v":"' + t + '"}')),
+)
+
+
+@given(
+    *RECORD_PARTS,
 )
 def test_seen_and_sent_read_back_as_set(
     content: str,
@@ -47,12 +51,7 @@ def test_seen_and_sent_read_back_as_set(
 
 
 @given(
-    TEXTS,
-    TEXTS,
-    st.integers(1, 4),
-    st.lists(TEXTS, max_size=3),
-    st.one_of(st.none(), st.text(min_size=1, max_size=12)),
-    st.one_of(st.none(), st.just("x"), TEXTS.map(lambda t: '{"v":"' + t + '"}')),
+    *RECORD_PARTS,
     st.one_of(st.just(""), st.just("}"), TEXTS, TEXTS.map(lambda t: t + "}")),
 )
 def test_seen_is_compares_as_seen_reads(
