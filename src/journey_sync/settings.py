@@ -51,6 +51,7 @@ _SECONDS = {
     "shutdown_timeout_seconds": ("JOURNEY_SYNC_SHUTDOWN_TIMEOUT", 0.0),
     "unhealthy_after_seconds": ("JOURNEY_SYNC_UNHEALTHY_AFTER", 1.0),
     "missing_grace_seconds": ("JOURNEY_SYNC_MISSING_GRACE", 0.0),
+    "retry_delay_seconds": ("JOURNEY_SYNC_RETRY_DELAY", 0.0),
 }
 
 
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
     # How long a lead's row may be missing from the sheet before its open tasks are
     # removed: long enough for a person to undo a deletion (or paste a moved row back).
     missing_grace_seconds: float = Field(86400.0, validation_alias="JOURNEY_SYNC_MISSING_GRACE")
+    # How a request that failed for a passing reason (a 429, a 5xx, a dropped connection)
+    # is tried again within a cycle: this many attempts in all, waiting about this long
+    # before the second (doubled each time, with jitter; a Retry-After header wins). Past
+    # that the cycle fails with a clear line and the next cycle starts over.
+    retry_attempts: int = Field(5, validation_alias="JOURNEY_SYNC_RETRY_ATTEMPTS")
+    retry_delay_seconds: float = Field(1.0, validation_alias="JOURNEY_SYNC_RETRY_DELAY")
     # The intake (POST /leads, POST /todoist/webhook): its own port, off (0) by default,
     # meant to be reached through a reverse proxy with TLS; the health port stays private.
     intake_port: int = Field(0, validation_alias="JOURNEY_SYNC_INTAKE_PORT")
@@ -171,6 +178,16 @@ class Settings(BaseSettings):
     def _seconds(cls, value: object, info: ValidationInfo) -> float:
         name, minimum = _SECONDS[str(info.field_name)]
         return _number(name, value, minimum=minimum)
+
+    @field_validator("retry_attempts", mode="before")
+    @classmethod
+    def _attempts(cls, value: object) -> int:
+        attempts = _number("JOURNEY_SYNC_RETRY_ATTEMPTS", value, minimum=1.0)
+        if attempts != int(attempts) or attempts > 20:
+            raise ValueError(
+                f"JOURNEY_SYNC_RETRY_ATTEMPTS={value!r}: use a whole number from 1 to 20."
+            )
+        return int(attempts)
 
     @field_validator("health_port", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,7 +39,16 @@ def sheet_gateway(
         credentials_file=settings.require_google_credentials(),
         base_url=settings.sheets_api_url,
         stats=stats,
-        retry=retry,
+        retry=retry if retry is not None else retry_policy(settings),
+    )
+
+
+def retry_policy(settings: Settings, sleep: Callable[[float], None] | None = None) -> RetryPolicy:
+    """The retry policy the settings ask for (``sleep``: the daemon's, which a stop ends)."""
+    return RetryPolicy(
+        max_attempts=settings.retry_attempts,
+        base_delay=settings.retry_delay_seconds,
+        sleep=sleep if sleep is not None else time.sleep,
     )
 
 
@@ -49,7 +59,7 @@ def task_gateway(
         token=settings.require_todoist_token(),
         base_url=settings.todoist_api_url,
         stats=stats,
-        retry=retry,
+        retry=retry if retry is not None else retry_policy(settings),
     )
 
 
@@ -72,7 +82,7 @@ def build_engines(
     """
     settings.require_google_credentials()
     if retry is None and stop is not None:
-        retry = RetryPolicy(sleep=stop.sleep)
+        retry = retry_policy(settings, stop.sleep)
     tasks = task_gateway(settings, stats.todoist, retry=retry)
     engines: list[Engine] = []
     for workflow in workflows.workflows:

@@ -41,11 +41,15 @@ from journey_sync.ports import (
     SheetSnapshot,
     SheetWrites,
 )
+from journey_sync.settings import load_settings
+from journey_sync.wiring import sheet_gateway, task_gateway
+from journey_sync.workflow import load_workflows
 
 try:  # tests/adapters as a package, or as a plain directory on sys.path (pytest's default)
     from . import sheets_payloads as P
 except ImportError:
     import sheets_payloads as P  # type: ignore[no-redef]
+from support.net import free_port
 
 TOKEN_URI = "https://oauth2.example.test/token"
 GOOGLE = "https://sheets.googleapis.com"
@@ -996,6 +1000,39 @@ def test_a_timed_out_values_write_is_resent(
     gateway.apply(SheetWrites(values=(CellWrite(2, 1, "x"),)))
 
     assert len(sleeps) == 1
+
+
+def test_the_retry_settings_reach_the_gateways_the_service_builds(
+    api: responses.RequestsMock, key_file: Path, tmp_path: Path
+) -> None:
+    """JOURNEY_SYNC_RETRY_ATTEMPTS and _DELAY shape both services' retries (wiring)."""
+
+    settings = load_settings(
+        {
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
+            "TODOIST_API_TOKEN": "0123456789abcdef-SECRET-token",
+            # Nothing listens there: every Todoist attempt fails to connect.
+            "JOURNEY_SYNC_TODOIST_API_URL": f"http://127.0.0.1:{free_port()}",
+            "JOURNEY_SYNC_RETRY_ATTEMPTS": "2",
+            "JOURNEY_SYNC_RETRY_DELAY": "0",
+        }
+    )
+    workflow = load_workflows(Path(__file__).parents[2] / "workflows.yaml").workflows[0]
+    api.get(
+        spreadsheet_url().replace(ID, workflow.sheet.spreadsheet_id),
+        json=P.ERROR_503,
+        status=503,
+    )
+    sheets = sheet_gateway(workflow, settings)
+    with pytest.raises(ApiError):
+        sheets.read()
+    assert (sheets.stats.requests, sheets.stats.retries) == (2, 1)
+
+    tasks = task_gateway(settings)
+    with pytest.raises(ServiceError):
+        tasks.projects()
+    assert (tasks.stats.requests, tasks.stats.retries) == (2, 1)
+    tasks.close()
 
 
 def test_plain_retry_stats_are_accepted(

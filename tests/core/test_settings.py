@@ -28,6 +28,7 @@ def test_an_empty_environment_gives_the_defaults() -> None:
     assert (settings.interval_seconds, settings.health_port) == (60.0, 8080)
     assert (settings.log_format, settings.health_host) == ("text", "127.0.0.1")
     assert settings.shutdown_timeout_seconds == 8.0
+    assert (settings.retry_attempts, settings.retry_delay_seconds) == (5, 1.0)
     assert settings.google_credentials is None and settings.todoist_token is None
 
 
@@ -95,6 +96,18 @@ def test_every_bad_setting_is_reported_at_once_with_what_to_do() -> None:
         (
             {"JOURNEY_SYNC_UNHEALTHY_AFTER": "0"},
             "JOURNEY_SYNC_UNHEALTHY_AFTER='0' must be at least 1.",
+        ),
+        (
+            {"JOURNEY_SYNC_RETRY_ATTEMPTS": "2.5"},
+            "JOURNEY_SYNC_RETRY_ATTEMPTS='2.5': use a whole number from 1 to 20.",
+        ),
+        (
+            {"JOURNEY_SYNC_RETRY_ATTEMPTS": "0"},
+            "JOURNEY_SYNC_RETRY_ATTEMPTS='0' must be at least 1.",
+        ),
+        (
+            {"JOURNEY_SYNC_RETRY_DELAY": "-1"},
+            "JOURNEY_SYNC_RETRY_DELAY='-1' must be at least 0.",
         ),
         (
             {"JOURNEY_SYNC_HEALTH_PORT": "70000"},

@@ -73,7 +73,11 @@ def test_the_daemon_rides_out_a_sandbox_outage_and_catches_up(
     sandbox.write_workdir(tmp_path, leads=8, seed=5)
     env = read_env(tmp_path / "env")
     api = Api(env)
-    daemon = start_daemon(procs, tmp_path, env)
+    # The outage is the point, not the back-off's seconds: retries come quickly and give up
+    # after three attempts, so the cycle fails (and the next starts) within a second.
+    daemon = start_daemon(
+        procs, tmp_path, env, JOURNEY_SYNC_RETRY_ATTEMPTS="3", JOURNEY_SYNC_RETRY_DELAY="0.05"
+    )
     wait_for("onboarding", lambda: _onboarded(api), timeout=30)
     port = sandbox.port
 
@@ -108,7 +112,7 @@ def test_the_daemon_rides_out_a_sandbox_outage_and_catches_up(
     paused_at = time.monotonic()
     wait_for(
         "a while",
-        lambda: time.monotonic() - paused_at > 2.5 or not daemon.alive,
+        lambda: time.monotonic() - paused_at > 1.5 or not daemon.alive,
         timeout=10,
     )
     assert daemon.alive
@@ -140,9 +144,11 @@ def test_quotas_make_the_daemon_back_off_honouring_retry_after_and_finish(
     quota = Quota(
         sheets_reads_per_minute=2,
         sheets_writes_per_minute=1,
-        sheets_window_seconds=4,
+        # Windows of a second (Retry-After is whole seconds, so never less): honouring it
+        # is the point, not the length of the wait.
+        sheets_window_seconds=1,
         todoist_requests=3,
-        todoist_window_seconds=4,
+        todoist_window_seconds=1,
     )
     with Sandbox(quota=quota) as sandbox:
         sandbox.write_workdir(tmp_path, leads=40, seed=9)
@@ -182,7 +188,7 @@ def test_quotas_make_the_daemon_back_off_honouring_retry_after_and_finish(
         # request, so the checks are never refused and never wait.
         # (Starting two windows on: the window of the daemon's last requests may be spent,
         # and a check inside it would be refused.)
-        windows = itertools.count(time.monotonic() + 8.0, 4.0)
+        windows = itertools.count(time.monotonic() + 2.0, 1.0)
         quota.clock = lambda: float(next(windows))
         api = Api(env)
         assert _onboarded(api)
