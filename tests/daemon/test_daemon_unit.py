@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,13 @@ import pytest
 
 from journey_sync.adapters.todoist import RATE_LIMITED
 from journey_sync.cycles import CycleRunner, cycle_fields
+from journey_sync.daemon import _IntakeFile
 from journey_sync.dates import date_to_serial
 from journey_sync.engine import CycleReport, Engine
-from journey_sync.errors import AccessError, ApiError, SettingsError
+from journey_sync.errors import AccessError, ApiError, ServiceError, SettingsError
 from journey_sync.health import Health
+from journey_sync.intake import add_lead
+from journey_sync.intake_store import IntakeStore, intake_path
 from journey_sync.lifecycle import (
     GuardedSheet,
     GuardedTasks,
@@ -442,3 +446,44 @@ def test_the_cycle_log_fields_carry_every_count_of_the_report() -> None:
     assert fields["footer_written"] is True and fields["failed_commands"] == 1
     assert not {"dry_run", "duration", "figures", "problems"} & set(fields)
     assert cycle_fields(report, dry_run=True)["event"] == "dry_run"
+
+
+def test_the_look_at_the_intake_file_asks_once_per_lead_add_lead_kept(tmp_path: Path) -> None:
+    """The daemon's look for leads ``journey-sync add-lead`` kept (what the end-to-end
+    ``test_a_lead_from_add_lead_gets_its_tasks_at_once_from_a_running_daemon`` sees as one
+    more cycle), with its clock moved by hand instead of waiting a second per look: a kept
+    lead asks for its workflow's cycle once; the cycle's own writes to the file (the lead
+    written, the intake reopened) and later looks ask for nothing more."""
+    settings = load_settings({"JOURNEY_SYNC_STATE": str(tmp_path / "state.db")})
+    workflows = load_workflows(Path(__file__).parents[2] / "workflows.yaml").workflows
+    (workflow,) = workflows
+    now = [100.0]
+    with contextlib.ExitStack() as stack:
+        look = _IntakeFile(settings, workflows, stack, None, clock=lambda: now[0])
+        assert look.kept_by_the_shell() == set()  # no intake file yet
+
+        store = IntakeStore(intake_path(settings.state))
+        stack.callback(store.close)
+        day = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+        kept = add_lead(store, workflow, workflows, {"name": "Hal Quick"}, None, _no_sheet)
+        assert kept.not_written is not None  # no sheet here: pending, for the daemon's cycle
+
+        assert look.kept_by_the_shell() == set()  # within the second since the last look
+        now[0] += _IntakeFile.EVERY
+        assert look.kept_by_the_shell() == {workflow.name}
+        # What the cycle does to the file: writes the lead into the sheet, and says so.
+        store.written(kept.lead.lead_id, 12, day)
+        for _ in range(3):
+            now[0] += _IntakeFile.EVERY
+            assert look.kept_by_the_shell() == set()
+
+        # A second lead kept: one more cycle asked for, once.
+        add_lead(store, workflow, workflows, {"name": "Ida Later"}, None, _no_sheet)
+        now[0] += _IntakeFile.EVERY
+        assert look.kept_by_the_shell() == {workflow.name}
+        now[0] += _IntakeFile.EVERY
+        assert look.kept_by_the_shell() == set()
+
+
+def _no_sheet() -> Any:
+    raise ServiceError("no sheet in this test")

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -651,7 +650,9 @@ def test_a_lead_from_add_lead_gets_its_tasks_at_once_from_a_running_daemon(setup
 
         service.wait_for(lambda: bool(hal_s_tasks()), timeout=15, what="Hal's tasks")
         service.wait_for_log("cycle done", count=2)
-        time.sleep(2.5)  # two looks at the intake file more: nothing new, no further cycle
+        # That the later looks at the intake file ask for nothing more is shown without
+        # waiting, by moving the look's clock: tests/daemon/test_daemon_unit.py
+        # ::test_the_look_at_the_intake_file_asks_once_per_lead_add_lead_kept.
         assert len(re.findall("cycle done", service.output)) == 2, service.output
     finally:
         service.close()

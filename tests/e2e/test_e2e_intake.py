@@ -34,7 +34,7 @@ from support.e2e import (
     start_daemon,
     wait_for,
 )
-from support.net import free_port
+from support.net import WebhookTap, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -219,12 +219,13 @@ def test_sandbox_serve_delivers_webhooks_once_todoist_connect_authorised_the_app
     """``journey-sync sandbox serve``, ``journey-sync run`` and ``journey-sync
     todoist-connect`` as three processes, as a person sets them up from the README."""
     intake_port, redirect_port = free_port(), free_port()
+    tap = WebhookTap(f"http://127.0.0.1:{intake_port}/todoist/webhook")
     sandbox = procs.add(
         Process(
             [EXE, "sandbox", "serve", "--port", str(free_port()), "--workdir", str(tmp_path)],
             {
                 **base_env(),
-                "SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{intake_port}/todoist/webhook",
+                "SANDBOX_WEBHOOK_URL": tap.url,
                 "SANDBOX_OAUTH_REDIRECT": f"http://127.0.0.1:{redirect_port}/callback",
             },
             tmp_path / "sandbox.log",
@@ -251,10 +252,8 @@ def test_sandbox_serve_delivers_webhooks_once_todoist_connect_authorised_the_app
         first, second = api.leads()[:2]
         assert first.lead_id and second.lead_id
         wait_for("the first cycle's end", lambda: cycles_done(daemon) >= 1, timeout=10)
-        before = cycles_done(daemon)
-        api.close_task(api.tasks_of(first.lead_id)["contact"]["id"])
-        time.sleep(1.5)
-        assert cycles_done(daemon) == before  # not authorised yet: no webhook
+        ticked_first = api.tasks_of(first.lead_id)["contact"]["id"]
+        api.close_task(ticked_first)  # not authorised yet: no webhook (shown below)
 
         connect = procs.add(
             Process(
@@ -279,7 +278,13 @@ def test_sandbox_serve_delivers_webhooks_once_todoist_connect_authorised_the_app
         assert token_file.stat().st_mode & 0o777 == 0o600
         assert token_file.read_text().strip() not in connect.output()
 
-        api.close_task(api.tasks_of(second.lead_id)["contact"]["id"])
+        ticked_second = api.tasks_of(second.lead_id)["contact"]["id"]
+        api.close_task(ticked_second)
+        wait_for("the second tick's webhook", lambda: tap.seen, timeout=10)
+        # The sandbox sends deliveries one at a time in the order of the events: had the
+        # first tick (before the app was authorised) been sent, it would have come first.
+        assert tap.seen[0] == ("item:completed", ticked_second), tap.seen
+        assert all(item != ticked_first for _, item in tap.seen), tap.seen
 
         for lead in (first, second):  # the earlier tick too: the cycle reads every change
             wait_for(
@@ -290,3 +295,4 @@ def test_sandbox_serve_delivers_webhooks_once_todoist_connect_authorised_the_app
         assert "Traceback" not in daemon.output()
     finally:
         api.close()
+        tap.close()
