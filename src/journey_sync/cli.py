@@ -47,6 +47,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "86400",
         "seconds a lead's row may be gone before its open tasks are removed",
     ),
+    ("JOURNEY_SYNC_RETRY_ATTEMPTS", "5", "attempts for a request that failed for a passing reason"),
+    ("JOURNEY_SYNC_RETRY_DELAY", "1", "seconds before the first retry, doubled each time"),
     ("JOURNEY_SYNC_LOG_FORMAT", "text", "text or json"),
     ("JOURNEY_SYNC_INTAKE_PORT", "0", "port of POST /leads and /todoist/webhook (0: off)"),
     ("JOURNEY_SYNC_INTAKE_HOST", "127.0.0.1", "intake address (behind a TLS reverse proxy)"),
