@@ -45,3 +45,22 @@ def test_the_dry_run_counts_per_kind_and_lists_all_on_request(make_world) -> Non
     printed = out.getvalue()
     assert printed.count(" of 'Ann Lee')") == steps
     assert "more (--all" not in printed
+
+
+def test_a_dry_run_never_opens_a_write_transaction(make_world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Not even one rolled back: the dry run plans from what it reads, on a fresh state
+    (everything to do) and on a synced one with changes in Todoist and the sheet."""
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+
+    def refused() -> None:
+        raise AssertionError("the dry run opened a write transaction")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(world.state, "transaction", refused)
+        assert world.engine.plan_only()[1].tasks_created == len(world.workflow.steps)
+    world.cycle()
+    world.todoist.complete(world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    world.sheet.append_lead({"Client name": "Cy Dunn", "Date of lead": 46083})
+    monkeypatch.setattr(world.state, "transaction", refused)
+    dry = world.engine.run_cycle(dry_run=True)
+    assert dry.dry_run and dry.marks_written == 1 and dry.new_leads == 1
