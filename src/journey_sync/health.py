@@ -32,9 +32,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
+from .serving import BackgroundServer
 from .settings import load_settings
 
 if TYPE_CHECKING:
@@ -321,45 +322,12 @@ def _ago(age: float) -> str:
 # --------------------------------------------------------------------------- server
 
 
-class HealthServer:
+class HealthServer(BackgroundServer):
     """``/healthz`` and ``/metrics`` over HTTP, served from a daemon thread."""
 
     def __init__(self, health: Health, host: str, port: int) -> None:
         self.health = health
-        handler = _handler_for(health)
-        # Binds now, so that a port in use is a start-up error, not a silent thread death.
-        self._server = _QuietServer((host, port), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="health-server",
-            daemon=True,
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        host = str(self._server.server_address[0])
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # The default prints a traceback to stderr; a client hanging up is no news.
-        log.debug("health endpoint: error answering %s", client_address, exc_info=True)
+        super().__init__(host, port, _handler_for(health), name="health endpoint")
 
 
 def _handler_for(health: Health) -> type[BaseHTTPRequestHandler]:

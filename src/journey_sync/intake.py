@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -46,6 +46,7 @@ from .engine import Engine, new_lead_id
 from .errors import SettingsError
 from .intake_store import IntakeLead, IntakeStore, intake_path
 from .ports import CellValue, CellWrite, RowInsert, SheetGateway, SheetWrites
+from .serving import BackgroundServer
 from .settings import Settings
 from .sheet import read_sheet
 from .workflow import Workflow
@@ -431,7 +432,7 @@ class Access:
         return False
 
 
-class IntakeServer:
+class IntakeServer(BackgroundServer):
     """``POST /leads[/<workflow>]`` and ``POST /todoist/webhook``, from daemon threads."""
 
     def __init__(
@@ -446,38 +447,7 @@ class IntakeServer:
     ) -> None:
         self.intake = intake
         handler = _handler_for(intake, access, limiter or RateLimiter(30), row_wait)
-        self._server = _Server((host, port), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="intake-server",
-            daemon=True,
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        host = str(self._server.server_address[0])
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("intake: error answering %s", client_address, exc_info=True)
+        super().__init__(host, port, handler, name="intake", reuse_address=True)
 
 
 def _handler_for(

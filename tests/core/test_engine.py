@@ -3,46 +3,17 @@ invariants (exactly once, nothing lost, people win, the footer is right)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, timedelta
 
 import pytest
 
-from journey_sync.dates import date_to_serial, today_in
+from journey_sync.dates import date_to_serial
 from journey_sync.errors import UserError
-from journey_sync.footer import footer_differences
-from journey_sync.funnel import funnel
 from journey_sync.sheet import read_sheet
-from support.world import World, lead_row
+from support.checks import assert_exactly_once, assert_footer_right, tasks_per_step
+from support.world import lead_row
 
 TODAY = date(2026, 3, 2)  # a Monday
-
-
-def tasks_per_step(world: World) -> Counter[tuple[str, str]]:
-    counts: Counter[tuple[str, str]] = Counter()
-    for task in world.todoist.all_tasks():
-        if task.is_deleted:
-            continue
-        lead, step = task.description.rsplit("journey-sync: lead ", 1)[1].split(" · step ")
-        counts[(lead, step)] += 1
-    return counts
-
-
-def assert_exactly_once(world: World) -> None:
-    duplicated = {k: n for k, n in tasks_per_step(world).items() if n > 1}
-    assert not duplicated, f"duplicate tasks: {duplicated}"
-
-
-def assert_footer_right(world: World) -> None:
-    model = read_sheet(world.workflow, world.sheet.read())
-    figures = funnel(world.workflow, model.leads, today_in(world.workflow.zone, world.clock()))
-    footer_rows = [f.row for f in model.footer]
-    assert footer_rows, "no footer"
-    assert min(footer_rows) > max((lead.row for lead in model.leads), default=1), (
-        "a lead is under the footer"
-    )
-    # Every footer cell reads what the Python figures say (footer.expected_values).
-    assert not footer_differences(model, figures)
 
 
 def test_a_new_lead_gets_exactly_its_tasks(make_world) -> None:  # type: ignore[no-untyped-def]
