@@ -8,6 +8,7 @@ people move them and are never leads, unless a person types a lead over one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -109,21 +110,45 @@ def normalise_header(text: CellValue | None) -> str:
     return " ".join(_text(text).split()).casefold()
 
 
-def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
-    """Locate every mapped header; a missing one names what it wanted and what it found."""
-    header_row = workflow.sheet.header_row
-    headers = snapshot.rows[header_row - 1] if len(snapshot.rows) >= header_row else ()
+# How far from the workflow's header row the headers are looked for when they are not
+# there: a title row typed above them, or a row above them deleted.
+HEADER_SEARCH = 10
+
+
+def _header_positions(headers: Sequence[CellValue | None]) -> dict[str, int]:
     position: dict[str, int] = {}
     for index, cell in enumerate(headers, start=1):
         key = normalise_header(cell)
         if key and key not in position:
             position[key] = index
+    return position
+
+
+def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
+    """Locate every mapped header; a missing one names what it wanted and what it found.
+
+    The headers are looked for in the workflow's header row first. A person may insert a
+    title row above them (or delete a row above them): then the nearest row within
+    ``HEADER_SEARCH`` rows holding every mapped header is the header row, so the sheet is
+    not halted by a row added for looks. A row holding only some of them is never taken.
+    """
+    header_row = workflow.sheet.header_row
+    headers = snapshot.rows[header_row - 1] if len(snapshot.rows) >= header_row else ()
+    position = _header_positions(headers)
     wanted = dict(workflow.sheet.columns.roles())
-    missing = [
-        h
-        for h in [*wanted.values(), *(s.header for s in workflow.stages)]
-        if normalise_header(h) not in position
-    ]
+    needed = [*wanted.values(), *(s.header for s in workflow.stages)]
+    missing = [h for h in needed if normalise_header(h) not in position]
+    if missing:
+        for distance in range(1, HEADER_SEARCH + 1):
+            for row in (header_row + distance, header_row - distance):
+                if not 1 <= row <= len(snapshot.rows):
+                    continue
+                moved = _header_positions(snapshot.rows[row - 1])
+                if all(normalise_header(h) in moved for h in needed):
+                    header_row, position, missing = row, moved, []
+                    break
+            if not missing:
+                break
     if missing:
         found = [_text(h) for h in headers if _text(h).strip()]
         raise SheetLayoutError(

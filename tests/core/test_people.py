@@ -63,6 +63,37 @@ def test_the_id_column_deleted_and_added_back_restores_every_id(make_world) -> N
     assert_exactly_once(world)
 
 
+def test_a_title_row_typed_above_the_headers_halts_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
+    """The headers are found where they went (within ten rows of the workflow's header
+    row): marks land in their leads' rows, a new lead gets its tasks, the footer is right;
+    and again once the title row is deleted."""
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann, bo = world.lead_id("Ann Lee"), world.lead_id("Bo Chan")
+    world.sheet.insert_rows(1, 1)
+    world.sheet.cells[(1, 1)] = "Client journeys 2026"
+    world.sheet.header_row = 2
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)
+    world.sheet.append_lead({"Client name": "Cy Dunn", "Date of lead": date_to_serial(TODAY)})
+    report = world.cycle()
+    assert not report.problems, report.problems
+    assert report.new_leads == 1 and report.tasks_created == STEPS
+    assert world.sheet.get(world.sheet.row_of("Ann Lee"), "Client contacted") == 1
+    assert world.sheet.get(world.sheet.row_of("Bo Chan"), "Client contacted") in (None, "")
+    assert world.lead_id("Bo Chan") == bo
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+    world.sheet.delete_rows(1)
+    world.sheet.header_row = 1
+    world.todoist.complete(world.todoist.task_for(bo, "contact").id)
+    report = world.cycle()
+    assert not report.problems and report.tasks_created == 0
+    assert world.sheet.get(world.sheet.row_of("Bo Chan"), "Client contacted") == 1
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
 def test_a_row_moved_by_copy_and_paste_is_held_then_becomes_the_lead(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
     world.cycle()

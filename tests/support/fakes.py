@@ -45,6 +45,7 @@ class Formula:
 class FakeSheet:
     def __init__(self, rows: Sequence[Sequence[CellValue]], title: str = "Leads"):
         self.title = title
+        self.header_row = 1  # where the test's helpers look for headers (a person may move them)
         self.cells: dict[tuple[int, int], CellValue | Formula] = {}
         for r, row in enumerate(rows, start=1):
             for c, value in enumerate(row, start=1):
@@ -139,7 +140,11 @@ class FakeSheet:
     # ---------------------------------------------------- what people do
     def header_column(self, header: str) -> int:
         for (r, c), v in self.cells.items():
-            if r == 1 and isinstance(v, str) and v.strip().casefold() == header.strip().casefold():
+            if (
+                r == self.header_row
+                and isinstance(v, str)
+                and v.strip().casefold() == header.strip().casefold()
+            ):
                 return c
         raise KeyError(header)
 
@@ -179,9 +184,9 @@ class FakeSheet:
         rows = [
             r
             for (r, c), v in self.cells.items()
-            if c in (name_col, date_col) and r > 1 and not self._is_footer(r)
+            if c in (name_col, date_col) and r > self.header_row and not self._is_footer(r)
         ]
-        row = max(rows, default=1) + 1
+        row = max(rows, default=self.header_row) + 1
         for header, value in values.items():
             self.set(row, header, value)
         return row
