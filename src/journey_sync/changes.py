@@ -122,7 +122,28 @@ def fold_changes(
         if task.checked and task.completed_at is not None and not task.is_deleted:
             completions[key] = task.completed_at
         existing = tasks.get(key)
-        if existing is not None and existing.task_id not in (None, task.id):
+        if (
+            existing is not None
+            and existing.task_id not in (None, task.id)
+            and existing.status == "open"
+            and task.checked
+            and not task.is_deleted
+        ):
+            # A person duplicated the step's task in Todoist (its "Duplicate" keeps the
+            # description) and completed the copy: the step is done. The copy becomes the
+            # step's task, so its completion writes the mark (and reopening it takes the
+            # mark back); the original is then the second task, left as the person has it.
+            log.info(
+                "Todoist: lead %s step %s completed in a copy of its task (%s, not %s)",
+                key[0],
+                key[1],
+                task.id,
+                existing.task_id,
+            )
+            existing = replace(existing, task_id=task.id)
+            put(key, existing)
+            by_task_id[task.id] = existing
+        elif existing is not None and existing.task_id not in (None, task.id):
             if not task.is_deleted:
                 log.warning(
                     "Todoist has a second task for lead %s step %s (%s); keeping %s",

@@ -390,6 +390,28 @@ def test_a_hand_mark_removed_reopens_its_task_and_is_never_written_back(make_wor
     assert_footer_right(world)
 
 
+def test_a_copy_of_a_task_made_in_todoist_and_completed_writes_the_mark(make_world) -> None:  # type: ignore[no-untyped-def]
+    """Todoist's "Duplicate" keeps the description (the lead and step marker): a coach who
+    completes the copy has done the step. The mark is written, reopening the copy takes it
+    back, nothing is created or removed, and the original is left as the coach has it."""
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    original = world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id
+    copy = world.todoist.duplicate(original)
+    report = world.cycle()
+    assert report.tasks_created == report.tasks_removed == 0
+    world.todoist.complete(copy)
+    report = world.cycle()
+    assert report.marks_written == 1 and report.tasks_closed == 0
+    assert world.sheet.get(world.sheet.row_of("Ann Lee"), "Client contacted") == 1
+    assert not world.todoist.items[original].task.checked  # not closed behind the coach
+    world.todoist.uncomplete(copy)
+    world.cycle()
+    assert world.sheet.get(world.sheet.row_of("Ann Lee"), "Client contacted") in (None, "")
+    assert tasks_per_step(world)[(world.lead_id("Ann Lee"), "contact")] == 2  # no third
+    assert sum(tasks_per_step(world).values()) == STEPS + 1
+
+
 def test_a_task_reopened_by_a_coach_after_a_hand_mark_stays_open(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.cycle()

@@ -498,6 +498,13 @@ class FakeTodoist:
         """A person changes a task's content, priority, labels or due in Todoist."""
         self._change(task_id, **fields)
 
+    def duplicate(self, task_id: str) -> str:
+        """Todoist's "Duplicate" menu item: a new task, same content, description and due."""
+        tid = f"T{next(self._ids)}"
+        task = replace(self.items[task_id].task, id=tid)
+        self.items[tid] = _Item(task, next(self._seq), self.now())
+        return tid
+
     def delete_project(self, project_id: str) -> None:
         project, _ = self.projects[project_id]
         self.projects[project_id] = (replace(project, is_deleted=True), next(self._seq))
