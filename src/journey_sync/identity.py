@@ -14,7 +14,9 @@ cell cannot be the only memory: journey-sync also remembers each lead's name and
    is not in the sheet any more (its id cell cleared, its column deleted and re-added, its
    row deleted after a copy was pasted) gets that lead's id back: no new tasks.
 3. A row that matches more than one such lead, or is identical (name and date) to a lead
-   still present under its own id, is held with a note: a person decides.
+   still present under its own id, is held with a note: a person decides. So is a row
+   without an id whose name, or whose lead date, is that of a lead gone from the sheet
+   with its journey still open (its id cleared while its date, or its name, was retyped).
 4. Anything else is a new lead and gets a new id (``NEW`` typed in the id cell forces it).
 """
 
@@ -132,20 +134,23 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
         if lead_id not in present:
             absent_by_fingerprint.setdefault(fingerprint, []).append(lead_id)
     present_fingerprints = {p.lead.fingerprint(): p for p in placed.values()}
-    active_absent_by_name: dict[str, list[str]] | None = None
+    # Remembered leads out of the sheet with their journey still open, by name and by
+    # lead date. (Built at the first row that needs them: most cycles have none.)
+    active_absent: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
 
-    def absent_namesakes(lead: Lead) -> list[str]:
-        """Remembered leads out of the sheet, journey still open, with this row's name:
-        the same client whose id was cleared while their date was changed, or a new one.
-        (Built at the first row that needs it: most cycles have none.)"""
-        nonlocal active_absent_by_name
-        if active_absent_by_name is None:
+    def absent_namesakes(lead: Lead, part: int) -> list[str]:
+        """Such leads with this row's name (``part`` 0: the same client whose id was
+        cleared while their date was changed, or a new one) or with its lead date (``part``
+        1: whose id was cleared while their name was retyped, or a new one)."""
+        nonlocal active_absent
+        if active_absent is None:
             active = {r.lead_id for r in memory.tasks.values() if r.status == "open"}
-            active_absent_by_name = {}
-            for lead_id, (name, _) in remembered.items():
+            active_absent = ({}, {})
+            for lead_id, (name, day) in remembered.items():
                 if lead_id not in present and lead_id in active:
-                    active_absent_by_name.setdefault(name, []).append(lead_id)
-        return active_absent_by_name.get(lead.fingerprint()[0], [])
+                    active_absent[0].setdefault(name, []).append(lead_id)
+                    active_absent[1].setdefault(day, []).append(lead_id)
+        return active_absent[part].get(lead.fingerprint()[part], [])
 
     claims: dict[str, list[Lead]] = {}
     for lead in unplaced:
@@ -168,7 +173,7 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
                 f"(Lead ID {twin.lead_id}). Delete this row if it is a copy, or type "
                 f"{NEW_LEAD_WORD.upper()} in its Lead ID cell if it is a different client.",
             )
-        elif not forced_new and lead.lead_id is None and (namesakes := absent_namesakes(lead)):
+        elif not forced_new and lead.lead_id is None and (namesakes := absent_namesakes(lead, 0)):
             which = ", ".join(
                 f"{i} (lead date {_day_text(remembered[i][1])})" for i in sorted(namesakes)
             )
@@ -179,6 +184,16 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
                 f"in its Lead ID cell (its tasks move to this row's date); if it is a new "
                 f"client, type {NEW_LEAD_WORD.upper()}. Nothing is created until then.",
                 namesakes=tuple(namesakes),
+            )
+        elif not forced_new and lead.lead_id is None and (same_day := absent_namesakes(lead, 1)):
+            which = ", ".join(f"{i} ({remembered[i][0]!r})" for i in sorted(same_day))
+            held[lead.row] = Held(
+                lead,
+                f"This row has no Lead ID and its lead date matches an earlier lead whose "
+                f"row is no longer in the sheet: {which}. If it is that client (the name "
+                f"retyped), type that id in its Lead ID cell; if it is a new client, type "
+                f"{NEW_LEAD_WORD.upper()}. Nothing is created until then.",
+                namesakes=tuple(same_day),
             )
         else:
             placed[lead.row] = Placed(lead, new_id(), fresh=True)

@@ -75,7 +75,7 @@ class Lead:
         # the same object from cycle to cycle (``RowMemo``): worked out once per object.
         found: tuple[str, str] | None = self.__dict__.get("_fingerprint")
         if found is None:
-            found = (self.name.strip().casefold(), _text(self.raw_date))
+            found = (name_key(self.name), _text(self.raw_date))
             object.__setattr__(self, "_fingerprint", found)
         return found
 
@@ -407,7 +407,13 @@ def row_identity(
     day = _text(snapshot.cell(row, roles["lead_date"]))
     raw_id = _text(snapshot.cell(row, roles["lead_id"])).strip()
     lead_id = None if not raw_id or raw_id.startswith(FOOTER_MARK) else raw_id
-    return (name.strip().casefold(), day), lead_id
+    return (name_key(name), day), lead_id
+
+
+def name_key(name: str) -> str:
+    """A client name as identity compares it: case and runs of spaces are not a new client
+    (a name retyped as "ann  lee" is still "Ann Lee")."""
+    return " ".join(name.split()).casefold()
 
 
 def _footer_figure(value: CellValue | None) -> bool:

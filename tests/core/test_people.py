@@ -581,6 +581,47 @@ def test_an_id_cleared_and_the_date_changed_at_once_waits_for_a_person(make_worl
     assert_exactly_once(world)
 
 
+@pytest.mark.parametrize("answer", ["old id", "NEW"])
+def test_an_id_cleared_and_the_name_retyped_at_once_waits_for_a_person(make_world, answer) -> None:  # type: ignore[no-untyped-def]
+    """The mirror of the date case: the row's lead date matches a lead whose row is gone
+    with its journey open, so it is held, not given a second task set."""
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    row = world.sheet.row_of("Ann Lee")
+    world.sheet.set(row, "Lead ID", None)
+    world.sheet.set(row, "Client name", "Ann Lee-Smith")
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.new_leads == 0  # no second task set
+    note = world.sheet.notes.get((row, world.sheet.header_column("Lead ID"))) or ""
+    assert ann in note and "type NEW" in note
+    world.clock.now += timedelta(days=3)  # the old lead is not "gone" while a person decides
+    world.cycle()
+    assert len(live_tasks(world, ann)) == STEPS
+    world.sheet.set(row, "Lead ID", ann if answer == "old id" else "NEW")
+    report = world.cycle()
+    if answer == "old id":
+        assert report.tasks_created == 0 and world.lead_id("Ann Lee-Smith") == ann
+        assert len(live_tasks(world, ann)) == STEPS
+    else:
+        assert report.new_leads == 1 and world.lead_id("Ann Lee-Smith") != ann
+    assert (row, world.sheet.header_column("Lead ID")) not in world.sheet.notes
+    assert_exactly_once(world)
+
+
+def test_a_name_retyped_with_other_spacing_or_case_is_the_same_lead(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    row = world.sheet.row_of("Ann Lee")
+    world.sheet.set(row, "Lead ID", None)
+    world.sheet.set(row, "Client name", " ann  LEE ")
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.ids_restored == 1
+    assert world.sheet.get(row, "Lead ID") == ann
+    assert_exactly_once(world)
+
+
 def test_a_deleted_row_loses_its_tasks_after_a_day_not_before(make_world) -> None:  # type: ignore[no-untyped-def]
     names = ["Ann Lee", "Bo Chan", "Cy Dunn", "Di Eve"]
     world = make_world([lead_row(n, TODAY) for n in names], TODAY)
