@@ -22,23 +22,28 @@ RECORD_PARTS = (
     st.one_of(st.none(), st.text(min_size=1, max_size=12)),
     st.one_of(st.none(), st.just("x"), TEXTS.map(lambda t: '{"v":"' + t + '"}')),
 )
+# The same, drawn as one record: (seen, sent, record, the fields' own text).
+RECORDS = st.tuples(*RECORD_PARTS).map(lambda parts: _record(*parts))
 
 
-@given(
-    *RECORD_PARTS,
-)
-def test_seen_and_sent_read_back_as_set(
+def _record(
     content: str,
     description: str,
     priority: int,
     labels: list[str],
     version: str | None,
     other_seen: str | None,
-) -> None:
-    fields = task_fields(content, description, priority, labels)
-    seen = dump_fields(fields) if other_seen is None else other_seen
-    sent = dump_fields({**fields, "v": version}) if version else None
-    record = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent)
+) -> tuple[str, str | None, TaskRecord, str]:
+    own = dump_fields(task_fields(content, description, priority, labels))
+    seen = own if other_seen is None else other_seen
+    sent = dump_fields({**task_fields(content, description, priority, labels), "v": version})
+    record = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent if version else None)
+    return seen, sent if version else None, record, own
+
+
+@given(RECORDS)
+def test_seen_and_sent_read_back_as_set(drawn: tuple[str, str | None, TaskRecord, str]) -> None:
+    seen, sent, record, own = drawn
     assert (record.seen, record.sent) == (seen, sent)
     twin = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent)
     assert record == twin and hash(record) == hash(twin)
@@ -46,28 +51,19 @@ def test_seen_and_sent_read_back_as_set(
     moved = dataclasses.replace(record, sent='{"a":1,"v":"2"}')
     assert (moved.seen, moved.sent) == (seen, '{"a":1,"v":"2"}')
     assert dataclasses.replace(record, seen="s").seen == "s"
-    if other_seen is None:
+    if seen == own:
         assert record != dataclasses.replace(record, seen=seen + " ")
 
 
 @given(
-    *RECORD_PARTS,
+    RECORDS,
     st.one_of(st.just(""), st.just("}"), TEXTS, TEXTS.map(lambda t: t + "}")),
 )
 def test_seen_is_compares_as_seen_reads(
-    content: str,
-    description: str,
-    priority: int,
-    labels: list[str],
-    version: str | None,
-    other_seen: str | None,
-    other_text: str,
+    drawn: tuple[str, str | None, TaskRecord, str], other_text: str
 ) -> None:
     """The fold's comparison (``seen_is``) answers as ``record.seen == text`` would, whether
     ``seen`` is kept as text or as the marker, for the fields' own text and any other."""
-    fields = task_fields(content, description, priority, labels)
-    seen = dump_fields(fields) if other_seen is None else other_seen
-    sent = dump_fields({**fields, "v": version}) if version else None
-    record = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent)
-    for text in (dump_fields(fields), other_text, seen, (sent or "x")[:-1] + "}"):
+    seen, sent, record, own = drawn
+    for text in (own, other_text, seen, (sent or "x")[:-1] + "}"):
         assert seen_is(record, text) == (record.seen == text)
