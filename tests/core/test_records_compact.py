@@ -34,11 +34,11 @@ def _record(
     version: str | None,
     other_seen: str | None,
 ) -> tuple[str, str | None, TaskRecord, str]:
-    own = dump_fields(task_fields(content, description, priority, labels))
+    fields = task_fields(content, description, priority, labels)
+    own = dump_fields(fields)
     seen = own if other_seen is None else other_seen
-    sent = dump_fields({**task_fields(content, description, priority, labels), "v": version})
-    record = TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent if version else None)
-    return seen, sent if version else None, record, own
+    sent = dump_fields({**fields, "v": version}) if version else None
+    return seen, sent, TaskRecord("L-1", "a", "t", "open", seen=seen, sent=sent), own
 
 
 @given(RECORDS)
