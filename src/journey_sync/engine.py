@@ -44,7 +44,7 @@ from .actions import (
 )
 from .changes import Folded, find_project, fold_changes
 from .dates import today_in
-from .footer import FooterPlan
+from .footer import FooterPlan, footer_cells
 from .funnel import Funnel
 from .funnel_tab import TabMemory
 from .plan import DEFAULT_MISSING_GRACE, Plan, PlanMemo, plan_cycle
@@ -56,6 +56,7 @@ from .ports import (
     CellValue,
     CellWrite,
     CommandResult,
+    FormulaWrite,
     SheetGateway,
     SheetSnapshot,
     SheetWrites,
@@ -65,6 +66,7 @@ from .ports import (
 )
 from .records import Memory
 from .sheet import (
+    FOOTER_MARK,
     RowMemo,
     SheetModel,
     cells_to_check,
@@ -464,7 +466,9 @@ class Engine:
                     self.name,
                     len(misplaced),
                 )
-                self.sheet.apply(SheetWrites(values=_take_back(misplaced, model, after)))
+                self.sheet.apply(
+                    _take_back(misplaced, model, after, self._footer_restorer(plan, model, after))
+                )
         with self.state.transaction() as db:
             writer = self.state.writer(db, self.name, memory)
             for action in landed:
@@ -473,6 +477,41 @@ class Engine:
                 if not isinstance(other, SheetAction | TaskAction):
                     other.remember(writer)
         return {a.lead_id for a in landed if isinstance(a, AssignId) and a.lead_id}
+
+    def _footer_restorer(
+        self, plan: Plan, model: SheetModel, after: SheetSnapshot
+    ) -> Callable[[int, int], FormulaWrite | CellWrite | None]:
+        """What a footer cell of the second read should hold: its formula (or its text),
+        as the footer starting where it now starts would have it. A lead's write that
+        landed on a footer row is taken back with this, never with the figure the cell
+        showed: a number typed over a formula would stop counting."""
+        layout = model.layout
+        lead_id_column = layout.roles["lead_id"]
+        cells: dict[tuple[int, int], FormulaWrite | CellWrite] | None = None
+
+        def restore(row: int, column: int) -> FormulaWrite | CellWrite | None:
+            nonlocal cells
+            if cells is None:
+                start = next(
+                    (
+                        r
+                        for r in range(layout.header_row + 1, len(after.rows) + 1)
+                        if str(after.cell(r, lead_id_column) or "").startswith(FOOTER_MARK)
+                    ),
+                    None,
+                )
+                cells = {}
+                if start is not None:
+                    for c in footer_cells(self.workflow, layout, start, plan.figures):
+                        if c.formula:
+                            cells[(c.row, c.column)] = FormulaWrite(
+                                c.row, c.column, c.formula, number_format=c.number_format
+                            )
+                        else:
+                            cells[(c.row, c.column)] = CellWrite(c.row, c.column, c.text)
+            return cells.get((row, column))
+
+        return restore
 
     def _apply_tasks(
         self, plan: Plan, ids_landed: set[str], memory: Memory, report: CycleReport
@@ -716,10 +755,14 @@ def _where_they_landed(
 
 
 def _take_back(
-    misplaced: Sequence[SheetAction], model: SheetModel, after: SheetSnapshot
-) -> tuple[CellWrite, ...]:
+    misplaced: Sequence[SheetAction],
+    model: SheetModel,
+    after: SheetSnapshot,
+    footer_cell: Callable[[int, int], FormulaWrite | CellWrite | None],
+) -> SheetWrites:
     """Give each cell we wrote into the wrong row the value its row's lead had when the
-    cycle read the sheet, if it still holds what we wrote (a person's later edit wins)."""
+    cycle read the sheet, if it still holds what we wrote (a person's later edit wins).
+    A cell of a footer row gets what the footer has there (``footer_cell``): its formula."""
     layout = model.layout
     before = model.snapshot
     where_before: dict[object, int] = {}
@@ -729,19 +772,29 @@ def _take_back(
             where_before.setdefault(("id", lead_id), row)
         where_before.setdefault(("fp", fingerprint), row)
     undo: list[CellWrite] = []
+    formulas: list[FormulaWrite] = []
+    lead_id_column = layout.roles["lead_id"]
     for action in misplaced:
         fingerprint, lead_id = row_identity(layout, after, action.row)
+        on_footer = str(after.cell(action.row, lead_id_column) or "").startswith(FOOTER_MARK)
         origin = where_before.get(("id", lead_id)) if lead_id else None
-        if origin is None:
+        if origin is None and not on_footer:
             origin = where_before.get(("fp", fingerprint))
         for cell in action.cells():
             if not _same(after.cell(cell.row, cell.column), cell.value):
                 continue  # changed since we wrote it: a person's now
+            if on_footer:
+                restored = footer_cell(cell.row, cell.column)
+                if isinstance(restored, FormulaWrite):
+                    formulas.append(restored)
+                    continue
+                undo.append(restored or CellWrite(cell.row, cell.column, None))
+                continue
             original: CellValue | None = (
                 before.cell(origin, cell.column) if origin is not None else None
             )
             undo.append(CellWrite(cell.row, cell.column, original))
-    return tuple(undo)
+    return SheetWrites(values=tuple(undo), formulas=tuple(formulas))
 
 
 def _same(shown: CellValue | None, written: CellValue | None) -> bool:

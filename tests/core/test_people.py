@@ -19,6 +19,7 @@ from journey_sync.changes import TasksVanished
 from journey_sync.dates import date_to_serial
 from journey_sync.sheet import read_sheet
 from support.checks import assert_exactly_once, assert_footer_right, tasks_per_step
+from support.fakes import Formula
 from support.world import HEADERS, World, lead_row
 
 TODAY = date(2026, 3, 2)  # a Monday
@@ -275,6 +276,34 @@ def test_rows_deleted_while_the_footer_moves_never_overwrite_what_is_below(make_
     texts = [v for (r, c), v in world.sheet.cells.items() if c == column]
     assert {"Notes: call the printer", "Keys are with Sam"} <= set(map(str, texts))
     assert_footer_right(world)
+
+
+def test_a_mark_that_lands_on_the_footer_gives_the_cell_its_formula_back(make_world) -> None:  # type: ignore[no-untyped-def]
+    """Rows deleted while a cycle runs move the footer up under a lead's mark: the mark,
+    written into the footer's "Total reached" row, is taken back with the footer's formula
+    (not with the figure the cell showed, which would stop counting), and the footer
+    stays right when the mark lands in its own row next cycle."""
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    cy = world.lead_id("Cy Dunn")
+    world.todoist.complete(world.todoist.task_for(cy, "contact").id)
+    world.sheet.before_next_apply = lambda: world.sheet.delete_rows(2, 2)  # Ann and Bo go
+    report = world.cycle()
+    world.sheet.before_next_apply = None
+    assert report.writes_misplaced >= 1
+    column = world.sheet.header_column("Client contacted")
+    total = next(
+        r
+        for (r, c), v in world.sheet.cells.items()
+        if c == world.sheet.header_column("Lead ID") and v == "#footer:total"
+    )
+    assert isinstance(world.sheet.cells[(total, column)], Formula)
+    assert_footer_right(world)
+    world.cycle()
+    assert world.mark("Cy Dunn", "Client contacted") == 1
+    assert_footer_right(world)  # counts Cy's mark: the formula is back
+    assert_exactly_once(world)
 
 
 # ------------------------------------------------ 3, 4. one row never stops the sheet
