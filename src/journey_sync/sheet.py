@@ -8,7 +8,7 @@ people move them and are never leads, unless a person types a lead over one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from .dates import parse_text_date, serial_to_date
@@ -304,15 +304,8 @@ def _with_id_written(
         return None
     if type(was[id_at]) is not str:  # a blank id cell reads as "" or "  ", never a number
         return None
-    read: Lead = _new_object(Lead)
-    fields = read.__dict__
-    fields.update(lead.__dict__)  # a frozen dataclass: its fields and cached fingerprint
-    fields["lead_id"] = raw.strip()
-    fields["facts"] = {**lead.facts, "lead_id": raw}
+    read = replace(lead, lead_id=raw.strip(), facts={**lead.facts, "lead_id": raw})
     return None, read, problem, has_data
-
-
-_new_object = object.__new__
 
 
 def _read_row(
