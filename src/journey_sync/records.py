@@ -165,6 +165,62 @@ TaskRecord.seen = _SEEN  # type: ignore[assignment,misc]
 TaskRecord.sent = _Sent()  # type: ignore[assignment,misc]
 
 
+# The slots' own setters, for ``stored_record``.
+_SLOT_SETTERS: Final[tuple[Callable[[object, object], None], ...]] = tuple(
+    TaskRecord.__dict__[name].__set__
+    for name in (
+        "lead_id",
+        "step_key",
+        "task_id",
+        "status",
+        "responsible_uid",
+        "planned",
+        "sent_due",
+        "due",
+        "closed_by",
+    )
+)
+_new_record: Final = object.__new__
+
+
+def stored_record(
+    lead_id: str,
+    step_key: str,
+    task_id: str | None,
+    status: TaskStatus,
+    responsible_uid: str | None,
+    planned: str | None,
+    sent_due: str | None,
+    due: str | None,
+    closed_by: ClosedBy | None,
+    seen: str | None,
+    sent: str | None,
+) -> TaskRecord:
+    """``TaskRecord(...)`` of all its fields, the very same record (``seen`` kept as
+    ``_AS_SENT`` under the same rule as ``_Sent.__set__``), made at half the cost: the
+    frozen dataclass's ``__init__`` sets each slot through ``object.__setattr__`` and
+    ``sent`` through its descriptor, 0.32 s for the 120,000 records the state store loads
+    at 10,000 leads; this sets the slots directly (0.16 s). tests/core/test_records.py
+    checks it against the constructor."""
+    record = _new_record(TaskRecord)
+    s_lead, s_step, s_task, s_status, s_uid, s_planned, s_sent_due, s_due, s_closed = _SLOT_SETTERS
+    s_lead(record, lead_id)
+    s_step(record, step_key)
+    s_task(record, task_id)
+    s_status(record, status)
+    s_uid(record, responsible_uid)
+    s_planned(record, planned)
+    s_sent_due(record, sent_due)
+    s_due(record, due)
+    s_closed(record, closed_by)
+    _SENT_SLOT.__set__(record, sent)
+    if type(seen) is str and type(sent) is str and _seen_from_sent(sent) == seen:
+        _SEEN_SLOT.__set__(record, _AS_SENT)
+    else:
+        _SEEN_SLOT.__set__(record, seen)
+    return record
+
+
 def task_fields(
     content: str, description: str, priority: int, labels: tuple[str, ...] | list[str]
 ) -> dict[str, object]:

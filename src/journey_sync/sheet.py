@@ -9,7 +9,7 @@ people move them and are never leads, unless a person types a lead over one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from .dates import parse_text_date, serial_to_date
@@ -261,6 +261,7 @@ def read_sheet(
             known = memo.rows
         memo.context = context
     rows_now: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
+    id_at = layout.roles["lead_id"] - 1
     for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
         if memo is None:
             read = _read_row(workflow, snapshot, layout, formulas, row)
@@ -271,7 +272,9 @@ def read_sheet(
             if before is not None and before[0] == values and before[1] == types:
                 read = before[2]
             else:
-                read = _read_row(workflow, snapshot, layout, formulas, row)
+                read = (before is not None and _with_id_written(before, values, id_at)) or (
+                    _read_row(workflow, snapshot, layout, formulas, row)
+                )
             rows_now[row] = (values, types, read)
         footer_row, lead, problem, has_data = read
         if footer_row is not None:
@@ -292,6 +295,42 @@ def read_sheet(
         footer=tuple(footer),
         last_data_row=last_data_row,
     )
+
+
+def _with_id_written(
+    before: tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead],
+    values: tuple[CellValue, ...],
+    id_at: int,
+) -> _RowRead | None:
+    """What ``_read_row`` reads of a row that is the remembered one with only a lead id
+    typed into its empty (or blank) id cell, made from the remembered read; None for any
+    other change. The cycle after onboarding reads 10,000 such rows (every lead got its
+    id): the lead is the remembered one with that id, its problem and footer role the
+    same (a row without an id is a lead only with both a name and a date, which it
+    keeps). tests/core/test_sheet_id_written.py checks it against a full read."""
+    footer_row, lead, problem, has_data = before[2]
+    if lead is None or footer_row is not None or lead.lead_id is not None or lead.over_footer:
+        return None
+    if len(values) <= id_at:
+        return None
+    raw = values[id_at]
+    if type(raw) is not str or not raw.strip() or raw.startswith(FOOTER_MARK):
+        return None
+    old = before[0]
+    width = max(len(old), len(values))
+    was = old + ("",) * (width - len(old))
+    now = values + ("",) * (width - len(values))
+    if was[:id_at] != now[:id_at] or was[id_at + 1 :] != now[id_at + 1 :]:
+        return None
+    types = before[1] + (str,) * (width - len(old))
+    if types[:id_at] != tuple(map(type, now[:id_at])) or types[id_at + 1 :] != tuple(
+        map(type, now[id_at + 1 :])
+    ):
+        return None
+    if type(was[id_at]) is not str:  # a blank id cell reads as "" or "  ", never a number
+        return None
+    read = replace(lead, lead_id=raw.strip(), facts={**lead.facts, "lead_id": raw})
+    return None, read, problem, has_data
 
 
 def _read_row(

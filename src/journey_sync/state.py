@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .errors import UserError
-from .records import Memory, NoteKey, TaskRecord, TaskStatus
+from .records import Memory, NoteKey, TaskRecord, TaskStatus, stored_record
 
 SCHEMA_VERSION = 4
 
@@ -164,7 +164,7 @@ def _load_tasks(db: sqlite3.Connection, workflow: str) -> dict[tuple[str, str], 
     ):
         lead_id = get(lead_id) or put(lead_id, lead_id)
         step = get(step) or put(step, step)
-        tasks[(lead_id, step)] = TaskRecord(
+        tasks[(lead_id, step)] = stored_record(  # TaskRecord(...), made faster
             lead_id,
             step,
             task_id,

@@ -9,14 +9,17 @@ not fit must still be read, item by item, the old way.
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError, fields, replace
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journey_sync.adapters.todoist import _decode_sync, _task, _tasks_of, form_encode
+from journey_sync.ports import Task
 
 DUES: list[Any] = [
     None,
@@ -100,3 +103,25 @@ def test_form_encoding_of_a_command_batch_is_urlencode() -> None:
         separators=(",", ":"),
     )
     assert form_encode({"commands": text}) == urlencode({"commands": text})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(items(), min_size=1, max_size=4))
+def test_a_typed_task_is_the_task_its_constructor_makes(raw: list[dict[str, Any]]) -> None:
+    # The typed path fills a Task's __dict__ directly instead of calling the frozen
+    # dataclass's __init__ (issue 13: 0.29 s -> 0.06 s for an echo's 120,000 items). The
+    # result must be indistinguishable from Task(...): fields in declaration order, repr,
+    # hash, replace(), frozenness; and Task must keep nothing __init__ would add.
+    assert "__post_init__" not in vars(Task) and "__slots__" not in vars(Task)
+    decoded = _decode_sync(response({"sync_token": "t", "items": raw}))
+    assert decoded is not None
+    for task in _tasks_of(decoded.items or ()):
+        made = Task(**{f.name: getattr(task, f.name) for f in fields(Task)})
+        assert type(task) is Task and vars(task) == vars(made)
+        assert list(vars(task)) == [f.name for f in fields(Task)]
+        assert repr(task) == repr(made) and task == made
+        if all(not isinstance(getattr(task, f.name), list) for f in fields(Task)):
+            assert hash(task) == hash(made)
+        assert replace(task, content="x") == replace(made, content="x")
+        with pytest.raises(FrozenInstanceError):
+            task.content = "changed"  # type: ignore[misc]

@@ -556,6 +556,7 @@ _SYNC_DECODER: Final = msgspec.json.Decoder(_SyncIn)
 _ITEM_DECODER: Final = msgspec.json.Decoder(_ItemIn)
 _ITEMS_DECODER: Final = msgspec.json.Decoder(list[_ItemIn])
 _BATCH: Final = 1000
+_new_object: Final = object.__new__
 
 
 def _decode_sync(response: httpx.Response) -> _SyncIn | None:
@@ -653,22 +654,29 @@ class _TaskList(Sequence[Task]):
         labels = item.labels
         priority = item.priority
         completed = item.completed_at
-        return Task(  # positionally: id, project_id, content, description, checked,
-            # is_deleted, due, responsible_uid, completed_at, priority, labels
-            str(item.id),
-            str(item.project_id),
-            str(item.content or ""),
-            str(item.description or ""),
-            bool(item.checked),
-            bool(item.is_deleted),
-            due,
-            str(responsible) if responsible is not None else None,
-            _timestamp(completed) if completed else None,
-            priority if isinstance(priority, int) and not isinstance(priority, bool) else 1,
-            tuple(x for x in labels if isinstance(x, str))
+        # ``Task`` is a frozen dataclass: its ``__init__`` sets each of its 11 fields through
+        # ``object.__setattr__`` (0.29 s for the 120,000 items of an echo). The same
+        # instance, its fields put in its ``__dict__`` at once (0.06 s); equal to one made
+        # by ``Task(...)`` (tests/adapters/test_todoist_fast_task.py).
+        task: Task = _new_object(Task)
+        task.__dict__.update(
+            id=str(item.id),
+            project_id=str(item.project_id),
+            content=str(item.content or ""),
+            description=str(item.description or ""),
+            checked=bool(item.checked),
+            is_deleted=bool(item.is_deleted),
+            due=due,
+            responsible_uid=str(responsible) if responsible is not None else None,
+            completed_at=_timestamp(completed) if completed else None,
+            priority=priority
+            if isinstance(priority, int) and not isinstance(priority, bool)
+            else 1,
+            labels=tuple(x for x in labels if isinstance(x, str))
             if isinstance(labels, list) and labels
             else (),
         )
+        return task
 
 
 def _task(item: Mapping[str, Any], *, checked: bool | None = None) -> Task:
