@@ -90,27 +90,54 @@ def fold_changes(
     """``completed``: Todoist's completed history, read after a full sync (``None`` when
     it was not read); open tasks the full sync no longer lists are completed if there,
     else deleted."""
-    # The remembered records, copied only once one changes: the echo of an onboarding
-    # (120,000 tasks, none changed) needs no second dict of them.
-    tasks: Mapping[tuple[str, str], TaskRecord] = memory.tasks
-    copied: dict[tuple[str, str], TaskRecord] | None = None
-    due_texts: dict[int, tuple[Due, str | None]] = {}
-    by_task_id = {r.task_id: r for r in tasks.values() if r.task_id is not None}
-    changed: dict[tuple[str, str], TaskRecord] = {}
-    adopted: list[tuple[str, str]] = []  # a frozenset at the end (a set and a copy: 2x)
-    completions: dict[tuple[str, str], datetime] = {}
+    fold = Fold(memory)
+    for task in changes.tasks:
+        fold.take(task)
+    return fold.finish(
+        changes, project_id=project_id, completed=completed, accept_vanished=accept_vanished
+    )
 
-    def put(key: tuple[str, str], record: TaskRecord) -> None:
-        nonlocal tasks, copied
-        if copied is None:
-            tasks = copied = dict(memory.tasks)
-        copied[key] = changed[key] = record
 
-    def take(task: Task, *, from_history: bool) -> None:
+class Fold:
+    """Todoist's tasks folded, one at a time as they are read, into a copy of the
+    remembered state; ``finish`` adds what the rest of the answer says (and, after a full
+    sync, the completed history). The tasks of a large answer are taken while it streams
+    in (``TaskGateway.changes``'s ``take``), so none of them is held after its turn."""
+
+    def __init__(self, memory: Memory) -> None:
+        self.memory = memory
+        # The remembered records, copied only once one changes: the echo of an onboarding
+        # (120,000 tasks, none changed) needs no second dict of them.
+        self._tasks: Mapping[tuple[str, str], TaskRecord] = memory.tasks
+        self._copied: dict[tuple[str, str], TaskRecord] | None = None
+        self._due_texts: dict[int, tuple[Due, str | None]] = {}
+        self._by_task_id = {r.task_id: r for r in memory.tasks.values() if r.task_id is not None}
+        self._changed: dict[tuple[str, str], TaskRecord] = {}
+        self._adopted: list[tuple[str, str]] = []  # a frozenset at the end (a set and a copy: 2x)
+        self._completions: dict[tuple[str, str], datetime] = {}
+        # The ids listed: what a full sync left out was completed or deleted. Whether the
+        # answer is a full sync may only be known at its end (Todoist answers an old token
+        # with one of its own accord), so they are always kept; a known task's id as the
+        # record's own string, not the answer's copy of it.
+        self._listed: set[str] = set()
+        self.taken = 0
+
+    def _put(self, key: tuple[str, str], record: TaskRecord) -> None:
+        if self._copied is None:
+            self._tasks = self._copied = dict(self.memory.tasks)
+        self._copied[key] = self._changed[key] = record
+
+    def take(self, task: Task) -> None:
+        """One task of the answer's list."""
+        self.taken += 1
+        known = self._by_task_id.get(task.id)
+        self._listed.add(task.id if known is None else known.task_id or task.id)
+        self._take(task, known, from_history=False)
+
+    def _take(self, task: Task, known: TaskRecord | None, *, from_history: bool) -> None:
         status: TaskStatus = (
             "deleted" if task.is_deleted else "completed" if task.checked else "open"
         )
-        known = by_task_id.get(task.id)
         if known is not None:
             # Known by its id: its record says whose it is, even when a person edited the
             # description away or the step was renamed since (no marker to parse).
@@ -120,8 +147,8 @@ def fold_changes(
         if key is None:
             return
         if task.checked and task.completed_at is not None and not task.is_deleted:
-            completions[key] = task.completed_at
-        existing = tasks.get(key)
+            self._completions[key] = task.completed_at
+        existing = self._tasks.get(key)
         if (
             existing is not None
             and existing.task_id not in (None, task.id)
@@ -141,8 +168,8 @@ def fold_changes(
                 existing.task_id,
             )
             existing = replace(existing, task_id=task.id)
-            put(key, existing)
-            by_task_id[task.id] = existing
+            self._put(key, existing)
+            self._by_task_id[task.id] = existing
         elif existing is not None and existing.task_id not in (None, task.id):
             if not task.is_deleted:
                 log.warning(
@@ -159,9 +186,9 @@ def fold_changes(
         else:
             # The gateway hands out one Due object per distinct due (a few hundred among
             # 120,000 tasks): its text is worked out once per object, held while it lives.
-            found = due_texts.get(id(raw_due))
+            found = self._due_texts.get(id(raw_due))
             if found is None or found[0] is not raw_due:
-                found = due_texts[id(raw_due)] = (raw_due, due_text(raw_due))
+                found = self._due_texts[id(raw_due)] = (raw_due, due_text(raw_due))
             due = found[1]
         seen = fields_text(task.content, task.description, task.priority, task.labels)
         if (
@@ -174,7 +201,7 @@ def fold_changes(
         ):
             # Nothing changed (the echo of what journey-sync created: every task of an
             # onboarding comes back once): no new record to build, compare or store.
-            adopted.append(key)
+            self._adopted.append(key)
             return
         if existing is None:
             record = TaskRecord(
@@ -190,56 +217,63 @@ def fold_changes(
                 seen=existing.seen if from_history else seen,
             )
         if record != existing:
-            put(key, record)
+            self._put(key, record)
             if task.id:
-                by_task_id[task.id] = record
-        adopted.append(key)
+                self._by_task_id[task.id] = record
+        self._adopted.append(key)
 
-    # The ids listed, needed only to tell what a full sync left out (an incremental one's
-    # 120,000 ids would be held for nothing).
-    seen: set[str] = set()
-    listed = seen.add if completed is not None else None
-    for task in changes.tasks:
-        if listed is not None:
-            listed(task.id)
-        take(task, from_history=False)
-    if completed is not None:
-        missing = [r for r in memory.tasks.values() if r.status == "open" and r.task_id not in seen]
-        for task in completed:
-            take(task, from_history=True)
-        completed_ids = {t.id for t in completed}
-        vanished = [r for r in missing if r.task_id not in completed_ids]
-        known_open = sum(1 for r in memory.tasks.values() if r.status == "open")
-        if (
-            not accept_vanished
-            and len(vanished) >= VANISHED_TASKS_FLOOR
-            and len(vanished) > known_open * VANISHED_TASKS_SHARE
-        ):
-            raise TasksVanished(
-                f"Todoist's full sync lists {known_open - len(vanished)} of the {known_open} "
-                "open tasks journey-sync created, and its completed history does not explain "
-                f"the other {len(vanished)}. That looks like a partial answer, not a person "
-                "deleting them, so this cycle stops without forgetting any. If they really "
-                "were deleted in Todoist, run `journey-sync run --once --accept-vanished-tasks` "
-                "once."
-            )
-        for record in vanished:
-            put((record.lead_id, record.step_key), replace(record, status="deleted"))
-    collaborators = dict(memory.collaborators)
-    collaborators.update(changes.collaborators)
-    emails = dict(memory.collaborator_emails)
-    emails.update(changes.collaborator_emails)
-    return Folded(
-        memory=replace(
-            memory,
-            tasks=tasks,
-            collaborators=collaborators,
-            collaborator_emails=emails,
+    def finish(
+        self,
+        changes: TaskChanges,
+        *,
+        project_id: str | None,
+        completed: Sequence[Task] | None = None,
+        accept_vanished: bool = False,
+    ) -> Folded:
+        """The folded state, once every listed task was taken. ``completed``: Todoist's
+        completed history, read after a full sync (``None`` when it was not read); open
+        tasks the full sync no longer lists are completed if there, else deleted."""
+        memory = self.memory
+        if completed is not None:
+            listed = self._listed
+            missing = [
+                r for r in memory.tasks.values() if r.status == "open" and r.task_id not in listed
+            ]
+            for task in completed:
+                self._take(task, self._by_task_id.get(task.id), from_history=True)
+            completed_ids = {t.id for t in completed}
+            vanished = [r for r in missing if r.task_id not in completed_ids]
+            known_open = sum(1 for r in memory.tasks.values() if r.status == "open")
+            if (
+                not accept_vanished
+                and len(vanished) >= VANISHED_TASKS_FLOOR
+                and len(vanished) > known_open * VANISHED_TASKS_SHARE
+            ):
+                raise TasksVanished(
+                    f"Todoist's full sync lists {known_open - len(vanished)} of the "
+                    f"{known_open} open tasks journey-sync created, and its completed history "
+                    f"does not explain the other {len(vanished)}. That looks like a partial "
+                    "answer, not a person deleting them, so this cycle stops without "
+                    "forgetting any. If they really were deleted in Todoist, run "
+                    "`journey-sync run --once --accept-vanished-tasks` once."
+                )
+            for record in vanished:
+                self._put((record.lead_id, record.step_key), replace(record, status="deleted"))
+        collaborators = dict(memory.collaborators)
+        collaborators.update(changes.collaborators)
+        emails = dict(memory.collaborator_emails)
+        emails.update(changes.collaborator_emails)
+        return Folded(
+            memory=replace(
+                memory,
+                tasks=self._tasks,
+                collaborators=collaborators,
+                collaborator_emails=emails,
+                project_id=project_id,
+            ),
+            records=tuple(self._changed.values()),
+            adopted=frozenset(self._adopted),
+            collaborators=changes.collaborators,
             project_id=project_id,
-        ),
-        records=tuple(changed.values()),
-        adopted=frozenset(adopted),
-        collaborators=changes.collaborators,
-        project_id=project_id,
-        completions=completions,
-    )
+            completions=self._completions,
+        )

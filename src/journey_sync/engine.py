@@ -42,7 +42,7 @@ from .actions import (
     TaskAction,
     WriteMark,
 )
-from .changes import Folded, find_project, fold_changes
+from .changes import Fold, Folded, find_project
 from .dates import today_in
 from .footer import FooterPlan, footer_cells
 from .funnel import Funnel
@@ -60,6 +60,7 @@ from .ports import (
     SheetGateway,
     SheetSnapshot,
     SheetWrites,
+    Task,
     TaskChanges,
     TaskCommand,
     TaskGateway,
@@ -233,8 +234,9 @@ class Engine:
             settled = None
         token = self.state.get(self.name, "sync_token")
         if settled is not None:
-            changes = self.tasks.changes(token)
-            if _nothing_new(changes):
+            listed: list[Task] = []  # a quiet cycle's answer lists none
+            changes = self.tasks.changes(token, listed.append)
+            if not listed and _nothing_new(changes):
                 with self.state.transaction() as db:
                     self.state.put(db, self.name, "sync_token", changes.sync_token)
                     self.state.put(db, self.name, "last_good_cycle", now.isoformat())
@@ -244,18 +246,20 @@ class Engine:
                 report.duration = time.monotonic() - started
                 return report
             model = self._model(snapshot)
+            fold = Fold(self.state.memory(self.name))
+            for task in listed:
+                fold.take(task)
+            del listed
         else:
             model = self._model(snapshot)
-            # The remembered state before Todoist's answer, not after: when it must be
-            # loaded (a fresh process, after a large cycle), its objects then sit together
-            # instead of among the answer's, whose memory can be given back afterwards.
-            self.state.memory(self.name)
-            changes = self.tasks.changes(token)
-        folded = self._fold(changes, model, had_token=token is not None, now=now)
+            # The remembered state is loaded before Todoist's answer is read: its objects
+            # then sit together, not among the answer's passing ones. Each task of the
+            # answer is folded as it arrives (the echo of an onboarding lists 120,000).
+            fold = Fold(self.state.memory(self.name))
+            changes = self.tasks.changes(token, fold.take)
+        folded = self._finish_fold(fold, changes, model, had_token=token is not None, now=now)
+        del fold
         self._store_folded(folded, changes)
-        # Todoist's answer is folded and stored: freed now, not at the end of the cycle (the
-        # echo of an onboarding is 120,000 tasks), so what planning keeps reuses its memory.
-        del changes
         reached_on, reached_now = self._reached(model, folded, today)
         plan = plan_cycle(
             self.workflow,
@@ -296,8 +300,9 @@ class Engine:
         now = self.clock()
         model = self._model(self.sheet.read())
         token = self.state.get(self.name, "sync_token")
-        changes = self.tasks.changes(token)
-        folded = self._fold(changes, model, had_token=token is not None, now=now)
+        fold = Fold(self.state.memory(self.name))
+        changes = self.tasks.changes(token, fold.take)
+        folded = self._finish_fold(fold, changes, model, had_token=token is not None, now=now)
         today = today_in(self.workflow.zone, now)
         plan = plan_cycle(
             self.workflow,
@@ -381,12 +386,18 @@ class Engine:
 
     # ---------------------------------------------------------- read Todoist
 
-    def _fold(
-        self, changes: TaskChanges, model: SheetModel, *, had_token: bool, now: datetime
+    def _finish_fold(
+        self,
+        fold: Fold,
+        changes: TaskChanges,
+        model: SheetModel,
+        *,
+        had_token: bool,
+        now: datetime,
     ) -> Folded:
-        """Todoist's changes folded into a copy of the remembered state (pure but for the
-        completed history, read after a full sync)."""
-        memory = self.state.memory(self.name)
+        """The rest of Todoist's answer folded in, once its tasks were taken (pure but for
+        the completed history, read after a full sync)."""
+        memory = fold.memory
         project_id = find_project(memory, changes, self.workflow.todoist_project)
         completed = None
         if (
@@ -398,8 +409,7 @@ class Engine:
             # listed were completed or deleted meanwhile; Todoist's completed history
             # tells which (and, after a lost state file, which steps were already done).
             completed = self.tasks.completed(project_id=project_id, since=now - REBUILD_HISTORY)
-        return fold_changes(
-            memory,
+        return fold.finish(
             changes,
             project_id=project_id,
             completed=completed,

@@ -126,9 +126,11 @@ class GuardedTasks:
         self.stop = stop
         self.on_write = on_write
 
-    def changes(self, sync_token: str | None) -> TaskChanges:
+    def changes(
+        self, sync_token: str | None, take: Callable[[Task], None] | None = None
+    ) -> TaskChanges:
         self.stop.check()
-        return self.inner.changes(sync_token)
+        return self.inner.changes(sync_token, take)
 
     def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
         self.stop.check()

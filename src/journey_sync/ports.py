@@ -10,8 +10,8 @@ column 1 is column A). Adapters convert to the API's 0-based grid indexes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal, Protocol
 
@@ -248,7 +248,8 @@ class TaskChanges:
     sync_token: str
     full: bool
     # A sequence, not necessarily a tuple: the Todoist gateway builds each ``Task`` of a
-    # large answer when it is read (120,000 at once held 150 MB).
+    # large answer when it is read (120,000 at once held 150 MB). Empty when they were
+    # handed to the caller's ``take`` instead (``TaskGateway.changes``).
     tasks: Sequence[Task] = ()
     projects: tuple[Project, ...] = ()
     collaborators: Mapping[str, str] = field(default_factory=dict)  # user id -> full name
@@ -346,9 +347,15 @@ class CommandResult:
 class TaskGateway(Protocol):
     """The Todoist account a workflow syncs with."""
 
-    def changes(self, sync_token: str | None) -> TaskChanges:
+    def changes(
+        self, sync_token: str | None, take: Callable[[Task], None] | None = None
+    ) -> TaskChanges:
         """Items, projects and collaborators changed since ``sync_token`` (``None``: full
-        sync). A token Todoist rejects leads to a full sync, never to an error."""
+        sync). A token Todoist rejects leads to a full sync, never to an error.
+
+        ``take``: when given, each task listed is handed to it as it is read (the cycle
+        after onboarding 10,000 leads lists 120,000), and the answer returned lists none.
+        """
         ...
 
     def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
@@ -362,3 +369,13 @@ class TaskGateway(Protocol):
         recognised by Todoist and not executed twice.
         """
         ...
+
+
+def handed_over(changes: TaskChanges, take: Callable[[Task], None] | None) -> TaskChanges:
+    """``changes`` as ``TaskGateway.changes`` returns it for ``take``: its tasks handed to
+    ``take`` (when given) and left out."""
+    if take is None:
+        return changes
+    for task in changes.tasks:
+        take(task)
+    return replace(changes, tasks=())

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journey_sync.adapters.todoist import _decode_sync, _task, _tasks_of, form_encode
-from journey_sync.ports import Task
+from journey_sync.adapters.todoist import _read_sync, _task, form_encode
+from journey_sync.ports import Task, TaskChanges
 
 DUES: list[Any] = [
     None,
@@ -64,30 +64,45 @@ def response(body: Any) -> httpx.Response:
     return httpx.Response(200, content=text.encode(), request=httpx.Request("POST", "http://x"))
 
 
+def read(body: Any) -> TaskChanges:
+    """The gateway's reading of a /sync answer, its tasks kept."""
+    return _read_sync(response(body), "t0", None)
+
+
+def taken(body: Any) -> tuple[Task, ...]:
+    """The tasks the gateway hands to ``take`` as it reads the answer."""
+    got: list[Task] = []
+    changes = _read_sync(response(body), "t0", got.append)
+    assert changes.tasks == ()
+    return tuple(got)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(items(), max_size=8))
 def test_typed_items_read_as_the_dict_path_reads_them(raw: list[dict[str, Any]]) -> None:
-    decoded = _decode_sync(response({"sync_token": "t", "full_sync": False, "items": raw}))
-    assert decoded is not None
-    assert _tasks_of(decoded.items or ()) == tuple(_task(item) for item in raw)
+    body = {"sync_token": "t", "full_sync": False, "items": raw}
+    expected = tuple(_task(item) for item in raw)
+    assert read(body).tasks == expected
+    assert taken(body) == expected
 
 
 def test_an_item_the_structs_do_not_fit_is_read_alone_the_dict_way() -> None:
     # Items are decoded one by one as they are read: an odd one (not an object, a due
     # that is not one) gives what the dict path gives, and the others are still typed.
     raw: list[Any] = [{"id": "1"}, "not an object", {"id": "2", "due": "tomorrow"}, 7]
-    decoded = _decode_sync(response({"sync_token": "t", "items": raw}))
-    assert decoded is not None
-    tasks = _tasks_of(decoded.items or ())
+    tasks = read({"sync_token": "t", "items": raw}).tasks
     assert tasks == tuple(_task(item) for item in raw if isinstance(item, dict))
+    assert taken({"sync_token": "t", "items": raw}) == tasks
     assert len(tasks) == 2 and tasks[1].id == "2" and tasks[1].due is None
     assert tasks[:1] == (_task({"id": "1"}),)
 
 
 def test_an_answer_the_structs_do_not_fit_is_left_to_the_dict_path() -> None:
-    assert _decode_sync(response({"sync_token": "t", "items": "not a list"})) is None
-    not_json = httpx.Response(200, content=b"<html>", request=httpx.Request("POST", "http://x"))
-    assert _decode_sync(not_json) is None
+    # "items" that is not a list is not streamed: the rest of the answer, read the
+    # lenient way, lists no task (as the dict path always did); the token still counts.
+    changes = read({"sync_token": "t", "items": "not a list", "projects": 5})
+    assert changes.tasks == () and changes.projects == () and changes.sync_token == "t"
+    assert taken({"sync_token": "t", "items": {"id": "1"}}) == ()
 
 
 @settings(max_examples=300, deadline=None)
@@ -113,9 +128,7 @@ def test_a_typed_task_is_the_task_its_constructor_makes(raw: list[dict[str, Any]
     # result must be indistinguishable from Task(...): fields in declaration order, repr,
     # hash, replace(), frozenness; and Task must keep nothing __init__ would add.
     assert "__post_init__" not in vars(Task) and "__slots__" not in vars(Task)
-    decoded = _decode_sync(response({"sync_token": "t", "items": raw}))
-    assert decoded is not None
-    for task in _tasks_of(decoded.items or ()):
+    for task in read({"sync_token": "t", "items": raw}).tasks:
         made = Task(**{f.name: getattr(task, f.name) for f in fields(Task)})
         assert type(task) is Task and vars(task) == vars(made)
         assert list(vars(task)) == [f.name for f in fields(Task)]

@@ -4,11 +4,12 @@ invariants (exactly once, nothing lost, people win, the footer is right)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
 from journey_sync.dates import date_to_serial
-from journey_sync.errors import UserError
+from journey_sync.errors import ServiceError, UserError
 from journey_sync.sheet import read_sheet
 from support.checks import assert_exactly_once, assert_footer_right, tasks_per_step
 from support.world import lead_row
@@ -354,3 +355,41 @@ def test_dry_run_changes_nothing(make_world) -> None:  # type: ignore[no-untyped
     assert report.dry_run and report.tasks_created == len(world.workflow.steps)
     assert world.todoist.all_tasks() == [] and world.sheet.applied == []
     assert world.state.get(world.workflow.name, "sync_token") is None
+
+
+def test_an_answer_cut_off_while_it_is_folded_changes_nothing_and_is_read_again(make_world) -> None:  # type: ignore[no-untyped-def]
+    # Todoist's tasks are folded as the answer arrives (issue 13); an answer cut off after
+    # some were taken must leave the state as it was (no token, no record), so the next
+    # cycle reads the same changes again and writes each mark once.
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    name = world.workflow.name
+    for lead in ("Ann Lee", "Bo Chan"):
+        world.todoist.complete(world.todoist.task_for(world.lead_id(lead), "contact").id)
+    token = world.state.get(name, "sync_token")
+    records = dict(world.state.memory(name).tasks)
+    gateway = world.engine.tasks
+
+    class CutOff:
+        def changes(self, sync_token: str | None, take: Any = None) -> Any:
+            def one_then_cut(task: Any) -> None:
+                take(task)
+                raise ServiceError("Todoist's answer was cut off; the next cycle will read it")
+
+            return gateway.changes(sync_token, one_then_cut)
+
+        def __getattr__(self, attribute: str) -> Any:
+            return getattr(gateway, attribute)
+
+    world.engine.tasks = CutOff()
+    with pytest.raises(ServiceError, match="cut off"):
+        world.cycle()
+    assert world.state.get(name, "sync_token") == token
+    assert world.state.memory(name).tasks == records
+    assert world.mark("Ann Lee", "Client contacted") is None
+    world.engine.tasks = gateway
+    assert world.cycle().marks_written == 2
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert world.mark("Bo Chan", "Client contacted") == 1
+    assert_exactly_once(world)
+    assert_footer_right(world)

@@ -298,8 +298,8 @@ class QuotaFrom:
         self.refuse_from = refuse_from
         self.batches = 0
 
-    def changes(self, sync_token: str | None) -> Any:
-        return self.inner.changes(sync_token)
+    def changes(self, sync_token: str | None, take: Any = None) -> Any:
+        return self.inner.changes(sync_token, take)
 
     def completed(self, *, project_id: str, since: Any) -> Any:
         return self.inner.completed(project_id=project_id, since=since)
@@ -389,7 +389,7 @@ def test_guards_report_accepted_writes_only() -> None:
                 raise AccessError("refused")
 
     class Tasks:
-        def changes(self, sync_token: str | None) -> Any:
+        def changes(self, sync_token: str | None, take: Any = None) -> Any:
             return None
 
         def completed(self, *, project_id: str, since: Any) -> Any:

@@ -33,6 +33,7 @@ from journey_sync.ports import (
     TaskChanges,
     TaskCommand,
     UpdateTask,
+    handed_over,
 )
 from journey_sync_sandbox import formulas
 
@@ -359,7 +360,12 @@ class FakeTodoist:
         return self.clock() if callable(self.clock) else datetime(2026, 1, 1, tzinfo=UTC)
 
     # ---------------------------------------------------------------- port
-    def changes(self, sync_token: str | None) -> TaskChanges:
+    def changes(
+        self, sync_token: str | None, take: Callable[[Task], None] | None = None
+    ) -> TaskChanges:
+        return handed_over(self._changes(sync_token), take)
+
+    def _changes(self, sync_token: str | None) -> TaskChanges:
         self.requests += 1
         self.sync_requests += 1
         head = next(self._seq)

@@ -57,6 +57,7 @@ from ..ports import (
 )
 from ..settings import DEFAULT_TODOIST_API_URL, Secret
 from .retry import RetryPolicy, RetryStats, TransientFailure
+from .sync_stream import MalformedAnswer, SyncSplitter
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +153,21 @@ class TodoistGateway:
 
     # --------------------------------------------------------------- the port
 
-    def changes(self, sync_token: str | None) -> TaskChanges:
+    def changes(
+        self, sync_token: str | None, take: Callable[[Task], None] | None = None
+    ) -> TaskChanges:
         """Items, projects and collaborators changed since ``sync_token``.
 
         A token Todoist no longer accepts (expired, from another account, garbage in the
         state database) must not stop the service for good: the gateway then asks for a
         full sync, and the caller stores the fresh token it gets back.
+
+        The answer is read as it arrives (``sync_stream``): with ``take``, each task goes
+        to it as soon as its window of the answer is in, and none is kept; without, the
+        tasks are kept as their raw JSON, decoded when read.
         """
         token = sync_token or FULL_SYNC_TOKEN
-        response = self._request("POST", SYNC_PATH, data=_read_form(token), large=True)
+        response = self._request("POST", SYNC_PATH, data=_read_form(token), stream=True)
         if token != FULL_SYNC_TOKEN and _rejects_sync_token(response):
             log.warning(
                 "Todoist rejected the stored sync token (HTTP %s: %s); doing a full sync",
@@ -168,38 +175,13 @@ class TodoistGateway:
                 _error_text(_body_of(response)) or "no reason given",
             )
             token = FULL_SYNC_TOKEN
-            response = self._request("POST", SYNC_PATH, data=_read_form(token), large=True)
-        typed = _decode_sync(response) if response.is_success else None
-        tasks: Sequence[Task]
-        if typed is not None:
-            new_token, full_sync = typed.sync_token, typed.full_sync
-            tasks = _tasks_of(typed.items or ())
-            projects, collaborators = typed.projects, typed.collaborators
-        else:
-            data = self._json_or_raise(response)
-            new_token, full_sync = data.get("sync_token"), data.get("full_sync")
-            tasks = tuple(_task(item) for item in _dicts(data.get("items")))
-            projects, collaborators = data.get("projects"), data.get("collaborators")
-        if not isinstance(new_token, str) or not new_token:
-            raise _malformed(response, "a sync answer without a sync_token")
-        # Todoist may answer an old token with a full sync of its own accord; trust it.
-        full = bool(token == FULL_SYNC_TOKEN if full_sync is None else full_sync)
-        return TaskChanges(
-            sync_token=new_token,
-            full=full,
-            tasks=tasks,
-            projects=tuple(_project(p) for p in _dicts(projects)),
-            collaborators={
-                str(c["id"]): str(c.get("full_name") or c.get("email") or "")
-                for c in _dicts(collaborators)
-                if "id" in c
-            },
-            collaborator_emails={
-                str(c["id"]): str(c["email"])
-                for c in _dicts(collaborators)
-                if "id" in c and c.get("email")
-            },
-        )
+            response = self._request("POST", SYNC_PATH, data=_read_form(token), stream=True)
+        if not response.is_success:  # its (small) body was read: see ``_request``
+            raise _error_for(response)
+        try:
+            return _read_sync(response, token, take)
+        finally:
+            response.close()
 
     def projects(self) -> tuple[Project, ...]:
         """Every project the token sees, archived and deleted ones flagged: one ``/sync``
@@ -273,13 +255,13 @@ class TodoistGateway:
         *,
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str | bytes] | None = None,
-        large: bool = False,
+        stream: bool = False,
     ) -> httpx.Response:
         """Send one request with retries; the answer may still be a 429/5xx.
 
-        ``large``: the answer may be large (the /sync read after onboarding 10,000 leads
-        is 80 MB): its body is gathered chunk by chunk into one buffer, instead of a list
-        of chunks joined into a second copy (httpx's ``read``), which doubled the peak."""
+        ``stream``: the answer may be large (the /sync read after onboarding 10,000 leads
+        is 80 MB): a successful one is returned unread, for the caller to read as it
+        arrives and close; any other is read (and closed) here."""
         headers = {
             "Authorization": f"Bearer {self._token.reveal()}",
             # One id per logical request, kept across retries, so the server can
@@ -300,18 +282,14 @@ class TodoistGateway:
 
         def send() -> httpx.Response:
             try:
-                if not large:
+                if not stream:
                     return self._client.send(request)
                 response = self._client.send(request, stream=True)
-                try:
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                finally:
-                    response.close()
-                # What ``Response.read`` sets, without its second copy (``bytes`` is not
-                # required: ``content``, ``text``, ``json`` and msgspec read a bytearray).
-                response._content = body  # type: ignore[assignment]
+                if not response.is_success:
+                    try:  # an error's body is small: read, so it can be looked at
+                        response.read()
+                    finally:
+                        response.close()
                 return response
             except httpx.TransportError as exc:  # timeouts, refused connections, resets
                 raise TransientFailure(f"{type(exc).__name__}: {exc}") from None
@@ -559,16 +537,64 @@ _BATCH: Final = 1000
 _new_object: Final = object.__new__
 
 
-def _decode_sync(response: httpx.Response) -> _SyncIn | None:
-    """The /sync read's answer decoded into structs, or None when it does not fit them."""
+def _read_sync(
+    response: httpx.Response, token: str, take: Callable[[Task], None] | None
+) -> TaskChanges:
+    """A successful ``/sync`` read's answer, read as it arrives (``TaskGateway.changes``)."""
+    splitter = SyncSplitter(response.iter_bytes())
+    kept: list[msgspec.Raw] = []
+    dues: dict[_DueIn, Due | None] = {}  # one Due per distinct due, across windows
     try:
-        return _SYNC_DECODER.decode(response.content)
-    except msgspec.DecodeError:  # not JSON, or JSON of another shape: the dict path says
-        return None
-
-
-def _tasks_of(items: Sequence[msgspec.Raw]) -> _TaskList:
-    return _TaskList(items)
+        for window in splitter.windows():
+            if take is None:
+                kept.extend(window)
+            else:
+                for task in _TaskList(window, dues):
+                    take(task)
+    except httpx.TransportError as exc:
+        raise ServiceError(
+            f"Todoist's answer to {SYNC_PATH} was cut off ({type(exc).__name__}: {exc}); "
+            "nothing of it was kept, the next cycle will read it again."
+        ) from None
+    except (MalformedAnswer, httpx.DecodingError) as exc:
+        raise _malformed(
+            response, f"a body that is not JSON ({exc})", splitter.head.encode()
+        ) from None
+    rest = splitter.rest
+    tasks: Sequence[Task] = _TaskList(kept, dues)
+    try:
+        typed = _SYNC_DECODER.decode(rest)
+        new_token, full_sync = typed.sync_token, typed.full_sync
+        projects, collaborators = typed.projects, typed.collaborators
+    except msgspec.DecodeError:  # "items" that is not a list: the lenient dict path
+        data = json.loads(rest)
+        new_token, full_sync = data.get("sync_token"), data.get("full_sync")
+        projects, collaborators = data.get("projects"), data.get("collaborators")
+        tasks = tuple(_task(item) for item in _dicts(data.get("items")))
+        if take is not None:
+            for task in tasks:
+                take(task)
+            tasks = ()
+    if not isinstance(new_token, str) or not new_token:
+        raise _malformed(response, "a sync answer without a sync_token", rest)
+    # Todoist may answer an old token with a full sync of its own accord; trust it.
+    full = bool(token == FULL_SYNC_TOKEN if full_sync is None else full_sync)
+    return TaskChanges(
+        sync_token=new_token,
+        full=full,
+        tasks=tasks,
+        projects=tuple(_project(p) for p in _dicts(projects)),
+        collaborators={
+            str(c["id"]): str(c.get("full_name") or c.get("email") or "")
+            for c in _dicts(collaborators)
+            if "id" in c
+        },
+        collaborator_emails={
+            str(c["id"]): str(c["email"])
+            for c in _dicts(collaborators)
+            if "id" in c and c.get("email")
+        },
+    )
 
 
 class _TaskList(Sequence[Task]):
@@ -586,10 +612,12 @@ class _TaskList(Sequence[Task]):
 
     __slots__ = ("_dues", "_items")
 
-    def __init__(self, items: Sequence[msgspec.Raw]) -> None:
+    def __init__(
+        self, items: Sequence[msgspec.Raw], dues: dict[_DueIn, Due | None] | None = None
+    ) -> None:
         # Items that are not objects are left out, as the dict path leaves them out.
         self._items = [raw for raw in items if memoryview(raw)[:1].tobytes() == b"{"]
-        self._dues: dict[_DueIn, Due | None] = {}
+        self._dues: dict[_DueIn, Due | None] = {} if dues is None else dues
 
     def __len__(self) -> int:
         return len(self._items)
@@ -841,8 +869,10 @@ def _error_for(response: httpx.Response) -> Exception:
     return ApiError(SERVICE, status, said or "no reason given", body)
 
 
-def _malformed(response: httpx.Response, what: str) -> ApiError:
-    excerpt = response.text[:_EXCERPT_CHARS]
+def _malformed(response: httpx.Response, what: str, body: bytes | None = None) -> ApiError:
+    """``body``: the part of a streamed answer that was kept (it cannot be read again)."""
+    text = response.text if body is None else body.decode("utf-8", "replace")
+    excerpt = text[:_EXCERPT_CHARS]
     return ApiError(
         SERVICE,
         response.status_code,
