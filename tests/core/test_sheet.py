@@ -130,3 +130,23 @@ def test_column_letters() -> None:
         "AZ",
         "AAA",
     ]
+
+
+def test_leads_with_the_same_stages_share_one_set_object(workflow: Workflow) -> None:
+    # Issue 13: each lead holds five stage sets; at 10,000 leads a new (216-byte) object
+    # each held 11 MB. Equal sets are one object, so the daemon's memory stays small.
+    model = read_sheet(
+        workflow,
+        snap(
+            HEADERS,
+            ["Ann", 46083, "Friend", "Instagram", 1],
+            ["Bob", 46084, "Friend", "Instagram", 1],
+            ["Cy", 46085, "Friend", "Instagram"],
+            ["Di", 46086, "Friend", "Instagram"],
+        ),
+    )
+    ann, bob, cy, di = model.leads
+    assert ann.marks == {"contacted"} and ann.marks is bob.marks
+    assert cy.marks == frozenset() and cy.marks is di.marks
+    sets = {id(s) for lead in model.leads for s in (lead.odd, lead.unticked, lead.footer_leftovers)}
+    assert len(sets) == 1
