@@ -27,11 +27,11 @@ _MALLOC_TRIM = _find_malloc_trim()
 def release_memory() -> None:
     """Give the memory a cycle freed back to the system.
 
-    Taking in a big Todoist answer (the cycle after onboarding 10,000 leads reads back the
-    120,000 tasks it created) peaks near 550 MB. Python frees those objects at once, but
-    glibc keeps the freed pages in the process: without this the daemon would sit at about
-    200 MB for the rest of its life instead of about 105 MB. ``malloc_trim(0)`` hands them
-    back; it costs a few milliseconds.
+    A large cycle (onboarding 10,000 leads, or the next one, which reads back the 120,000
+    tasks onboarding created) builds and drops a great many objects. Python frees them at
+    once, but glibc keeps the freed pages in the process (when this was written, 200 MB
+    between cycles instead of 105 MB). ``malloc_trim(0)`` hands them back; it costs a few
+    milliseconds.
     """
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
