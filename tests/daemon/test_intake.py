@@ -612,14 +612,22 @@ def test_a_running_daemon_finds_a_lead_add_lead_kept_after_it_started(setup: Set
     try:
         service.wait_for_log("cycle done", count=2)
         dead = f"http://127.0.0.1:{free_port()}"
+        # One attempt at the dead address (retries would only wait); a generous wait for
+        # the daemon, which returns as soon as Gus is in (the suite runs beside others).
         done = setup.run(
-            "add-lead", "--name", "Gus", "--source", "Walk-in", JOURNEY_SYNC_SHEETS_API_URL=dead
+            "add-lead",
+            "--name",
+            "Gus",
+            "--source",
+            "Walk-in",
+            JOURNEY_SYNC_SHEETS_API_URL=dead,
+            JOURNEY_SYNC_RETRY_ATTEMPTS="1",
         )
         assert done.returncode == 0, done.stderr
         assert "not written yet" in done.stderr
         service.wait_for(
             lambda: "Gus" in [lead.name for lead in _sandbox_model(setup)[1].leads],
-            timeout=20,
+            timeout=60,
             what="Gus written by the running daemon",
         )
         (gus,) = [lead for lead in _sandbox_model(setup)[1].leads if lead.name == "Gus"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from journey_sync.logs import key_file_secrets
 from journey_sync_sandbox.server import Sandbox
-from support.net import free_port
+from support.net import PATIENCE, free_port
 
 EXE = str(Path(sys.executable).with_name("journey-sync"))
 WORKFLOW = "Studio client journey"
@@ -97,6 +97,9 @@ class Service:
             return 0, str(exc)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll until ``predicate`` holds; fail after ``timeout`` seconds (at least
+        ``PATIENCE``: a wait ends as soon as its condition holds) or if the process ends."""
+        timeout = max(timeout, PATIENCE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():

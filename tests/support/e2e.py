@@ -29,7 +29,7 @@ from journey_sync.plan import parse_marker
 from journey_sync.sheet import FOOTER_MARK, column_letter
 from journey_sync.workflow import Workflow, load_workflows
 from journey_sync_sandbox.workdir import read_env_file as read_env
-from support.net import free_port
+from support.net import PATIENCE, free_port
 
 EXE = str(Path(sys.executable).with_name("journey-sync"))
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
@@ -39,7 +39,9 @@ T = TypeVar("T")
 
 
 def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, every: float = 0.2) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds
+    (at least ``PATIENCE``)."""
+    timeout = max(timeout, PATIENCE)
     deadline = time.monotonic() + timeout
     last: T | None = None
     while True:

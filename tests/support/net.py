@@ -10,6 +10,12 @@ from typing import Any
 
 import httpx
 
+# The least a test's wait for something to happen allows, whatever the test asks: a wait
+# ends as soon as what it waits for happens, so this costs nothing then, and on a loaded
+# machine (the suite runs its files side by side; CI machines are slower) a short wait
+# failed a correct run.
+PATIENCE = 60.0
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
