@@ -189,6 +189,16 @@ def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
     )
 
 
+def _typed_as(declared_format: str | None) -> str:
+    """ ", or 31/03/2026": the example date as the workflow's date format writes it."""
+    if not declared_format:
+        return ""
+    try:
+        return ", or " + date(2026, 3, 31).strftime(declared_format)
+    except ValueError:
+        return ""
+
+
 def read_date(value: CellValue, declared_format: str | None) -> date | None:
     if isinstance(value, bool):
         return None
@@ -440,13 +450,8 @@ def _read_row(
             row,
             date_col,
             f"journey-sync cannot read the lead date {_text(raw_date)!r}: type a date "
-            "(e.g. 2026-03-31)"
-            + (
-                f" or use the format {workflow.sheet.date_format}"
-                if workflow.sheet.date_format
-                else ""
-            )
-            + ". This lead gets no tasks until then.",
+            f"(e.g. 2026-03-31{_typed_as(workflow.sheet.date_format)}, or 31 March 2026). "
+            "This lead gets no tasks until then.",
         )
     return None, lead, problem, has_data
 

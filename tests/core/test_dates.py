@@ -136,3 +136,51 @@ def test_text_dates_only_iso_or_the_declared_format() -> None:
     assert parse_text_date("03/04/2026", None) is None  # ambiguous: never guessed
     assert parse_text_date("next tuesday", "%d/%m/%Y") is None
     assert parse_text_date("2026-02-30", None) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "declared", "day"),
+    [
+        # The declared format's order, whatever the separator; a two-digit year.
+        ("31.03.2026", "%d/%m/%Y", date(2026, 3, 31)),
+        ("31-03-2026", "%d/%m/%Y", date(2026, 3, 31)),
+        ("31/03/26", "%d/%m/%Y", date(2026, 3, 31)),
+        ("03/31/2026", "%m/%d/%Y", date(2026, 3, 31)),
+        ("2026/03/31", None, date(2026, 3, 31)),  # year first: only ever y/m/d
+        ("2026-3-1", None, date(2026, 3, 1)),
+        # A month by its name: no order to guess.
+        ("31 March 2026", None, date(2026, 3, 31)),
+        ("31st March 2026", None, date(2026, 3, 31)),
+        ("March 31, 2026", None, date(2026, 3, 31)),
+        ("Mar 31 2026", None, date(2026, 3, 31)),
+        ("31-Mar-2026", None, date(2026, 3, 31)),
+        ("Tuesday, 31 March 2026", None, date(2026, 3, 31)),
+        ("1 Sept 2026", None, date(2026, 9, 1)),
+        # A time after the date (pasted from an e-mail or a form's timestamp).
+        ("31/03/2026 14:30", "%d/%m/%Y", date(2026, 3, 31)),
+        ("2026-03-31T14:30:00Z", None, date(2026, 3, 31)),
+        ("2026-03-31 2:30 PM", None, date(2026, 3, 31)),
+    ],
+)
+def test_dates_as_people_type_them_are_read(typed: str, declared: str | None, day: date) -> None:
+    assert parse_text_date(typed, declared) == day
+
+
+@pytest.mark.parametrize(
+    ("typed", "declared"),
+    [
+        ("03/04/2026", None),  # day or month first: never guessed without a declared format
+        ("31.03.2026", None),
+        ("31/03/2026 14:30", None),
+        ("32/01/2026", "%d/%m/%Y"),
+        ("31 Foo 2026", None),
+        ("1/2/3", "%d/%m/%Y"),
+        ("12/2026", "%d/%m/%Y"),
+        ("2026-02-30", None),
+        ("soon", "%d/%m/%Y"),
+    ],
+)
+def test_dates_that_cannot_be_read_without_a_guess_are_refused(
+    typed: str, declared: str | None
+) -> None:
+    assert parse_text_date(typed, declared) is None

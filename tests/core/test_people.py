@@ -722,3 +722,18 @@ def test_a_full_sync_missing_most_known_tasks_stops_the_cycle(make_world) -> Non
         world.cycle()
     assert all(r.status == "open" for r in world.state.memory(world.workflow.name).tasks.values())
     assert ann
+
+
+def test_lead_dates_typed_as_text_the_ways_people_type_them_get_their_tasks(make_world) -> None:  # type: ignore[no-untyped-def]
+    # A cell formatted as text keeps what was typed as text; a date pasted from an e-mail
+    # comes with its time. The example workflow declares %d/%m/%Y.
+    typed = ["02.03.2026", "2 March 2026", "Mar 2, 2026", "02/03/2026 09:15", "02/03/26"]
+    world = make_world([[f"Lead {n}", text] for n, text in enumerate(typed)], TODAY)
+    report = world.cycle()
+    assert report.problems == [] and report.new_leads == len(typed)
+    assert report.tasks_created == len(typed) * STEPS
+    for n in range(len(typed)):
+        contact = world.todoist.task_for(world.lead_id(f"Lead {n}"), "contact")
+        assert contact.due is not None and contact.due.day == TODAY
+    assert_exactly_once(world)
+    assert_footer_right(world)
