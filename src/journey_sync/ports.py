@@ -11,7 +11,7 @@ column 1 is column A). Adapters convert to the API's 0-based grid indexes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol
 
@@ -369,13 +369,3 @@ class TaskGateway(Protocol):
         recognised by Todoist and not executed twice.
         """
         ...
-
-
-def handed_over(changes: TaskChanges, take: Callable[[Task], None] | None) -> TaskChanges:
-    """``changes`` as ``TaskGateway.changes`` returns it for ``take``: its tasks handed to
-    ``take`` (when given) and left out."""
-    if take is None:
-        return changes
-    for task in changes.tasks:
-        take(task)
-    return replace(changes, tasks=())

@@ -33,9 +33,18 @@ from journey_sync.ports import (
     TaskChanges,
     TaskCommand,
     UpdateTask,
-    handed_over,
 )
 from journey_sync_sandbox import formulas
+
+
+def handed_over(changes: TaskChanges, take: Callable[[Task], None] | None) -> TaskChanges:
+    """``changes`` as ``TaskGateway.changes`` returns it for ``take``: its tasks handed to
+    ``take`` (when given) and left out."""
+    if take is None:
+        return changes
+    for task in changes.tasks:
+        take(task)
+    return replace(changes, tasks=())
 
 
 @dataclass
