@@ -251,6 +251,11 @@ def fields_text(
     """``dump_fields(task_fields(...))`` of a task's fields, the same text built directly
     (``json.dumps`` with ``sort_keys`` costs a second for the 120,000 tasks of an echo or
     an onboarding). Anything but plain strings and an int priority goes the general way."""
+    if not labels and type(priority) is int:  # most tasks: no labels to check and sort
+        return (
+            f'{{"content":{_string(content)},"description":{_string(description)},'
+            f'"labels":[],"priority":{priority}}}'
+        )
     if type(priority) is not int or not all(type(x) is str for x in labels):
         return dump_fields(task_fields(content, description, priority, labels))
     return (

@@ -150,7 +150,8 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
         changes: dict[str, object] = {}
         template = False
         kept: list[str] = []
-        if record.sent and version_marks[step.key] not in record.sent:
+        sent_text = record.sent  # through its descriptor: read once
+        if sent_text and version_marks[step.key] not in sent_text:
             template = True
             sent, seen = record.sent_fields, record.seen_fields
             marker = parse_marker(str(sent.get("description", "")))
