@@ -761,6 +761,20 @@ def test_a_success_whose_body_is_not_json_is_an_api_error() -> None:
     assert caught.value.body == "<html>captive portal</html>"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"sync_token": tru, "items": []}',  # a bad value outside the items
+        '{"sync_token": "t", "items": [{"id": 1x}]}',  # a bad value inside them
+    ],
+)
+def test_a_success_with_a_value_that_is_not_json_is_an_api_error(body: str) -> None:
+    h = harness(answer(200, text=body))
+    with pytest.raises(ApiError, match="not JSON") as caught:
+        h.gateway.changes("t0", lambda task: None)
+    assert caught.value.status == 200
+
+
 def test_retries_exhausted_on_503_raise_a_clear_api_error() -> None:
     h = harness(*(answer(503, {"error": "Service unavailable"}) for _ in range(4)))
     with pytest.raises(ApiError) as caught:

@@ -523,9 +523,8 @@ class _ItemIn(msgspec.Struct):
 class _SyncIn(msgspec.Struct):
     sync_token: Any = None
     full_sync: Any = None
-    # Each item as its raw JSON text (a view into the answer, not a copy), decoded as the
-    # fold reaches it: 120,000 decoded items held at once took 160 MB (see ``_TaskList``).
-    items: list[msgspec.Raw] | None = None
+    # No items: ``sync_stream`` hands them on as they arrive and leaves an empty list here
+    # (an "items" that is not a list lists no task, as the dict path always read it).
     projects: Any = None
     collaborators: Any = None
 
@@ -562,19 +561,12 @@ def _read_sync(
         ) from None
     rest = splitter.rest
     tasks: Sequence[Task] = _TaskList(kept, dues)
-    try:
+    try:  # the splitter checked the structure; a value may still not be JSON (``tru``)
         typed = _SYNC_DECODER.decode(rest)
-        new_token, full_sync = typed.sync_token, typed.full_sync
-        projects, collaborators = typed.projects, typed.collaborators
-    except msgspec.DecodeError:  # "items" that is not a list: the lenient dict path
-        data = json.loads(rest)
-        new_token, full_sync = data.get("sync_token"), data.get("full_sync")
-        projects, collaborators = data.get("projects"), data.get("collaborators")
-        tasks = tuple(_task(item) for item in _dicts(data.get("items")))
-        if take is not None:
-            for task in tasks:
-                take(task)
-            tasks = ()
+    except msgspec.DecodeError as exc:
+        raise _malformed(response, f"a body that is not JSON ({exc})", rest) from None
+    new_token, full_sync = typed.sync_token, typed.full_sync
+    projects, collaborators = typed.projects, typed.collaborators
     if not isinstance(new_token, str) or not new_token:
         raise _malformed(response, "a sync answer without a sync_token", rest)
     # Todoist may answer an old token with a full sync of its own accord; trust it.
