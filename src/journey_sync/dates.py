@@ -12,7 +12,6 @@ from .workflow import Offset, Step
 
 # Google Sheets (like Lotus 1-2-3 and Excel after it) counts days from 30 December 1899.
 SHEETS_EPOCH = date(1899, 12, 30)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def add_offset(day: date, offset: Offset) -> date:
@@ -82,11 +81,6 @@ def parse_text_date(text: str, declared_format: str | None) -> date | None:
     April in another.
     """
     text = _TIME_AFTER.sub("", _WEEKDAY_BEFORE.sub("", text.strip())).strip()
-    if _ISO_DATE.match(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            return None
     numbers = _NUMBERS.match(text)
     if numbers is not None:
         first, second, third = numbers.groups()
