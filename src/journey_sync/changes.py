@@ -120,7 +120,6 @@ class Fold:
         # with one of its own accord), so they are always kept; a known task's id as the
         # record's own string, not the answer's copy of it.
         self._listed: set[str] = set()
-        self.taken = 0
 
     def _put(self, key: tuple[str, str], record: TaskRecord) -> None:
         if self._copied is None:
@@ -129,7 +128,6 @@ class Fold:
 
     def take(self, task: Task) -> None:
         """One task of the answer's list."""
-        self.taken += 1
         known = self._by_task_id.get(task.id)
         self._listed.add(task.id if known is None else known.task_id or task.id)
         self._take(task, known, from_history=False)
