@@ -307,6 +307,14 @@ class StateStore:
 
     # ------------------------------------------------------------- meta values
 
+    def put_now(self, workflow: str, key: str, value: str | None) -> None:
+        """``put`` outside the cycle's transactions: in its own, or in the one open now."""
+        if self._db.in_transaction:
+            self.put(self._db, workflow, key, value)
+            return
+        with self.transaction() as db:
+            self.put(db, workflow, key, value)
+
     def get(self, workflow: str, key: str) -> str | None:
         row = self._db.execute(
             "SELECT value FROM meta WHERE workflow=? AND key=?", (workflow, key)

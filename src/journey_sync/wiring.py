@@ -32,7 +32,19 @@ def sheet_gateway(
     stats: RetryStats | None = None,
     *,
     retry: RetryPolicy | None = None,
+    state: StateStore | None = None,
 ) -> GoogleSheetsGateway:
+    """The workflow's sheet. With ``state``, the tab's id is remembered there, so a tab a
+    person renamed is still found after a restart."""
+    known: int | None = None
+    remember: Callable[[int], None] | None = None
+    if state is not None:
+        text = state.get(workflow.name, SHEET_ID_KEY)
+        known = int(text) if text is not None and text.lstrip("-").isdigit() else None
+
+        def remember(sheet_id: int) -> None:
+            state.put_now(workflow.name, SHEET_ID_KEY, str(sheet_id))
+
     return GoogleSheetsGateway(
         spreadsheet=workflow.sheet.spreadsheet_id,
         worksheet=workflow.sheet.worksheet,
@@ -40,7 +52,12 @@ def sheet_gateway(
         base_url=settings.sheets_api_url,
         stats=stats,
         retry=retry if retry is not None else retry_policy(settings),
+        known_sheet_id=known,
+        on_sheet_id=remember,
     )
+
+
+SHEET_ID_KEY = "worksheet_id"  # the state store's meta key for the tab's sheet id
 
 
 def retry_policy(settings: Settings, sleep: Callable[[float], None] | None = None) -> RetryPolicy:
@@ -86,7 +103,9 @@ def build_engines(
     tasks = task_gateway(settings, stats.todoist, retry=retry)
     engines: list[Engine] = []
     for workflow in workflows.workflows:
-        sheet: SheetGateway = sheet_gateway(workflow, settings, stats.sheets, retry=retry)
+        sheet: SheetGateway = sheet_gateway(
+            workflow, settings, stats.sheets, retry=retry, state=state
+        )
         workflow_tasks: TaskGateway = tasks
         if stop is not None:
             hook = _hook(on_write, workflow.name)

@@ -718,18 +718,72 @@ def test_worksheet_name_differing_in_case_gets_a_hint(
         gateway.read()
 
 
-def test_tab_renamed_after_metadata_was_cached_gives_a_layout_error(
+def test_tab_deleted_after_metadata_was_cached_gives_a_layout_error(
     api: responses.RequestsMock, gateway: GoogleSheetsGateway
 ) -> None:
     mock_metadata(api)
     mock_read(api)
     gateway.read()
-    # Someone renames the tab: values.get now fails to parse the range.
+    # Someone deletes the tab (another one is left): values.get now fails to parse the range.
     api.replace(responses.GET, values_url(), json=P.ERROR_400_UNABLE_TO_PARSE_RANGE, status=400)
-    api.replace(responses.GET, spreadsheet_url(), json=P.metadata(P.sheet("Leads 2024", 1234567)))
+    api.replace(responses.GET, spreadsheet_url(), json=P.metadata(P.sheet("Leads 2024", 7654321)))
 
     with pytest.raises(SheetLayoutError, match="'Leads 2024'"):
         gateway.read()
+
+
+def test_a_tab_renamed_while_running_is_followed_in_the_same_read(
+    api: responses.RequestsMock,
+    key_file: Path,
+    sleeps: list[float],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    remembered: list[int] = []
+    gateway = make_gateway(key_file, sleeps, on_sheet_id=remembered.append)
+    mock_metadata(api)
+    mock_read(api)
+    gateway.read()
+    assert remembered == [1234567]
+    # A person renames the tab: same sheet id, new title; the old range no longer parses.
+    api.replace(responses.GET, values_url(), json=P.ERROR_400_UNABLE_TO_PARSE_RANGE, status=400)
+    api.replace(
+        responses.GET,
+        spreadsheet_url(),
+        json=P.metadata(P.sheet("Overview", 0), P.sheet("Leads 2026", 1234567)),
+    )
+    api.get(values_url("Leads 2026"), json=P.value_range("'Leads 2026'!A1:Z1000", P.SPARSE_VALUES))
+
+    snapshot = gateway.read()
+
+    assert snapshot.title == "Leads 2026"
+    assert snapshot.cell(2, 2) == "b2"
+    assert remembered == [1234567]  # the same tab: nothing new to remember
+    assert "renamed to 'Leads 2026'" in caplog.text
+    assert "worksheet: 'Leads 2026'" in caplog.text
+
+
+def test_a_tab_renamed_while_stopped_is_found_by_its_remembered_id(
+    api: responses.RequestsMock, key_file: Path, sleeps: list[float]
+) -> None:
+    gateway = make_gateway(key_file, sleeps, known_sheet_id=1234567)
+    mock_metadata(api, P.metadata(P.sheet("Overview", 0), P.sheet("Leads 2026", 1234567)))
+    api.get(values_url("Leads 2026"), json=P.value_range("'Leads 2026'!A1:Z1000", P.SPARSE_VALUES))
+
+    assert gateway.read().title == "Leads 2026"
+
+
+def test_a_tab_with_the_configured_name_wins_over_the_renamed_one(
+    api: responses.RequestsMock, key_file: Path, sleeps: list[float]
+) -> None:
+    # Last year's tab renamed to an archive, a new "Leads" tab made for this year: the
+    # name in workflows.yaml says which one holds the leads.
+    remembered: list[int] = []
+    gateway = make_gateway(key_file, sleeps, known_sheet_id=1234567, on_sheet_id=remembered.append)
+    mock_metadata(api, P.metadata(P.sheet("Leads 2025", 1234567), P.sheet("Leads", 99)))
+    mock_read(api)
+
+    assert gateway.read().title == "Leads"
+    assert remembered == [99]
 
 
 def test_400_bodies_become_api_errors_with_googles_message(

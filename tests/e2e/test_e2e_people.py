@@ -64,7 +64,9 @@ def studio(procs: Procs, tmp_path: Path) -> Iterator[Studio]:
             ),
             timeout=40,
         )
-        yield Studio(sandbox, api, daemon)
+        studio = Studio(sandbox, api, daemon)
+        yield studio
+        daemon = studio.daemon  # a test may have restarted it
         assert daemon.alive, daemon.output()[-3000:]
         assert "Traceback" not in daemon.output()
         api.close()
@@ -218,3 +220,43 @@ def test_a_departure_undone_and_a_row_deleted(studio: Studio) -> None:
         timeout=30,
     )
     studio.assert_exactly_once()
+
+
+# ----------------------------------------------------------------- the tab renamed
+
+
+def test_a_tab_renamed_is_followed_while_running_and_after_a_restart(
+    studio: Studio, procs: Procs, tmp_path: Path
+) -> None:
+    api = studio.api
+    sheet_id = api._sheet_id()
+    api.batch_update(
+        {
+            "updateSheetProperties": {
+                "properties": {"sheetId": sheet_id, "title": "Leads 2026"},
+                "fields": "title",
+            }
+        }
+    )
+    # From here the person's tools address the tab by its new name.
+    sheet = api.workflow.sheet.model_copy(update={"worksheet": "Leads 2026"})
+    api.workflow = api.workflow.model_copy(update={"sheet": sheet})
+
+    def served(name: str) -> bool:
+        lead = api.lead(name)
+        return bool(
+            lead.lead_id and set(api.tasks_of(lead.lead_id)) == api.expected_steps(api.today())
+        )
+
+    api.type_lead("Nia New", api.today())
+    wait_for("Nia's id and tasks in the renamed tab", lambda: served("Nia New"), timeout=30)
+    assert "renamed to 'Leads 2026'" in studio.daemon.output()
+
+    # Restarted with workflows.yaml still naming "Leads": the remembered tab id finds it.
+    assert studio.daemon.terminate() == 0
+    studio.daemon = start_daemon(procs, tmp_path, api.env, JOURNEY_SYNC_MISSING_GRACE="3")
+    api.type_lead("Oto Late", api.today())
+    wait_for("Oto's id and tasks after the restart", lambda: served("Oto Late"), timeout=30)
+    studio.settle()
+    studio.assert_exactly_once()
+    assert "not found in spreadsheet" not in studio.daemon.output()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -93,6 +93,8 @@ class GoogleSheetsGateway:
         timeout: float | tuple[float, float] = (10.0, 60.0),
         credentials: Credentials | None = None,
         session: requests.Session | None = None,
+        known_sheet_id: int | None = None,
+        on_sheet_id: Callable[[int], None] | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise SettingsError(
@@ -128,6 +130,10 @@ class GoogleSheetsGateway:
             self.spreadsheet_id, self.service_account_email, self._client.retry.max_attempts
         )
         self._meta: SheetMeta | None = None
+        # The id of the tab last used (remembered across restarts by the caller through
+        # ``on_sheet_id``): a person who renames the tab keeps its id, and the sync follows.
+        self._sheet_id = known_sheet_id
+        self._on_sheet_id = on_sheet_id
 
     @property
     def base_url(self) -> str:
@@ -144,12 +150,15 @@ class GoogleSheetsGateway:
                 )
             )
         except ApiError as exc:
-            if exc.status == 400:
-                # "Unable to parse range" is what Google says when the tab was renamed or
-                # deleted since the metadata was cached: look again, for a clear answer.
-                self._meta = None
-                self._metadata()
-            raise
+            if exc.status != 400:
+                raise
+            # "Unable to parse range" is what Google says when the tab was renamed or
+            # deleted since the metadata was cached: look again. A renamed tab is followed
+            # (read again at once); a deleted one is a clear error.
+            self._meta = None
+            if self._metadata().title == meta.title:
+                raise
+            return self.read()
         if not isinstance(body, dict):
             raise ApiError(SERVICE, 200, "values.get answered with something that is not an object")
         self._note_grid(body.get("range"), meta)
@@ -198,7 +207,7 @@ class GoogleSheetsGateway:
                 self.spreadsheet_id, params={"fields": METADATA_FIELDS}
             )
         )
-        meta, titles = parse_metadata(body, self.worksheet)
+        meta, titles = parse_metadata(body, self.worksheet, self._sheet_id)
         if meta is None:
             existing = ", ".join(repr(t) for t in titles) or "none"
             hint = ""
@@ -210,6 +219,20 @@ class GoogleSheetsGateway:
                 f"{hint}. Its worksheets are: {existing}. Fix the worksheet name in "
                 "workflows.yaml or rename the tab."
             )
+        if meta.title != self.worksheet:
+            _log.warning(
+                "the worksheet %r was renamed to %r (the same tab): journey-sync follows it. "
+                "Put worksheet: %r in workflows.yaml: a new tab named %r would be taken "
+                "for the leads' tab instead.",
+                self.worksheet,
+                meta.title,
+                meta.title,
+                self.worksheet,
+            )
+        if meta.sheet_id != self._sheet_id:
+            self._sheet_id = meta.sheet_id
+            if self._on_sheet_id is not None:
+                self._on_sheet_id(meta.sheet_id)
         self._meta = meta
         return meta
 

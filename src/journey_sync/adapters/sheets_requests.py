@@ -48,28 +48,41 @@ class SheetMeta:
     column_count: int | None = None
 
 
-def parse_metadata(body: object, worksheet: str) -> tuple[SheetMeta | None, list[str]]:
+def parse_metadata(
+    body: object, worksheet: str, known_id: int | None = None
+) -> tuple[SheetMeta | None, list[str]]:
+    """The worksheet titled ``worksheet``; failing that, the one whose sheet id is
+    ``known_id`` (the tab journey-sync used before: a person renamed it, and a rename keeps
+    the id). A tab that now has the configured title wins over the renamed one. Also every
+    title, for the error that names them."""
     sheets = body.get("sheets", []) if isinstance(body, dict) else []
     titles: list[str] = []
     found: SheetMeta | None = None
+    renamed: SheetMeta | None = None
     for sheet in sheets if isinstance(sheets, list) else []:
         props = sheet.get("properties", {}) if isinstance(sheet, dict) else {}
         title = props.get("title")
         if not isinstance(title, str):
             continue
         titles.append(title)
-        if title != worksheet or found is not None:
-            continue
-        grid = props.get("gridProperties", {})
-        found = SheetMeta(
-            # proto3 JSON may omit a zero sheetId; the first sheet's id is 0.
-            sheet_id=int(props.get("sheetId", 0)),
-            title=title,
-            rule_formulas=[_rule_formula(rule) for rule in sheet.get("conditionalFormats", [])],
-            row_count=_int_or_none(grid.get("rowCount")),
-            column_count=_int_or_none(grid.get("columnCount")),
-        )
-    return found, titles
+        # proto3 JSON may omit a zero sheetId; the first sheet's id is 0.
+        sheet_id = props.get("sheetId", 0)
+        if title == worksheet and found is None:
+            found = _meta(sheet, props, title)
+        elif known_id is not None and sheet_id == known_id and renamed is None:
+            renamed = _meta(sheet, props, title)
+    return (found if found is not None else renamed), titles
+
+
+def _meta(sheet: dict[str, Any], props: dict[str, Any], title: str) -> SheetMeta:
+    grid = props.get("gridProperties", {})
+    return SheetMeta(
+        sheet_id=int(props.get("sheetId", 0)),
+        title=title,
+        rule_formulas=[_rule_formula(rule) for rule in sheet.get("conditionalFormats", [])],
+        row_count=_int_or_none(grid.get("rowCount")),
+        column_count=_int_or_none(grid.get("columnCount")),
+    )
 
 
 def _rule_formula(rule: object) -> str | None:
