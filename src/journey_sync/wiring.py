@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from .adapters.google_sheets import GoogleSheetsGateway, SheetsStats
 from .adapters.retry import RetryPolicy, RetryStats
 from .adapters.todoist import TodoistGateway
 from .engine import Engine
+from .errors import UserError
 from .lifecycle import GuardedSheet, GuardedTasks, StopFlag
 from .ports import SheetGateway, TaskGateway
 from .settings import Settings
@@ -35,12 +38,14 @@ def sheet_gateway(
     state: StateStore | None = None,
 ) -> GoogleSheetsGateway:
     """The workflow's sheet. With ``state``, the tab's id is remembered there, so a tab a
-    person renamed is still found after a restart."""
+    person renamed is still found after a restart; without it, the id remembered in the
+    state file (if any) is read, and nothing is written to it."""
     known: int | None = None
     remember: Callable[[int], None] | None = None
-    if state is not None:
-        text = state.get(workflow.name, SHEET_ID_KEY)
-        known = int(text) if text is not None and text.lstrip("-").isdigit() else None
+    if state is None:
+        known = remembered_sheet_id(settings.state, workflow.name)
+    else:
+        known = _sheet_id(state, workflow.name)
 
         def remember(sheet_id: int) -> None:
             state.put_now(workflow.name, SHEET_ID_KEY, str(sheet_id))
@@ -58,6 +63,28 @@ def sheet_gateway(
 
 
 SHEET_ID_KEY = "worksheet_id"  # the state store's meta key for the tab's sheet id
+
+
+def _sheet_id(state: StateStore, workflow: str) -> int | None:
+    text = state.get(workflow, SHEET_ID_KEY)
+    return int(text) if text is not None and text.lstrip("-").isdigit() else None
+
+
+def remembered_sheet_id(state_path: Path, workflow: str) -> int | None:
+    """The tab id a daemon remembered, read-only (a daemon may be running); None when
+    there is no state file or it cannot be read (the tab is then found by its name)."""
+    if not state_path.is_file():
+        return None
+    try:
+        store = StateStore.open_read_only(state_path)
+    except UserError:
+        return None
+    try:
+        return _sheet_id(store, workflow)
+    except sqlite3.Error:
+        return None
+    finally:
+        store.close()
 
 
 def retry_policy(settings: Settings, sleep: Callable[[float], None] | None = None) -> RetryPolicy:

@@ -1234,3 +1234,41 @@ def test_fetch_token_names_the_fix_when_google_refuses_the_key(key_file: Path) -
     message = str(caught.value)
     assert "Google refused the service account key" in message and EMAIL in message
     assert "BEGIN" not in message
+
+
+def test_the_tab_id_a_daemon_remembered_finds_a_renamed_tab_for_every_command(
+    api: responses.RequestsMock, key_file: Path, tmp_path: Path
+) -> None:
+    """The daemon's gateway writes the tab's id into the state file; `report` and
+    `add-lead` (gateways without the store) read it, so a renamed tab is found by them too."""
+    from journey_sync.state import StateStore
+    from journey_sync.wiring import SHEET_ID_KEY
+
+    settings = load_settings(
+        {
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
+            "TODOIST_API_TOKEN": "0123456789abcdef-SECRET-token",
+            "JOURNEY_SYNC_STATE": str(tmp_path / "state.db"),
+        }
+    )
+    workflow = load_workflows(Path(__file__).parents[2] / "workflows.yaml").workflows[0]
+    base = spreadsheet_url().replace(ID, workflow.sheet.spreadsheet_id)
+    own = P.metadata(P.sheet("Overview", 0), P.sheet(workflow.sheet.worksheet, 4242))
+    renamed = P.metadata(P.sheet("Overview", 0), P.sheet("Leads 2026", 4242))
+    api.get(base, json=own)
+    title = workflow.sheet.worksheet
+    api.get(
+        values_url(title).replace(ID, workflow.sheet.spreadsheet_id),
+        json=P.value_range(f"{title}!A1:Z1000", P.SPARSE_VALUES),
+    )
+    state = StateStore(settings.state)
+    sheet_gateway(workflow, settings, state=state).read()
+    assert state.get(workflow.name, SHEET_ID_KEY) == "4242"
+    state.close()
+
+    api.replace(responses.GET, base, json=renamed)
+    api.get(
+        values_url("Leads 2026").replace(ID, workflow.sheet.spreadsheet_id),
+        json=P.value_range("'Leads 2026'!A1:Z1000", P.SPARSE_VALUES),
+    )
+    assert sheet_gateway(workflow, settings).read().title == "Leads 2026"
