@@ -12,17 +12,22 @@ cell cannot be the only memory: journey-sync also remembers each lead's name and
 2. A row without an id, with an id that is a copy of another row's, or with an id
    journey-sync never gave out, whose name and date match exactly one remembered lead that
    is not in the sheet any more (its id cell cleared, its column deleted and re-added, its
-   row deleted after a copy was pasted) gets that lead's id back: no new tasks.
+   row deleted after a copy was pasted) gets that lead's id back: no new tasks. So does a
+   row whose id cell holds another lead's id while its name and date are exactly this
+   lead's (rows sorted without the hidden id column, two id cells swapped): its id cell is
+   put right.
 3. A row that matches more than one such lead, or is identical (name and date) to a lead
    still present under its own id, is held with a note: a person decides. So is a row
    without an id whose name, or whose lead date, is that of a lead gone from the sheet
    with its journey still open (its id cleared while its date, or its name, was retyped).
 4. Anything else is a new lead and gets a new id (``NEW`` typed in the id cell forces it).
+   Of two new rows with the same name and date (typed twice before a cycle), the first is
+   the lead and the second is held, as under rule 3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .dates import serial_to_date
@@ -95,7 +100,7 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
 
     placed: dict[int, Placed] = {}  # row -> placement
     held: dict[int, Held] = {}
-    unplaced: list[Lead] = []  # rows still looking for an identity, in sheet order
+    unplaced: list[Lead] = _rows_whose_id_moved(rows_by_id, remembered, remembered_by_fingerprint)
     for lead_id, rows in rows_by_id.items():
         known = remembered.get(lead_id)
         if known is None:
@@ -197,6 +202,9 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
             )
         else:
             placed[lead.row] = Placed(lead, new_id(), fresh=True)
+            # The same client typed twice before a cycle: the second row is held, as it
+            # would be had a cycle run between the two.
+            present_fingerprints.setdefault(lead.fingerprint(), placed[lead.row])
     claimed: set[str] = set()
     for lead_id, leads in claims.items():
         if len(leads) == 1:
@@ -218,6 +226,56 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
         held=tuple(sorted(held.values(), key=lambda h: h.lead.row)),
         claimed=frozenset(claimed),
     )
+
+
+def _rows_whose_id_moved(
+    rows_by_id: dict[str, list[Lead]],
+    remembered: Mapping[str, tuple[str, str]],
+    by_fingerprint: Mapping[tuple[str, str], list[str]],
+) -> list[Lead]:
+    """Rows whose id cell belongs to another of them: taken out of ``rows_by_id`` (in
+    place) and returned, to be identified by their name and date (rule 2).
+
+    Sorting a selection that leaves out the (often hidden) Lead ID column moves names,
+    dates and marks but not the ids; so does swapping two id cells. A row whose name and
+    date are not its id's lead's but exactly another remembered lead's is that other lead,
+    unless that lead is in the sheet under its own id with its own name and date (then
+    this row is its id's lead, renamed), or its id stays in a row that is not moved (then
+    the other lead would have no row to move to). Its id cell gets the right id back.
+    """
+    proper = {
+        lead_id
+        for lead_id, rows in rows_by_id.items()
+        if lead_id in remembered and any(r.fingerprint() == remembered[lead_id] for r in rows)
+    }
+    moves: dict[int, tuple[str, str, Lead]] = {}  # row -> (id in its cell, its lead, row)
+    for lead_id, rows in rows_by_id.items():
+        known = remembered.get(lead_id)
+        if known is None:
+            continue
+        for row in rows:
+            fingerprint = row.fingerprint()
+            if fingerprint == known:
+                continue
+            others = [i for i in by_fingerprint.get(fingerprint, ()) if i != lead_id]
+            if len(others) == 1 and others[0] not in proper:
+                moves[row.row] = (lead_id, others[0], row)
+    while True:  # a move is undone while its lead's id stays in a row that is not moved
+        staying = {
+            lead_id for lead_id, rows in rows_by_id.items() if any(r.row not in moves for r in rows)
+        }
+        undo = [number for number, (_, target, _) in moves.items() if target in staying]
+        if not undo:
+            break
+        for number in undo:
+            del moves[number]
+    for lead_id in {cell for cell, _, _ in moves.values()}:
+        kept = [r for r in rows_by_id[lead_id] if r.row not in moves]
+        if kept:
+            rows_by_id[lead_id] = kept
+        else:
+            del rows_by_id[lead_id]
+    return [row for _, _, row in moves.values()]
 
 
 def _day_text(day: str) -> str:

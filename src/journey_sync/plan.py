@@ -68,7 +68,7 @@ from .records import (
     parse_marker,
     task_marker,
 )
-from .sheet import Lead, RowProblem, SheetModel, column_letter
+from .sheet import FOOTER_MARK, Lead, RowProblem, SheetModel, column_letter
 from .template import _orphans, _versions, hold_template_changes, plan_template_changes
 from .timing import ReachedOn
 from .workflow import Step, Workflow
@@ -590,6 +590,7 @@ def plan_footer_leftovers(model: SheetModel, identities: Identities) -> Iterator
     """Clear the old footer's figures from leads typed over footer rows (their names,
     dates and what people typed stay)."""
     ids = {p.lead.row: p.lead_id for p in identities.placed}
+    id_column = model.layout.roles["lead_id"]
     for lead in model.leads:
         if not lead.over_footer:
             continue
@@ -598,6 +599,12 @@ def plan_footer_leftovers(model: SheetModel, identities: Identities) -> Iterator
             for key, column in model.layout.stages.items()
             if key in lead.footer_leftovers and model.snapshot.cell(lead.row, column) is not None
         )
+        marker = model.snapshot.cell(lead.row, id_column)
+        if lead.row not in ids and isinstance(marker, str) and marker.startswith(FOOTER_MARK):
+            # A lead held for a person (no id written) keeps the old footer's marker in
+            # its id cell: taken off, or the row would read as the footer's start forever
+            # (the footer rewritten every cycle).
+            columns += (id_column,)
         if columns:
             yield ClearFooterFigures(
                 row=lead.row,

@@ -64,6 +64,88 @@ def test_the_id_column_deleted_and_added_back_restores_every_id(make_world) -> N
     assert_exactly_once(world)
 
 
+def test_rows_sorted_without_the_hidden_id_column_keep_each_lead_its_tasks_and_marks(
+    make_world,
+) -> None:  # type: ignore[no-untyped-def]
+    # Data > Sort range over a selection that stops before the hidden Lead ID column:
+    # names, dates and marks move, the ids stay where they were.
+    names = ["Cy Dunn", "Ann Lee", "Bo Chan"]
+    world = make_world([lead_row(n, TODAY - timedelta(days=i)) for i, n in enumerate(names)], TODAY)
+    world.cycle()
+    ids = {n: world.lead_id(n) for n in names}
+    world.sheet.sort_leads("Client name", first=2, last=4, outside=("Lead ID",))
+    assert world.sheet.get(world.sheet.row_of("Ann Lee"), "Lead ID") != ids["Ann Lee"]
+    world.todoist.complete(world.todoist.task_for(ids["Ann Lee"], "contact").id)
+    report = world.cycle()
+    assert report.tasks_moved == 0 and report.tasks_created == 0 and report.ids_restored == 3
+    assert {n: world.lead_id(n) for n in names} == ids
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert world.mark("Bo Chan", "Client contacted") is None
+    assert world.mark("Cy Dunn", "Client contacted") is None
+    # A hand mark typed in Bo's row now closes Bo's task, nobody else's.
+    world.sheet.set(world.sheet.row_of("Bo Chan"), "Client meeting booked", 1)
+    world.cycle()
+    assert world.todoist.task_for(ids["Bo Chan"], "book_meeting").checked
+    assert not world.todoist.task_for(ids["Cy Dunn"], "book_meeting").checked
+    assert not world.todoist.task_for(ids["Ann Lee"], "book_meeting").checked
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
+def test_two_id_cells_swapped_by_hand_are_put_back(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan", "Cy Dunn")], TODAY)
+    world.cycle()
+    ann, bo = world.lead_id("Ann Lee"), world.lead_id("Bo Chan")
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Lead ID", bo)
+    world.sheet.set(world.sheet.row_of("Bo Chan"), "Lead ID", ann)
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)
+    report = world.cycle()
+    assert report.ids_restored == 2 and report.tasks_created == 0 and report.tasks_moved == 0
+    assert (world.lead_id("Ann Lee"), world.lead_id("Bo Chan")) == (ann, bo)
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert world.mark("Bo Chan", "Client contacted") is None
+    assert_exactly_once(world)
+
+
+def test_a_lead_renamed_to_another_present_leads_name_and_date_keeps_its_id(
+    make_world,
+) -> None:  # type: ignore[no-untyped-def]
+    # Not a sort: Bo is still in his row under his own id, so the renamed row stays Ann.
+    world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
+    world.cycle()
+    ann, bo = world.lead_id("Ann Lee"), world.lead_id("Bo Chan")
+    row, other = world.sheet.row_of("Ann Lee"), world.sheet.row_of("Bo Chan")
+    world.sheet.set(row, "Client name", "Bo Chan")
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.ids_restored == 0
+    assert world.sheet.get(row, "Lead ID") == ann
+    assert world.sheet.get(other, "Lead ID") == bo
+    assert_exactly_once(world)
+
+
+def test_the_same_client_typed_twice_before_a_cycle_gets_one_task_set(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    for _ in range(2):
+        world.sheet.append_lead({"Client name": "Sam Smith", "Date of lead": date_to_serial(TODAY)})
+    report = world.cycle()
+    name = world.sheet.header_column("Client name")
+    first, second = sorted(
+        r for (r, c), v in world.sheet.cells.items() if (c, v) == (name, "Sam Smith")
+    )
+    assert report.new_leads == 1 and report.tasks_created == STEPS
+    assert world.sheet.get(first, "Lead ID")
+    assert not world.sheet.get(second, "Lead ID")
+    note = world.sheet.notes.get((second, world.sheet.header_column("Lead ID")))
+    assert note is not None and f"Row {first} already has a lead" in note
+    # The second row was typed over the footer's first row: the old footer's marker is
+    # taken off it too, so the footer is not rewritten again every cycle.
+    assert not world.cycle().footer_written
+    world.sheet.set(second, "Lead ID", "NEW")  # twins after all
+    assert world.cycle().tasks_created == STEPS
+    assert_exactly_once(world)
+
+
 def test_a_title_row_typed_above_the_headers_halts_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
     """The headers are found where they went (within ten rows of the workflow's header
     row): marks land in their leads' rows, a new lead gets its tasks, the footer is right;

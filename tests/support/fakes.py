@@ -252,11 +252,21 @@ class FakeSheet:
         for key in [k for k in self.cells if k[1] == column and k[0] > 1]:
             del self.cells[key]
 
-    def sort_leads(self, key_header: str, *, first: int, last: int, reverse: bool = False) -> None:
-        """Sort rows first..last by a column, as Data > Sort range does (formulas elsewhere keep)."""
+    def sort_leads(
+        self,
+        key_header: str,
+        *,
+        first: int,
+        last: int,
+        reverse: bool = False,
+        outside: tuple[str, ...] = (),
+    ) -> None:
+        """Sort rows first..last by a column, as Data > Sort range does (formulas elsewhere
+        keep). Columns under ``outside`` were not in the selection: they stay put."""
         column = self.header_column(key_header)
+        fixed = {self.header_column(h) for h in outside}
         rows = {
-            r: {c: v for (rr, c), v in self.cells.items() if rr == r}
+            r: {c: v for (rr, c), v in self.cells.items() if rr == r and c not in fixed}
             for r in range(first, last + 1)
         }
         order = sorted(rows, key=lambda r: str(rows[r].get(column, "")), reverse=reverse)
