@@ -655,6 +655,13 @@ def _view(ctx: _Context, placed: Placed, problem: RowProblem | None) -> _Lead:
         column = problem.column if problem is not None else roles["lead_date"]
         field = "name" if column == roles["name"] else "lead_date"
         view.notes[(placed.lead_id, field)] = (column, trouble)
+    if lead.reason_left is not None and not lead.reason_left.strip():
+        view.notes[(placed.lead_id, "reason_left")] = (
+            roles["reason_left"],
+            "This cell holds only spaces, which counts as a reason: the lead has left the "
+            "journey (its row is coloured as departed, the footer counts it as left). If the "
+            "client has not left, clear the cell.",
+        )
     for stage in sorted(lead.odd):
         shown = ctx.model.snapshot.cell(lead.row, ctx.model.layout.stages[stage])
         if isinstance(shown, str) and shown.strip() in ("1", "TRUE", "true"):
@@ -969,7 +976,9 @@ def plan_notes(
         rows.setdefault(f"?{name}|{day}", _placed_factory(placed))
     for held in identities.held:
         rows[held.key] = _held_factory(held)
+    held_keys = {held.key for held in identities.held}
     layout = ctx.model.layout
+    lost: list[tuple[NoteKey, int]] = []  # held rows' notes whose row reads otherwise now
     for key in memory.notes:
         if key in wanted:
             continue
@@ -977,17 +986,27 @@ def plan_notes(
         at_row = rows.get(lead_key)
         if what in layout.stages:
             column = layout.stages[what]
-        else:
-            column = layout.roles.get(
-                {"lead_date": "lead_date", "lead_id": "lead_id", "coach": "coach"}.get(
-                    what, "name"
-                ),
-                layout.roles["name"],
-            )
-        if at_row is None:
-            yield DropNote(key)
-        else:
+        else:  # a column's role ("row": the whole row's note, on its name)
+            column = layout.roles.get(what, layout.roles["name"])
+        if lead_key.startswith("?") and lead_key not in held_keys:
+            lost.append((key, column))  # and taken off the row found by name, if any
+        if at_row is not None:
             yield at_row(PlaceNote, key=key, column=column, text="")
+        else:
+            yield DropNote(key)
+    # A held row a person resolved by editing it (its name or date retyped) is no longer
+    # found by the name and date its note was kept under (that name and date may be the
+    # original's row); it got its id this cycle (a new lead, or an id given back). Its note
+    # is taken off the rows that did: left there, it would ask for NEW on a row that is a
+    # lead already (and NEW would make a second one).
+    written = [p for p in identities.placed if p.id_written]
+    for key, column in lost:
+        for placed in written:
+            if not any(
+                wanted_key[0] == placed.lead_id and wanted[wanted_key][1] == column
+                for wanted_key in wanted
+            ):
+                yield _placed_factory(placed)(PlaceNote, key=key, column=column, text="")
 
 
 def _placed_factory(placed: Placed) -> SheetActionFactory:

@@ -405,7 +405,10 @@ def _read_row(
     facts = {role: _text(cell(column)) for role, column in roles.items()}
     if lead_date is not None:
         facts["lead_date"] = lead_date.isoformat()
-    reason = _text(cell(roles["reason_left"])).strip() if "reason_left" in roles else ""
+    reason = _text(cell(roles["reason_left"])) if "reason_left" in roles else ""
+    # A reason of only spaces still counts: the footer's formulas and the red colour rule
+    # test the cell for "not empty", and the sheet must read one way (plan adds a note).
+    reason = reason.strip() or reason
     coach = _text(cell(roles["coach"])).strip() if "coach" in roles else ""
     source = _text(cell(roles["source"])).strip() if "source" in roles else ""
     lead = Lead(

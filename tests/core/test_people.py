@@ -146,6 +146,64 @@ def test_the_same_client_typed_twice_before_a_cycle_gets_one_task_set(make_world
     assert_exactly_once(world)
 
 
+def test_a_held_copy_edited_into_a_new_client_loses_its_note(make_world) -> None:  # type: ignore[no-untyped-def]
+    # A lead's row copied as a template for the next client: held as a copy, then its name
+    # and date overtyped. It is a new lead; the note asking for NEW must go, or a colleague
+    # following it would make a second task set.
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    row = world.sheet.row_of("Bo Chan") + 1
+    world.sheet.insert_rows(row, 1)
+    world.sheet.copy_row(world.sheet.row_of("Ann Lee"), row)
+    world.cycle()
+    id_cell = (row, world.sheet.header_column("Lead ID"))
+    assert "looks like a copy" in world.sheet.notes[id_cell]
+    world.sheet.set(row, "Client name", "Dee Ewe")
+    world.sheet.set(row, "Date of lead", date_to_serial(TODAY - timedelta(days=1)))
+    report = world.cycle()
+    assert report.new_leads == 1 and report.tasks_created == STEPS
+    assert world.sheet.get(row, "Lead ID") not in (None, world.lead_id("Ann Lee"))
+    assert id_cell not in world.sheet.notes
+    assert world.sheet.notes == {}
+    assert_exactly_once(world)
+
+
+def test_a_held_twin_renamed_instead_of_new_loses_its_note(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    row = world.sheet.append_lead({"Client name": "Ann Lee", "Date of lead": date_to_serial(TODAY)})
+    world.cycle()
+    assert world.sheet.notes
+    world.sheet.set(row, "Client name", "Ann B. Lee")  # a middle initial tells them apart
+    report = world.cycle()
+    assert report.new_leads == 1
+    assert world.sheet.notes == {}
+    assert_exactly_once(world)
+
+
+def test_a_reason_of_only_spaces_reads_one_way_everywhere(make_world) -> None:  # type: ignore[no-untyped-def]
+    # The colour rule and the footer's formulas test the cell for "not empty": a stray
+    # space counts as a reason there, so it does for the tasks too, with a note saying so.
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    row = world.sheet.row_of("Ann Lee")
+    world.sheet.set(row, "Reason for discontinue", " ")
+    world.cycle()
+    assert world.sheet.row_colour(row) == "departed"
+    assert live_tasks(world, world.lead_id("Ann Lee")) == {}
+    assert "only spaces" in (note_on(world, "Ann Lee", "Reason for discontinue") or "")
+    assert not world.cycle().footer_written
+    assert_footer_right(world)
+    world.sheet.set(row, "Reason for discontinue", None)
+    world.cycle()
+    assert world.sheet.row_colour(row) is None
+    assert len(live_tasks(world, world.lead_id("Ann Lee"))) == STEPS
+    assert world.sheet.notes == {}
+    assert not world.cycle().footer_written
+    assert_footer_right(world)
+    assert_exactly_once(world)
+
+
 def test_a_title_row_typed_above_the_headers_halts_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
     """The headers are found where they went (within ten rows of the workflow's header
     row): marks land in their leads' rows, a new lead gets its tasks, the footer is right;
