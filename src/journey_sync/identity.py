@@ -19,7 +19,9 @@ cell cannot be the only memory: journey-sync also remembers each lead's name and
 3. A row that matches more than one such lead, or is identical (name and date) to a lead
    still present under its own id, is held with a note: a person decides. So is a row
    without an id whose name, or whose lead date, is that of a lead gone from the sheet
-   with its journey still open (its id cleared while its date, or its name, was retyped).
+   with its journey still open (its id cleared while its date, or its name, was retyped);
+   by lead date only when the names are alike (``names_alike``): a new client typed the
+   day a row was deleted is a new lead.
 4. Anything else is a new lead and gets a new id (``NEW`` typed in the id cell forces it).
    Of two new rows with the same name and date (typed twice before a cycle), the first is
    the lead and the second is held, as under rule 3.
@@ -27,8 +29,10 @@ cell cannot be the only memory: journey-sync also remembers each lead's name and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from .dates import serial_to_date
 from .records import Memory
@@ -190,7 +194,17 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
                 f"client, type {NEW_LEAD_WORD.upper()}. Nothing is created until then.",
                 namesakes=tuple(namesakes),
             )
-        elif not forced_new and lead.lead_id is None and (same_day := absent_namesakes(lead, 1)):
+        elif (
+            not forced_new
+            and lead.lead_id is None
+            and (
+                same_day := [
+                    i
+                    for i in absent_namesakes(lead, 1)
+                    if names_alike(remembered[i][0], lead.fingerprint()[0])
+                ]
+            )
+        ):
             which = ", ".join(f"{i} ({remembered[i][0]!r})" for i in sorted(same_day))
             held[lead.row] = Held(
                 lead,
@@ -226,6 +240,18 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
         held=tuple(sorted(held.values(), key=lambda h: h.lead.row)),
         claimed=frozenset(claimed),
     )
+
+
+def names_alike(a: str, b: str) -> bool:
+    """Whether name ``b`` may be ``a`` retyped: a typo fixed (``Jonh`` for ``John``), a
+    name added or changed (``Ann Lee-Smith``, ``Ann Smith`` for ``Ann Lee``). A lead typed
+    the same day as one deleted from the sheet is no reason to hold it; a name like the
+    deleted one's is."""
+    words_a = {w for w in re.findall(r"\w+", a.casefold()) if len(w) > 1}
+    words_b = {w for w in re.findall(r"\w+", b.casefold()) if len(w) > 1}
+    if words_a & words_b:
+        return True
+    return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.75
 
 
 def _rows_whose_id_moved(

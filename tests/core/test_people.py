@@ -760,6 +760,25 @@ def test_an_id_cleared_and_the_date_or_name_changed_at_once_waits_for_a_person( 
     assert_exactly_once(world)
 
 
+def test_a_new_client_typed_the_day_a_row_was_deleted_is_a_new_lead(make_world) -> None:  # type: ignore[no-untyped-def]
+    # Same lead date as the deleted row, a name nothing like its name: not a retyped row.
+    world = make_world(
+        [lead_row("Ann Lee", TODAY - timedelta(days=7)), lead_row("Oops Typo", TODAY)], TODAY
+    )
+    world.cycle()
+    oops = world.lead_id("Oops Typo")
+    world.sheet.delete_rows(world.sheet.row_of("Oops Typo"))  # a mistaken entry
+    world.cycle()
+    world.sheet.append_lead({"Client name": "Dee Ewe", "Date of lead": date_to_serial(TODAY)})
+    report = world.cycle()
+    assert report.new_leads == 1 and report.tasks_created == STEPS
+    assert world.sheet.notes == {}
+    world.clock.now += timedelta(days=2)  # past the grace: the deleted row's tasks go
+    world.cycle()
+    assert live_tasks(world, oops) == {}
+    assert_exactly_once(world)
+
+
 def test_a_name_retyped_with_other_spacing_or_case_is_the_same_lead(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
     world.cycle()
