@@ -5,10 +5,11 @@ people clear cells, delete and re-add columns, and move rows by copy and paste, 
 cell cannot be the only memory: journey-sync also remembers each lead's name and lead date
 (its fingerprint). The rules, in the order they apply:
 
-1. A row whose id journey-sync remembers, and whose name and date are that lead's, is
-   that lead. Of several such rows (a row copied with its id), the first keeps the id; the
-   others are held with a note asking a person to decide (delete one, or type NEW in the
-   Lead ID cell of a different client), and get no tasks until then.
+1. A row whose id journey-sync remembers is that lead, unless its name is nothing like the
+   lead's and its date is another too (the row cleared and reused: rule 4). Of several
+   such rows (a row copied with its id), the first keeps the id; the others are held with
+   a note asking a person to decide (delete one, or type NEW in the Lead ID cell of a
+   different client), and get no tasks until then.
 2. A row without an id, with an id that is a copy of another row's, or with an id
    journey-sync never gave out, whose name and date match exactly one remembered lead that
    is not in the sheet any more (its id cell cleared, its column deleted and re-added, its
@@ -119,7 +120,13 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
             same = [r for r in rows if r.fingerprint() == known]
             keeper = (same or rows)[0]
             rest = [r for r in rows if r is not keeper]
-            placed[keeper.row] = Placed(keeper, lead_id)
+            if not same and _reused(keeper, known):
+                # Cleared and typed over for another client (the hidden id cell left
+                # behind): a new lead; the old one is gone from the sheet (its open tasks
+                # go after the grace period, as for a deleted row).
+                unplaced.append(keeper)
+            else:
+                placed[keeper.row] = Placed(keeper, lead_id)
         for copy in rest:
             if copy.fingerprint() == keeper.fingerprint():
                 held[copy.row] = Held(
@@ -242,16 +249,25 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
     )
 
 
+def _reused(row: Lead, known: tuple[str, str]) -> bool:
+    """A row under a remembered id whose name is nothing like its lead's and whose lead
+    date is another: cleared and typed over for a new client, not that lead corrected (a
+    name or a date retyped alone, or a name's typo fixed with the date, stays the lead;
+    so does a name or date cleared, to be retyped)."""
+    name, day = row.fingerprint()
+    return bool(name and day and known[0] and day != known[1] and not names_alike(known[0], name))
+
+
 def names_alike(a: str, b: str) -> bool:
     """Whether name ``b`` may be ``a`` retyped: a typo fixed (``Jonh`` for ``John``), a
-    name added or changed (``Ann Lee-Smith``, ``Ann Smith`` for ``Ann Lee``). A lead typed
+    name added or changed (``Ann Lee-Smith``, ``Ann Smith``, ``Annie Leigh`` for ``Ann Lee``). A lead typed
     the same day as one deleted from the sheet is no reason to hold it; a name like the
     deleted one's is."""
     words_a = {w for w in re.findall(r"\w+", a.casefold()) if len(w) > 1}
     words_b = {w for w in re.findall(r"\w+", b.casefold()) if len(w) > 1}
     if words_a & words_b:
         return True
-    return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.75
+    return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.6
 
 
 def _rows_whose_id_moved(

@@ -779,6 +779,44 @@ def test_a_new_client_typed_the_day_a_row_was_deleted_is_a_new_lead(make_world) 
     assert_exactly_once(world)
 
 
+def test_a_row_cleared_but_its_hidden_id_and_typed_over_is_a_new_lead(make_world) -> None:  # type: ignore[no-untyped-def]
+    # A spam lead's cells selected (the hidden Lead ID column outside the selection) and
+    # deleted, the next client typed into the row: not the old lead with a new name.
+    world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan", "Cy Dunn")], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    row = world.sheet.row_of("Ann Lee")
+    id_column = world.sheet.header_column("Lead ID")
+    for key in [k for k in world.sheet.cells if k[0] == row and k[1] != id_column]:
+        del world.sheet.cells[key]
+    world.cycle()
+    world.sheet.set(row, "Client name", "Dee Ewe")
+    world.sheet.set(row, "Date of lead", date_to_serial(TODAY + timedelta(days=1)))
+    report = world.cycle()
+    assert report.new_leads == 1 and report.tasks_created == STEPS and report.tasks_moved == 0
+    dee = world.lead_id("Dee Ewe")
+    assert dee not in (None, ann)
+    assert all("Dee Ewe" in t.content for t in live_tasks(world, dee).values())
+    assert all("Ann Lee" in t.content for t in live_tasks(world, ann).values())
+    world.clock.now += timedelta(days=2)  # Ann's row is gone: her tasks go after the grace
+    world.cycle()
+    assert live_tasks(world, ann) == {}
+    assert_exactly_once(world)
+
+
+def test_a_lead_with_its_name_and_date_both_corrected_stays_the_lead(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    row = world.sheet.row_of("Ann Lee")
+    world.sheet.set(row, "Client name", "Annie Leigh")
+    world.sheet.set(row, "Date of lead", date_to_serial(TODAY - timedelta(days=1)))
+    report = world.cycle()
+    assert report.new_leads == 0 and report.tasks_created == 0
+    assert world.lead_id("Annie Leigh") == ann
+    assert_exactly_once(world)
+
+
 def test_a_name_retyped_with_other_spacing_or_case_is_the_same_lead(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
     world.cycle()
