@@ -441,6 +441,15 @@ def _read_row(
             f"This row has the Lead ID {_text(raw_id).strip()} but no client name: type "
             "the name back. Its tasks are kept meanwhile; it gets no new ones until then.",
         )
+    elif not _text(name).strip():
+        # Counted as a lead, as the footer's formulas count it (the cell is not empty),
+        # but "Contact  (lead from )" helps nobody.
+        problem = RowProblem(
+            row,
+            name_col,
+            "This row's client name is only spaces: type the client's name. It gets no "
+            "tasks until then.",
+        )
     elif raw_date is None:
         problem = RowProblem(
             row,

@@ -817,6 +817,22 @@ def test_a_lead_with_its_name_and_date_both_corrected_stays_the_lead(make_world)
     assert_exactly_once(world)
 
 
+def test_a_name_of_only_spaces_gets_a_note_and_no_tasks_until_typed(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    row = world.sheet.append_lead({"Client name": "  ", "Date of lead": date_to_serial(TODAY)})
+    report = world.cycle()
+    assert report.tasks_created == 0
+    note = world.sheet.notes.get((row, world.sheet.header_column("Client name")))
+    assert note is not None and "only spaces" in note
+    assert_footer_right(world)  # counted as a lead, as the footer's formulas count it
+    world.sheet.set(row, "Client name", "Dee Ewe")
+    report = world.cycle()
+    assert report.tasks_created == STEPS and report.new_leads == 0
+    assert world.sheet.notes == {}
+    assert_exactly_once(world)
+
+
 def test_a_name_retyped_with_other_spacing_or_case_is_the_same_lead(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
     world.cycle()
