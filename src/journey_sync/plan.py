@@ -237,9 +237,25 @@ def render(template: str, lead: Lead, facts: Mapping[str, str] | None = None) ->
         return template.strip()
     if facts is None:
         facts = render_facts(lead)
+    if any(not facts.get(parts[i], "").strip() for i in range(1, len(parts), 2)):
+        # "Contact Ann (lead from {source})" with no source: the bracket goes, not "( )".
+        template = _EMPTY_GROUP.sub(lambda m: _group_or_nothing(m, facts), template)
+        parts = _template_parts(template)
     return "".join(
         [part if i % 2 == 0 else facts.get(part, "").strip() for i, part in enumerate(parts)]
     ).strip()
+
+
+_EMPTY_GROUP = re.compile(r"\s*\(([^()]*)\)")
+
+
+def _group_or_nothing(match: re.Match[str], facts: Mapping[str, str]) -> str:
+    """A bracketed part of a template, left out when it has placeholders and every one of
+    them is empty for this lead."""
+    keys = _PLACEHOLDER.findall(match.group(1))
+    if keys and all(not facts.get(key, "").strip() for key in keys):
+        return ""
+    return match.group(0)
 
 
 def render_facts(lead: Lead) -> dict[str, str]:

@@ -527,6 +527,8 @@ def _syntax_hint(problem: str, lines: list[str], line: int | None, context_mark:
     here = lines[line - 1] if line is not None and 0 < line <= len(lines) else ""
     first = context_mark.line + 1 if context_mark is not None else line
     span = lines[(first or 1) - 1 : line] if line is not None else []
+    # A comment's quotes and braces are no YAML: they never give a hint.
+    span = ["" if source.lstrip().startswith("#") else source for source in span]
     if "\t" in problem or "\\t" in problem or "\t" in here:
         return "this line contains a tab; YAML indents with spaces only: replace the tab by spaces"
     for number, source in enumerate(span, start=first or 1):

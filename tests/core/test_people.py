@@ -833,6 +833,14 @@ def test_a_name_of_only_spaces_gets_a_note_and_no_tasks_until_typed(make_world) 
     assert_exactly_once(world)
 
 
+def test_a_lead_without_a_source_gets_no_empty_brackets_in_its_tasks(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY, source="")], TODAY)
+    world.cycle()
+    ann, bo = world.lead_id("Ann Lee"), world.lead_id("Bo Chan")
+    assert world.todoist.task_for(ann, "contact").content == "Contact Ann Lee (lead from Instagram)"
+    assert world.todoist.task_for(bo, "contact").content == "Contact Bo Chan"
+
+
 def test_a_name_retyped_with_other_spacing_or_case_is_the_same_lead(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
     world.cycle()
