@@ -120,11 +120,25 @@ class Plan:
     _of: dict[type, tuple[Action, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _classes: dict[type, list[Action]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def of(self, kind: type[A]) -> list[A]:
         found = self._of.get(kind)
         if found is None:
-            found = self._of[kind] = tuple(a for a in self.actions if isinstance(a, kind))
+            classes = self._classes
+            if not classes:
+                # The actions by their own class, in one pass: ``of`` is asked a dozen
+                # times a cycle, and onboarding plans 130,000 actions.
+                for action in self.actions:
+                    classes.setdefault(type(action), []).append(action)
+            matching = [c for c in classes if issubclass(c, kind)]
+            if len(matching) <= 1:
+                found = tuple(classes[matching[0]]) if matching else ()
+            else:  # several classes: in the plan's order
+                found = tuple(a for a in self.actions if isinstance(a, kind))
+            self._of[kind] = found
         return list(found)  # type: ignore[arg-type]  # each one a ``kind``
 
     def is_empty(self) -> bool:
@@ -294,6 +308,9 @@ class _Context:
     # Leads with a mark journey-sync wrote or a person declined: any other lead's marks
     # are decided by its completed tasks alone (``plan_marks``).
     marked_leads: frozenset[str] = frozenset()
+    # Stage columns where none of the marks journey-sync wrote is left (two or more): the
+    # column deleted and added back empty, not each mark removed by a person.
+    wiped_stages: frozenset[str] = frozenset()
 
     def planned(self, step: Step, lead_date: date) -> tuple[date, str | None]:
         """``due_day`` and the due text it plans, once per step and lead date: leads share
@@ -369,6 +386,50 @@ class PlanMemo:
         self.leads: dict[
             str, tuple[tuple[object, ...], tuple[Action, ...], dict[NoteKey, tuple[int, str]]]
         ] = {}
+        # The last identities and funnel figures, with the lead objects (and remembered
+        # fingerprints, workflow, day) they were worked out from: a cycle whose rows all
+        # read as before (a task ticked in Todoist, say) reuses them.
+        self.identities: tuple[tuple[Lead, ...], Mapping[str, tuple[str, str]], Identities] | None
+        self.identities = None
+        self.figures: tuple[tuple[Lead, ...], Workflow, date, Funnel] | None = None
+
+    def identify(self, model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:
+        """``identify``, or its last result when every row is the same lead object and the
+        remembered fingerprints are equal. Only a result that writes no id and claims no
+        lead is kept: then nothing but the rows and fingerprints decided it (the
+        remembered tasks decide only rows held for a lead gone from the sheet)."""
+        kept = self.identities
+        if (
+            kept is not None
+            and _same_objects(kept[0], model.leads)
+            and (kept[1] is memory.leads or kept[1] == memory.leads)
+        ):
+            return kept[2]
+        found = identify(model, memory, new_id)
+        # Held rows (a copy, twins) are decided by the rows and fingerprints too; a held
+        # row that claims a lead was decided by its open tasks as well: not kept.
+        if not found.claimed and not any(p.id_written for p in found.placed):
+            self.identities = (tuple(model.leads), memory.leads, found)
+        else:
+            self.identities = None
+        return found
+
+    def funnel(self, workflow: Workflow, leads: Sequence[Lead], today: date) -> Funnel:
+        kept = self.figures
+        if (
+            kept is not None
+            and kept[1] is workflow
+            and kept[2] == today
+            and _same_objects(kept[0], leads)
+        ):
+            return kept[3]
+        figures = funnel(workflow, leads, today)
+        self.figures = (tuple(leads), workflow, today, figures)
+        return figures
+
+
+def _same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def plan_cycle(
@@ -406,7 +467,11 @@ def plan_cycle(
             lead_id for lead_id, _ in (*memory.marks_written, *memory.marks_removed)
         ),
     )
-    identities = identify(model, memory, new_id)
+    identities = (
+        memo.identify(model, memory, new_id)
+        if memo is not None
+        else identify(model, memory, new_id)
+    )
     actions: list[Action] = list(plan_ids(identities, memory, model.layout.roles["lead_id"]))
     wanted_notes: dict[NoteKey, tuple[SheetActionFactory, int, str]] = {}
     for held in identities.held:
@@ -428,6 +493,8 @@ def plan_cycle(
         h.lead.lead_id for h in identities.held if h.lead.lead_id and h.lead.lead_id in present
     }
     actions.extend(LeadCopied(i, True) for i in sorted(copied_now - memory.copied))
+    if memory.marks_written:
+        ctx = replace(ctx, wiped_stages=_wiped_stages(memory, identities))
     inputs_of = _lead_inputs(ctx, memo)
     planned_now: dict[str, tuple[tuple[object, ...], tuple[Action, ...], dict[NoteKey, Any]]] = {}
     for placed in identities.placed:
@@ -490,7 +557,11 @@ def plan_cycle(
     missing_actions, warnings = plan_missing(ctx, identities, missing_grace)
     actions.extend(missing_actions)
     actions, warnings = hold_template_changes(ctx, actions, warnings)
-    figures = funnel(workflow, model.leads, today)
+    figures = (
+        memo.funnel(workflow, model.leads, today)
+        if memo is not None
+        else funnel(workflow, model.leads, today)
+    )
     return Plan(
         actions=tuple(_unique_commands(actions)),
         footer=plan_footer(workflow, model, figures, today),
@@ -528,6 +599,7 @@ def _lead_inputs(
         ctx.model.layout,
         ctx.today,
         ctx.checkbox_stages,
+        ctx.wiped_stages,
         dict(memory.collaborators),
         dict(memory.collaborator_emails),
     )
@@ -586,6 +658,23 @@ def _with_marks_written(leads: Sequence[Lead], actions: Sequence[Action]) -> lis
             )
         out.append(lead)
     return out
+
+
+def _wiped_stages(memory: Memory, identities: Identities) -> frozenset[str]:
+    """Stages whose column holds none of the marks journey-sync wrote (of leads in the
+    sheet), when it wrote two or more: a column deleted and added back empty (as the Lead
+    ID column's ids are given back then, so are these marks)."""
+    leads = {p.lead_id: p.lead for p in identities.placed}
+    ours: dict[str, int] = {}
+    kept: dict[str, int] = {}
+    for lead_id, stage in memory.marks_written:
+        lead = leads.get(lead_id)
+        if lead is None:
+            continue
+        ours[stage] = ours.get(stage, 0) + 1
+        if stage in lead.filled:
+            kept[stage] = kept.get(stage, 0) + 1
+    return frozenset(stage for stage, n in ours.items() if n >= 2 and not kept.get(stage))
 
 
 def _checkbox_stages(model: SheetModel) -> frozenset[str]:
@@ -752,9 +841,14 @@ def plan_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                 )
             else:
                 yield ForgetMark(lead_id, stage, declined=False)
-        elif ours and stage not in lead.filled and completed and view.copied:
-            # Written into the other row of a copied lead; the row people keep may lack
-            # it. Not a person's removal.
+        elif (
+            ours
+            and stage not in lead.filled
+            and completed
+            and (view.copied or stage in ctx.wiped_stages)
+        ):
+            # Written into the other row of a copied lead (the row people keep may lack
+            # it), or the whole column came back empty: not a person's removal.
             missing_after_copy = True
             value = True if stage in lead.unticked or stage in ctx.checkbox_stages else 1
             yield view.at(WriteMark, stage=stage, column=column, value=value)

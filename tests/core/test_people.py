@@ -204,6 +204,27 @@ def test_a_reason_of_only_spaces_reads_one_way_everywhere(make_world) -> None:  
     assert_exactly_once(world)
 
 
+def test_a_stage_column_deleted_and_added_back_gets_its_marks_back(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    for name in names[:2]:
+        world.todoist.complete(world.todoist.task_for(world.lead_id(name), "contact").id)
+    world.cycle()
+    assert [world.mark(n, "Client contacted") for n in names] == [1, 1, None]
+    world.sheet.clear_column("Client contacted")  # deleted, then added back empty
+    report = world.cycle()
+    assert report.marks_written == 2
+    assert [world.mark(n, "Client contacted") for n in names] == [1, 1, None]
+    assert report.tasks_reopened == 0 and report.tasks_created == 0
+    assert_footer_right(world)
+    # One mark removed by a person is theirs: not written again.
+    world.sheet.set(world.sheet.row_of("Bo Chan"), "Client contacted", None)
+    assert world.cycle().marks_written == 0
+    assert world.mark("Bo Chan", "Client contacted") is None
+    assert world.mark("Ann Lee", "Client contacted") == 1
+
+
 def test_a_title_row_typed_above_the_headers_halts_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
     """The headers are found where they went (within ten rows of the workflow's header
     row): marks land in their leads' rows, a new lead gets its tasks, the footer is right;
