@@ -359,10 +359,13 @@ class Engine:
         values alone are ambiguous (leads typed over the footer, tiny lead dates)."""
         rows = cells_to_check(self.workflow, snapshot)
         if not rows:
-            return read_sheet(self.workflow, snapshot, memo=self._rows)
-        layout = find_layout(self.workflow, snapshot)
-        formulas = self.sheet.formula_cells(rows, layout.last_column)
-        return read_sheet(self.workflow, snapshot, formulas, memo=self._rows)
+            model = read_sheet(self.workflow, snapshot, memo=self._rows)
+        else:
+            layout = find_layout(self.workflow, snapshot)
+            formulas = self.sheet.formula_cells(rows, layout.last_column)
+            model = read_sheet(self.workflow, snapshot, formulas, memo=self._rows)
+        self._plans.keep_only(model.leads)
+        return model
 
     @staticmethod
     def _fill_report(report: CycleReport, plan: Plan) -> None:

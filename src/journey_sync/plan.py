@@ -414,6 +414,15 @@ class PlanMemo:
             self.identities = None
         return found
 
+    def keep_only(self, leads: Sequence[Lead]) -> None:
+        """Let go of kept identities and figures of other rows than these (this cycle's),
+        before Todoist's answer is read: they would hold the last read's leads in memory
+        beside this read's, at the cycle's peak."""
+        if self.identities is not None and not _same_objects(self.identities[0], leads):
+            self.identities = None
+        if self.figures is not None and not _same_objects(self.figures[0], leads):
+            self.figures = None
+
     def funnel(self, workflow: Workflow, leads: Sequence[Lead], today: date) -> Funnel:
         kept = self.figures
         if (

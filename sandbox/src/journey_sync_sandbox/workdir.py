@@ -156,9 +156,21 @@ def seed_spreadsheet(
 
 
 def _unique_name(rng: random.Random, taken: set[str]) -> str:
+    """A name no earlier lead has: two rows with the same name and lead date are held by
+    journey-sync as a possible copy, which a seeded sheet of distinct clients must not
+    have. Past the first-and-last-name pool, a middle initial (and then a number) tells
+    them apart."""
+    pool = len(FIRST) * len(LAST)
     while True:
-        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        if name not in taken or len(taken) >= len(FIRST) * len(LAST):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        if len(taken) < pool:
+            name = f"{first} {last}"
+        else:
+            initial = chr(ord("A") + rng.randrange(26))
+            name = f"{first} {initial}. {last}"
+            if len(taken) >= pool * 27:
+                name = f"{name} {len(taken)}"
+        if name not in taken:
             taken.add(name)
             return name
 
