@@ -65,7 +65,7 @@ from .ports import (
     TaskCommand,
     TaskGateway,
 )
-from .records import Memory
+from .records import HAND_DECLINED, LEAVE_DECLINED, Memory
 from .sheet import (
     FOOTER_MARK,
     RowMemo,
@@ -339,11 +339,13 @@ class Engine:
         known = self.state.reached(self.name)
         marks_of = {s.key: s.marks for s in self.workflow.steps if s.marks}
         tasks = folded.memory.tasks
-        # A task journey-sync closed itself (a hand mark, a departure) is no completion.
+        # A task journey-sync closed itself (a hand mark, a departure) is no completion;
+        # one a person reopened after that (``*-declined``) and completed is.
         completions = {
             key: at
             for key, at in folded.completions.items()
-            if key[1] in marks_of and (key not in tasks or tasks[key].closed_by is None)
+            if key[1] in marks_of
+            and (key not in tasks or tasks[key].closed_by in (None, HAND_DECLINED, LEAVE_DECLINED))
         }
         marked = [
             (lead.lead_id, stage) for lead in model.leads if lead.lead_id for stage in lead.marks

@@ -944,6 +944,19 @@ def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
             return
         for step in ctx.workflow.steps:
             record = view.tasks[step.key]
+            if (
+                record is not None
+                and record.status == "completed"
+                and record.closed_by is None
+                and record.task_id
+            ):
+                # Done before the lead left: should a person reopen it (a last follow-up
+                # call), it is theirs, as a task closed for the departure and reopened is.
+                yield UpdateTaskRecord(
+                    replace(record, closed_by=LEAVE_DECLINED),
+                    "completed before the lead left: a reopen would be a person's",
+                )
+                continue
             if record is None or record.status != "open" or not record.task_id:
                 continue
             if record.closed_by == LEAVE:

@@ -225,6 +225,29 @@ def test_a_stage_column_deleted_and_added_back_gets_its_marks_back(make_world) -
     assert world.mark("Ann Lee", "Client contacted") == 1
 
 
+def test_a_task_done_before_the_lead_left_and_reopened_by_a_person_stays_open(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    contact = world.todoist.task_for(ann, "contact").id
+    world.todoist.complete(contact)
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Reason for discontinue", "price")
+    world.cycle()
+    assert set(live_tasks(world, ann)) == {"contact"}  # the open ones removed (on_leave)
+    world.todoist.uncomplete(contact)  # a last follow-up call
+    world.cycle()
+    world.cycle()
+    assert not world.todoist.task_for(ann, "contact").checked
+    assert set(live_tasks(world, ann)) == {"contact"}  # not removed: the person's
+    world.todoist.complete(contact)  # the call made
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
 def test_a_title_row_typed_above_the_headers_halts_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
     """The headers are found where they went (within ten rows of the workflow's header
     row): marks land in their leads' rows, a new lead gets its tasks, the footer is right;
