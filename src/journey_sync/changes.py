@@ -49,6 +49,28 @@ class Folded:
     completions: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
 
 
+def project_by_markers(
+    changes: TaskChanges, marker_projects: Mapping[str, int], project_name: str
+) -> str | None:
+    """The project holding most tasks with markers of the sheet's leads, when none is
+    remembered or named ``project_name`` (renamed in Todoist, and the state file lost):
+    without it, a second project would be made and the completed history of the first
+    never read (steps done there would get a second task)."""
+    live = {p.id: p for p in changes.projects if not (p.is_deleted or p.is_archived)}
+    found = [(n, project_id) for project_id, n in marker_projects.items() if project_id in live]
+    if not found:
+        return None
+    _, project_id = max(found)
+    log.warning(
+        "no Todoist project is named %r; the sheet's leads' tasks are in %r, taken as the "
+        "workflow's project (renamed?). Put todoist_project: %r in workflows.yaml to say so.",
+        project_name,
+        live[project_id].name,
+        live[project_id].name,
+    )
+    return project_id
+
+
 def find_project(memory: Memory, changes: TaskChanges, project_name: str) -> str | None:
     """The workflow's project id: remembered, or found by name in this answer."""
     project_id = memory.project_id
@@ -104,8 +126,13 @@ class Fold:
     sync, the completed history). The tasks of a large answer are taken while it streams
     in (``TaskGateway.changes``'s ``take``), so none of them is held after its turn."""
 
-    def __init__(self, memory: Memory) -> None:
+    def __init__(self, memory: Memory, sheet_ids: frozenset[str] = frozenset()) -> None:
         self.memory = memory
+        # Projects holding tasks with markers of leads in the sheet that the state does not
+        # know (a lost state file): how many each. The workflow's project is found by its
+        # name; renamed in Todoist, it is the one holding the most of them.
+        self._sheet_ids = sheet_ids
+        self.marker_projects: dict[str, int] = {}
         # The remembered records, copied only once one changes: the echo of an onboarding
         # (120,000 tasks, none changed) needs no second dict of them.
         self._tasks: Mapping[tuple[str, str], TaskRecord] = memory.tasks
@@ -142,6 +169,10 @@ class Fold:
             key: tuple[str, str] | None = (known.lead_id, known.step_key)
         else:
             key = parse_marker(task.description)
+            if key is not None and key[0] in self._sheet_ids and not task.is_deleted:
+                self.marker_projects[task.project_id] = (
+                    self.marker_projects.get(task.project_id, 0) + 1
+                )
         if key is None:
             return
         if task.checked and task.completed_at is not None and not task.is_deleted:

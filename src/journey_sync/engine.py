@@ -42,7 +42,7 @@ from .actions import (
     TaskAction,
     WriteMark,
 )
-from .changes import Fold, Folded, find_project
+from .changes import Fold, Folded, find_project, project_by_markers
 from .dates import today_in
 from .footer import FooterPlan, footer_cells
 from .funnel import Funnel
@@ -246,7 +246,7 @@ class Engine:
                 report.duration = time.monotonic() - started
                 return report
             model = self._model(snapshot)
-            fold = Fold(self.state.memory(self.name))
+            fold = self._fold(model)
             for task in listed:
                 fold.take(task)
             del listed
@@ -255,7 +255,7 @@ class Engine:
             # The remembered state is loaded before Todoist's answer is read: its objects
             # then sit together, not among the answer's passing ones. Each task of the
             # answer is folded as it arrives (the echo of an onboarding lists 120,000).
-            fold = Fold(self.state.memory(self.name))
+            fold = self._fold(model)
             changes = self.tasks.changes(token, fold.take)
         folded = self._finish_fold(fold, changes, model, had_token=token is not None, now=now)
         del fold
@@ -300,7 +300,7 @@ class Engine:
         now = self.clock()
         model = self._model(self.sheet.read())
         token = self.state.get(self.name, "sync_token")
-        fold = Fold(self.state.memory(self.name))
+        fold = self._fold(model)
         changes = self.tasks.changes(token, fold.take)
         folded = self._finish_fold(fold, changes, model, had_token=token is not None, now=now)
         today = today_in(self.workflow.zone, now)
@@ -391,6 +391,14 @@ class Engine:
 
     # ---------------------------------------------------------- read Todoist
 
+    def _fold(self, model: SheetModel) -> Fold:
+        """A fold of Todoist's answer into the remembered state. Without a remembered
+        project (a lost state file), it notes which projects hold the sheet's leads' tasks."""
+        memory = self.state.memory(self.name)
+        if memory.project_id is not None:
+            return Fold(memory)
+        return Fold(memory, frozenset(lead.lead_id for lead in model.leads if lead.lead_id))
+
     def _finish_fold(
         self,
         fold: Fold,
@@ -404,6 +412,10 @@ class Engine:
         the completed history, read after a full sync)."""
         memory = fold.memory
         project_id = find_project(memory, changes, self.workflow.todoist_project)
+        if project_id is None and fold.marker_projects:
+            project_id = project_by_markers(
+                changes, fold.marker_projects, self.workflow.todoist_project
+            )
         completed = None
         if (
             changes.full

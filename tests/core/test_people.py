@@ -248,6 +248,26 @@ def test_a_task_done_before_the_lead_left_and_reopened_by_a_person_stays_open(ma
     assert_footer_right(world)
 
 
+def test_a_project_renamed_in_todoist_is_found_by_its_tasks_after_a_lost_state(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)
+    # A step that marks no stage: only Todoist's completed history says it is done.
+    world.todoist.complete(world.todoist.task_for(ann, "touch_base_6w").id)
+    world.cycle()
+    project = world.todoist.task_for(ann, "contact").project_id
+    world.todoist.rename_project(project, "Clients 2026")
+    world.cycle()
+    world.restart(lose_state=True)
+    report = world.cycle()
+    world.cycle()
+    assert report.tasks_created == 0  # the completed step's task is not made again
+    assert {p.name for p, _ in world.todoist.projects.values()} == {"Clients 2026"}
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert_exactly_once(world)
+
+
 def test_a_title_row_typed_above_the_headers_halts_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
     """The headers are found where they went (within ten rows of the workflow's header
     row): marks land in their leads' rows, a new lead gets its tasks, the footer is right;

@@ -530,6 +530,10 @@ class FakeTodoist:
         self.items[tid] = _Item(task, next(self._seq), self.now())
         return tid
 
+    def rename_project(self, project_id: str, name: str) -> None:
+        project, _ = self.projects[project_id]
+        self.projects[project_id] = (replace(project, name=name), next(self._seq))
+
     def delete_project(self, project_id: str) -> None:
         project, _ = self.projects[project_id]
         self.projects[project_id] = (replace(project, is_deleted=True), next(self._seq))
