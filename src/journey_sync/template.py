@@ -142,6 +142,10 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
     name = lead.name.strip()
     versions = _versions(workflow)
     version_marks = _version_marks(workflow)
+    # The client's name retyped in the sheet (not only its case or spacing): the open
+    # tasks' titles follow, unless a person reworded them in Todoist.
+    known = memory.leads.get(lead_id)
+    renamed = known is not None and known[0] != lead.fingerprint()[0]
     for step in workflow.steps:
         record = view.tasks.get(step.key)
         if record is None or record.status != "open" or not record.task_id:
@@ -173,6 +177,27 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
                     kept.append(field)  # a person changed it in Todoist: theirs
                     continue
                 changes[field] = tuple(step.labels) if field == "labels" else value
+        elif renamed and sent_text:
+            sent, seen = record.sent_fields, record.seen_fields
+            marker = parse_marker(str(sent.get("description", "")))
+            retitled = {
+                "content": render(step.content, lead),
+                "description": "\n\n".join(
+                    part
+                    for part in (
+                        render(step.description, lead),
+                        task_marker(lead_id, marker[1] if marker else step.key),
+                    )
+                    if part
+                ),
+            }
+            for field, value in retitled.items():
+                if value == sent.get(field) or field not in sent:
+                    continue
+                if field in seen and seen[field] != sent.get(field):
+                    kept.append(field)  # a person reworded it in Todoist: theirs
+                    continue
+                changes[field] = value
         if (
             view.usable_date is not None
             and record.planned is not None
@@ -201,7 +226,15 @@ def plan_template_changes(ctx: _Context, view: _Lead) -> Iterator[Action]:
             # Merged into this one update (else plan_tasks moves it on its own).
             changes.update(due_changes)
         if changes:
-            why = "journey changed" if template else "coach" if "coach" in changes else ""
+            why = (
+                "journey changed"
+                if template
+                else "coach"
+                if "coach" in changes
+                else "the client's name changed"
+                if "content" in changes or "description" in changes
+                else ""
+            )
             if "due" in changes and not template:
                 why = "the lead date changed"
             if kept:

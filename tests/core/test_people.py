@@ -905,6 +905,26 @@ def test_a_lead_without_a_source_gets_no_empty_brackets_in_its_tasks(make_world)
     assert world.todoist.task_for(bo, "contact").content == "Contact Bo Chan"
 
 
+def test_a_client_renamed_in_the_sheet_gets_the_new_name_on_open_tasks(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)
+    book = world.todoist.task_for(ann, "book_meeting").id
+    world.todoist.edit(book, content="Book Ann for Tuesday")  # a person's own title
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client name", "Anne Leigh")
+    report = world.cycle()
+    assert report.tasks_created == 0 and report.new_leads == 0
+    assert world.lead_id("Anne Leigh") == ann
+    tasks = live_tasks(world, ann)
+    assert tasks["hold_meeting"].content == "Hold the first meeting with Anne Leigh"
+    assert tasks["book_meeting"].content == "Book Ann for Tuesday"  # the person's wording
+    assert tasks["contact"].content == "Contact Ann Lee (lead from Instagram)"  # done: as it was
+    assert world.cycle().tasks_created == 0
+    assert_exactly_once(world)
+
+
 def test_a_name_retyped_with_other_spacing_or_case_is_the_same_lead(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
     world.cycle()
