@@ -106,6 +106,20 @@ class Journey(RuleBasedStateMachine):
                 "Client name", first=min(rows), last=max(rows), reverse=reverse
             )
 
+    @precondition(lambda self: len(self.people) > 4)
+    @rule(reverse=st.booleans())
+    def sort_the_leads_without_the_hidden_id_column(self, reverse: bool) -> None:
+        model = read_sheet(WORKFLOW, self.world.sheet.read())
+        rows = [lead.row for lead in model.leads]
+        if rows and max(rows) - min(rows) + 1 == len(rows):
+            self.world.sheet.sort_leads(
+                "Client name",
+                first=min(rows),
+                last=max(rows),
+                reverse=reverse,
+                outside=("Lead ID",),
+            )
+
     @precondition(lambda self: self.people)
     @rule(data=st.data())
     def clear_an_id_cell(self, data: st.DataObject) -> None:
