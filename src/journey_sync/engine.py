@@ -68,6 +68,7 @@ from .ports import (
 from .records import HAND_DECLINED, LEAVE_DECLINED, Memory
 from .sheet import (
     FOOTER_MARK,
+    Lead,
     RowMemo,
     SheetModel,
     cells_to_check,
@@ -465,7 +466,7 @@ class Engine:
         self.sheet.apply(writes)
         landed = row_actions
         footer = plan.footer
-        check_footer = footer is not None and not footer.inserts
+        check_footer = footer is not None
         if row_actions or check_footer:
             # People sort, insert and delete rows while a cycle runs (between its read and
             # its write): a cell addressed by row number may have landed in another lead's
@@ -732,19 +733,30 @@ def _footer_take_back(
             for row in snapshot.rows
         ]
 
-    was, now = keys(before), keys(after)
-    rows_below = max(len(was), len(now)) + max((r for r, _ in written), default=0)
     blank = tuple("" for _ in kept)
+    # The sheet as this cycle meant to leave it, row by row: the first read with the
+    # footer's own inserted rows (blank; its writes are addressed below them) in place.
+    # Each entry: the first read's row number, or None for a row the footer inserted.
+    meant: list[int | None] = list(range(1, len(before.rows) + 1))
+    for insert in sorted(footer.inserts, key=lambda i: i.before_row, reverse=True):
+        at = insert.before_row - 1
+        meant[at:at] = [None] * insert.count if at <= len(meant) else []
+    first = keys(before)
+    was = [blank if r is None else first[r - 1] for r in meant]
+    now = keys(after)
+    rows_below = max(len(was), len(now)) + max((r for r, _ in written), default=0)
     was += [blank] * (rows_below - len(was))
     now += [blank] * (rows_below - len(now))
+    meant += [None] * (rows_below - len(meant))
     if was == now:
         return ()  # no row moved
-    origin: dict[int, int] = {}  # row now -> the row it was
+    origin: dict[int, int] = {}  # row now -> the row it was meant to be
     matcher = difflib.SequenceMatcher(None, was, now, autojunk=False)
     for block in matcher.get_matching_blocks():
         for i in range(block.size):
             origin[block.b + i + 1] = block.a + i + 1
     footer_rows = {f.row for f in model.footer}
+    over = {lead.row: lead for lead in model.leads if lead.over_footer}
     undo: list[CellWrite] = []
     for row, column in sorted(written):
         source = origin.get(row)
@@ -754,11 +766,26 @@ def _footer_take_back(
             if any(v not in (None, "") for v in now[row - 1]):
                 continue  # a row typed meanwhile: not ours to guess
             undo.append(CellWrite(row, column, None))  # a blank row inserted meanwhile
-        elif source in footer_rows:
+            continue
+        was_row = meant[source - 1]  # None: one of the footer's inserted rows, or below
+        if was_row is None or was_row in footer_rows:
+            undo.append(CellWrite(row, column, None))
+        elif was_row in over and _leftover(over[was_row], column, model):
+            # A lead typed over a footer row: the old footer's figures and marker in its
+            # row are ours to clear (``ClearFooterFigures``), never to put back.
             undo.append(CellWrite(row, column, None))
         else:
-            undo.append(CellWrite(row, column, before.cell(source, column)))
+            undo.append(CellWrite(row, column, before.cell(was_row, column)))
     return tuple(undo)
+
+
+def _leftover(lead: Lead, column: int, model: SheetModel) -> bool:
+    """Whether this cell of a lead typed over the footer holds the old footer's figure or
+    marker (not what a person typed)."""
+    layout = model.layout
+    if column == layout.roles["lead_id"]:
+        return True  # the footer's marker: the lead gets its id there
+    return any(layout.stages[key] == column for key in lead.footer_leftovers)
 
 
 def _plain(value: CellValue | None) -> object:

@@ -327,3 +327,65 @@ Journey.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestJourney = Journey.TestCase
+
+
+class _Drawn:
+    """A ``data`` argument that draws a value chosen beforehand (a replayed example)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def draw(self, strategy: object, label: object = None) -> object:
+        return self.value
+
+
+def test_a_row_inserted_while_the_footer_moves_below_a_lead_typed_over_it() -> None:
+    """An example the state machine found: leads typed into the footer's blank row and
+    its first row, a note under it (the footer moves and inserts rows to make room), and
+    a row inserted at the top while that cycle runs. The old footer rows' clears landed
+    one row up, on a lead's row, and erased its name; they are taken back now."""
+    state = Journey()
+
+    def step(name: str, **kwargs: object) -> None:
+        getattr(state, name)(**kwargs)
+        state.sheet_reads()
+
+    try:
+        step("cycle")
+        step("cycle")
+        step("cycle")
+        step("cycle")
+        step("crash_mid_cycle_and_restart", after=0)
+        step("cycle")
+        step("cycle")
+        step("cycle")
+        step("cycle")
+        step("type_a_lead", days_ago=290)
+        step("cycle")
+        step("cycle")
+        step("type_a_lead", days_ago=400)
+        step("sort_while_a_cycle_runs", reverse=True)
+        step("a_lead_leaves", data=_Drawn("Lead 001"), reason="Price")
+        step("type_a_mark", data=_Drawn("Lead 002"), header="6 months post-lead")
+        step("remove_a_typed_mark", data=_Drawn(("Lead 002", "6 months post-lead")))
+        step("state_file_lost")
+        step("clear_an_id_cell", data=_Drawn("Lead 001"))
+        step("time_passes", days=52)
+        step("sort_the_leads_without_the_hidden_id_column", reverse=True)
+        step("sort_the_leads_without_the_hidden_id_column", reverse=True)
+        step("sort_the_leads_without_the_hidden_id_column", reverse=False)
+        step("type_a_lead", days_ago=179)
+        step("time_passes", days=60)
+        step("insert_rows_while_a_cycle_runs", at=6, count=2)
+        step("move_a_row_by_copy_and_paste", data=_Drawn("Lead 001"))
+        step("cycle")
+        step("correct_a_lead_date", data=_Drawn("Lead 001"), shift=24)
+        step("type_a_lead", days_ago=146)
+        step("type_a_mark", data=_Drawn("Lead 001"), header="12 months post-lead")
+        step("sort_the_leads_without_the_hidden_id_column", reverse=False)
+        step("delete_a_lead_while_a_cycle_runs", data=_Drawn("Lead 001"))
+        step("type_a_lead", days_ago=0)
+        step("clear_an_id_cell", data=_Drawn("Lead 004"))
+        step("insert_rows_while_a_cycle_runs", at=2, count=1)
+    finally:
+        state.teardown()

@@ -461,6 +461,37 @@ def test_rows_inserted_while_the_footer_is_written_never_overwrite_a_lead(
     assert_exactly_once(world)
 
 
+def test_a_row_inserted_while_the_footer_makes_room_below_never_erases_a_lead(make_world) -> None:  # type: ignore[no-untyped-def]
+    # Leads typed into the blank row above the footer and its first row, a note a person
+    # keeps under the footer:
+    # the footer moves below the lead and inserts rows to make room (never writing over
+    # the note). Someone inserts a row at the top meanwhile: the old footer rows' clears
+    # land one row up, on the new lead's row. They are taken back, the name kept.
+    world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
+    world.cycle()
+    footer_top = world.sheet.row_of("Total reached")
+    note_row = world.sheet.last_row() + 1
+    world.sheet.set(note_row, "Client name", "Call the accountant")
+    world.sheet.set(footer_top - 1, "Client name", "Cy Dunn")  # the blank row above it
+    world.sheet.set(footer_top - 1, "Date of lead", date_to_serial(TODAY))
+    world.sheet.set(footer_top, "Client name", "Dee Ewe")
+    world.sheet.set(footer_top, "Date of lead", date_to_serial(TODAY))
+    world.sheet.before_next_apply = lambda: world.sheet.insert_rows(2, 1)
+    report = world.cycle()
+    world.sheet.before_next_apply = None
+    assert report.writes_misplaced > 0
+    model = read_sheet(world.workflow, world.sheet.read())
+    assert sorted(lead.name for lead in model.leads) == ["Ann Lee", "Bo Chan", "Cy Dunn", "Dee Ewe"]
+    world.cycle()
+    world.cycle()
+    model = read_sheet(world.workflow, world.sheet.read())
+    assert sorted(lead.name for lead in model.leads) == ["Ann Lee", "Bo Chan", "Cy Dunn", "Dee Ewe"]
+    assert world.sheet.row_of("Call the accountant")  # the note is kept
+    assert world.sheet.notes == {}  # no old footer figure left as a value in Dee's row
+    assert_footer_right(world)
+    assert_exactly_once(world)
+
+
 def test_rows_deleted_while_the_footer_moves_never_overwrite_what_is_below(make_world) -> None:  # type: ignore[no-untyped-def]
     names = ["Ann Lee", "Bo Chan", "Cy Dunn"]
     world = make_world([lead_row(n, TODAY) for n in names], TODAY)
