@@ -301,6 +301,12 @@ def read_sheet(
                 )
             rows_now[row] = (values, types, read)
         footer_row, lead, problem, has_data = read
+        if lead is not None and footer and _a_note(lead):
+            # Under the footer, a row whose "date" is words ("Remember" | "check the
+            # invoices") is a person's note, not a lead: no id, not counted, and the
+            # footer stays where it is. A lead typed there has a date (a typo in it still
+            # has digits, and gets a note as any unreadable date).
+            lead, problem, has_data = None, None, False
         if footer_row is not None:
             footer.append(footer_row)
         if has_data:
@@ -318,6 +324,16 @@ def read_sheet(
         problems=tuple(problems),
         footer=tuple(footer),
         last_data_row=last_data_row,
+    )
+
+
+def _a_note(lead: Lead) -> bool:
+    return (
+        lead.lead_id is None
+        and lead.lead_date is None
+        and not lead.over_footer
+        and isinstance(lead.raw_date, str)
+        and not any(ch.isdigit() for ch in lead.raw_date)
     )
 
 

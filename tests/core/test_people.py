@@ -268,6 +268,26 @@ def test_a_project_renamed_in_todoist_is_found_by_its_tasks_after_a_lost_state(m
     assert_exactly_once(world)
 
 
+def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
+    world.cycle()
+    row = world.sheet.last_row() + 2
+    world.sheet.set(row, "Client name", "Remember")
+    world.sheet.set(row, "Date of lead", "check the invoices")
+    report = world.cycle()
+    assert report.new_leads == 0 and not report.footer_written and report.leads == 2
+    assert world.sheet.get(row, "Lead ID") is None and world.sheet.notes == {}
+    assert world.sheet.get(row, "Client name") == "Remember"
+    assert_footer_right(world)
+    # A lead typed there with a date that has a typo is a lead with a note, as anywhere.
+    world.sheet.set(row, "Client name", "Dee Ewe")
+    world.sheet.set(row, "Date of lead", "31/13/2026")
+    report = world.cycle()
+    assert report.leads == 3
+    assert "cannot read the lead date" in (note_on(world, "Dee Ewe", "Date of lead") or "")
+    assert_footer_right(world)
+
+
 def test_a_title_row_typed_above_the_headers_halts_nothing(make_world) -> None:  # type: ignore[no-untyped-def]
     """The headers are found where they went (within ten rows of the workflow's header
     row): marks land in their leads' rows, a new lead gets its tasks, the footer is right;
