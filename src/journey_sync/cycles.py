@@ -93,6 +93,8 @@ class CycleRunner:
     health: Health | None = None
     redactor: Redactor = field(default_factory=Redactor)
     interval: float | None = None  # to warn when a cycle takes longer than the interval
+    # Each workflow's rows flagged by its last cycle (logged as warnings once).
+    _flagged: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False)
 
     def cycle(self, engine: Engine, *, dry_run: bool = False) -> Outcome:
         try:
@@ -144,8 +146,17 @@ class CycleRunner:
                 f"{self.interval:g}",
                 extra={"fields": {"event": "slow_cycle", "workflow": name}},
             )
+        # A flagged row is a warning the first cycle it is seen, not every cycle after
+        # (a minute apart, that buried the log under one line per bad row); its note in
+        # the sheet stays until the row is fixed.
+        if not dry_run:
+            earlier = self._flagged.get(name, frozenset())
+            self._flagged[name] = frozenset(report.problems)
+        else:
+            earlier = frozenset()
         for problem in report.problems:
-            log.warning(
+            log.log(
+                logging.DEBUG if problem in earlier else logging.WARNING,
                 "%s: flagged %s",
                 name,
                 problem,

@@ -158,6 +158,16 @@ def test_a_good_cycle_logs_one_line_with_its_figures(caplog: pytest.LogCaptureFi
     warnings = [r for r in lines if r.levelno == logging.WARNING]
     assert [w.getMessage() for w in warnings] == ["W: flagged row 4: bad date"]
     assert 'journey_sync_cycles_total{workflow="W"} 1' in health.metrics()
+    # The same row flagged again next cycle is not a second warning (its note stays in
+    # the sheet); at debug level it is still there.
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        runner.cycle(FakeEngine("W", stats))  # type: ignore[arg-type]
+    lines = [r for r in caplog.records if r.name == "journey_sync.daemon"]
+    assert not [r for r in lines if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in lines if r.levelno == logging.DEBUG] == [
+        "W: flagged row 4: bad date"
+    ]
 
 
 def test_a_user_error_is_logged_without_traceback_and_an_unexpected_one_with(
