@@ -31,7 +31,7 @@ cell cannot be the only memory: journey-sync also remembers each lead's name and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -105,7 +105,9 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
 
     placed: dict[int, Placed] = {}  # row -> placement
     held: dict[int, Held] = {}
-    unplaced: list[Lead] = _rows_whose_id_moved(rows_by_id, remembered, remembered_by_fingerprint)
+    unplaced, id_lost = _rows_whose_id_moved(
+        rows_by_id, remembered, remembered_by_fingerprint, leads
+    )
     for lead_id, rows in rows_by_id.items():
         known = remembered.get(lead_id)
         if known is None:
@@ -189,7 +191,11 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
                 f"(Lead ID {twin.lead_id}). Delete this row if it is a copy, or type "
                 f"{NEW_LEAD_WORD.upper()} in its Lead ID cell if it is a different client.",
             )
-        elif not forced_new and lead.lead_id is None and (namesakes := absent_namesakes(lead, 0)):
+        elif (
+            not forced_new
+            and (lead.lead_id is None or lead.row in id_lost)
+            and (namesakes := absent_namesakes(lead, 0))
+        ):
             which = ", ".join(
                 f"{i} (lead date {_day_text(remembered[i][1])})" for i in sorted(namesakes)
             )
@@ -203,7 +209,7 @@ def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Id
             )
         elif (
             not forced_new
-            and lead.lead_id is None
+            and (lead.lead_id is None or lead.row in id_lost)
             and (
                 same_day := [
                     i
@@ -274,23 +280,32 @@ def _rows_whose_id_moved(
     rows_by_id: dict[str, list[Lead]],
     remembered: Mapping[str, tuple[str, str]],
     by_fingerprint: Mapping[tuple[str, str], list[str]],
-) -> list[Lead]:
-    """Rows whose id cell belongs to another of them: taken out of ``rows_by_id`` (in
-    place) and returned, to be identified by their name and date (rule 2).
+    leads: Sequence[Lead],
+) -> tuple[list[Lead], set[int]]:
+    """Rows whose id cell belongs to another row: taken out of ``rows_by_id`` (in place)
+    and returned, to be identified by their name and date (rule 2), with the rows of those
+    whose id is simply not theirs (identified as rows without an id).
 
     Sorting a selection that leaves out the (often hidden) Lead ID column moves names,
-    dates and marks but not the ids; so does swapping two id cells. A row whose name and
-    date are not its id's lead's but exactly another remembered lead's is that other lead,
-    unless that lead is in the sheet under its own id with its own name and date (then
-    this row is its id's lead, renamed), or its id stays in a row that is not moved (then
-    the other lead would have no row to move to). Its id cell gets the right id back.
+    dates and marks but not the ids; so does swapping two id cells. A row under lead X's
+    id whose name and date are not X's:
+    - is lead Y when they are exactly Y's (Y not in the sheet under its own id with its own
+      name and date): its id cell gets Y's id back;
+    - is not X when X's exact name and date are in one other row (that row is X), and is
+      then identified like a row without an id (a new lead typed before the sort, say);
+    - else is X, renamed or its date corrected.
+    A move is kept only if its lead is left without a row holding its id (else there would
+    be two rows for it): moves are undone until that holds.
     """
-    proper = {
+    strong = {
         lead_id
         for lead_id, rows in rows_by_id.items()
         if lead_id in remembered and any(r.fingerprint() == remembered[lead_id] for r in rows)
     }
-    moves: dict[int, tuple[str, str, Lead]] = {}  # row -> (id in its cell, its lead, row)
+    rows_by_fingerprint: dict[tuple[str, str], list[Lead]] = {}
+    for lead in leads:
+        rows_by_fingerprint.setdefault(lead.fingerprint(), []).append(lead)
+    moves: dict[int, tuple[str, str | None, Lead]] = {}  # row -> (its id, the lead it is, row)
     for lead_id, rows in rows_by_id.items():
         known = remembered.get(lead_id)
         if known is None:
@@ -300,13 +315,23 @@ def _rows_whose_id_moved(
             if fingerprint == known:
                 continue
             others = [i for i in by_fingerprint.get(fingerprint, ()) if i != lead_id]
-            if len(others) == 1 and others[0] not in proper:
+            if len(others) == 1 and others[0] not in strong:
                 moves[row.row] = (lead_id, others[0], row)
-    while True:  # a move is undone while its lead's id stays in a row that is not moved
+                continue
+            if lead_id in strong:
+                continue  # a copy of a row still in the sheet: the copy rules decide
+            elsewhere = [r for r in rows_by_fingerprint.get(known, ()) if r is not row]
+            if len(elsewhere) == 1 and not _someone_else(elsewhere[0], lead_id, remembered):
+                moves[row.row] = (lead_id, None, row)  # its id belongs to that row
+    while moves:
         staying = {
             lead_id for lead_id, rows in rows_by_id.items() if any(r.row not in moves for r in rows)
         }
-        undo = [number for number, (_, target, _) in moves.items() if target in staying]
+        undo = [
+            number
+            for number, (cell, target, _) in moves.items()
+            if (target if target is not None else cell) in staying
+        ]
         if not undo:
             break
         for number in undo:
@@ -317,7 +342,19 @@ def _rows_whose_id_moved(
             rows_by_id[lead_id] = kept
         else:
             del rows_by_id[lead_id]
-    return [row for _, _, row in moves.values()]
+    lost = {number for number, (_, target, _) in moves.items() if target is None}
+    return [row for _, _, row in moves.values()], lost
+
+
+def _someone_else(row: Lead, lead_id: str, remembered: Mapping[str, tuple[str, str]]) -> bool:
+    """Whether ``row`` holds the id of another lead whose name and date it has."""
+    other = row.lead_id
+    return (
+        other is not None
+        and other != lead_id
+        and other in remembered
+        and remembered[other] == row.fingerprint()
+    )
 
 
 def _day_text(day: str) -> str:

@@ -92,6 +92,35 @@ def test_rows_sorted_without_the_hidden_id_column_keep_each_lead_its_tasks_and_m
     assert_footer_right(world)
 
 
+def test_rows_sorted_without_the_id_column_right_after_a_new_lead_was_typed(make_world) -> None:  # type: ignore[no-untyped-def]
+    # The new lead has no id yet when the rows are sorted: one id now sits on the new
+    # lead's row, and one lead's row has none.
+    names = ["Cy Dunn", "Ann Lee", "Bo Chan"]
+    world = make_world(
+        [lead_row(n, TODAY - timedelta(days=i + 1)) for i, n in enumerate(names)], TODAY
+    )
+    world.cycle()
+    ids = {n: world.lead_id(n) for n in names}
+    world.todoist.complete(world.todoist.task_for(ids["Ann Lee"], "contact").id)
+    world.cycle()
+    # Typed with Cy's lead date: by name and date alone, Cy's id on its row could pass
+    # for Cy renamed.
+    row = world.sheet.append_lead(
+        {"Client name": "Aaron Bell", "Date of lead": date_to_serial(TODAY - timedelta(days=1))}
+    )
+    world.sheet.sort_leads("Client name", first=2, last=row, outside=("Lead ID",))
+    report = world.cycle()
+    assert report.new_leads == 1 and report.tasks_created == STEPS and report.tasks_moved == 0
+    assert {n: world.lead_id(n) for n in names} == ids
+    assert world.lead_id("Aaron Bell") not in ids.values()
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert world.mark("Aaron Bell", "Client contacted") is None
+    world.cycle()
+    assert_exactly_once(world)
+    assert_footer_right(world)
+    assert len(live_tasks(world, ids["Bo Chan"])) == STEPS  # nobody's tasks removed
+
+
 def test_two_id_cells_swapped_by_hand_are_put_back(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan", "Cy Dunn")], TODAY)
     world.cycle()
