@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import sqlite3
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +18,6 @@ from pathlib import Path
 from .errors import (
     JourneySyncError,
     SettingsError,
-    UserError,
     WorkflowFileError,
     for_one_shot,
     naming_state_file,
@@ -309,21 +307,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _reached_on(state_path: Path, workflow: str) -> dict[str, dict[str, date]] | None:
     """The days stages were reached, from the state file (read-only: a daemon may be
-    running); None when there is no state file yet, so the report has no timing."""
-    from .state import StateStore
+    running); None when there is no state file yet (or one from before the days were
+    kept), so the report has no timing."""
+    from .state import peek
 
-    if not state_path.is_file():
-        return None
-    try:
-        store = StateStore.open_read_only(state_path)
-    except UserError:
-        return None
-    try:
-        return store.reached(workflow)
-    except sqlite3.Error:
-        return None  # a state file from before the days were kept
-    finally:
-        store.close()
+    return peek(state_path, lambda store: store.reached(workflow))
 
 
 class _Wording(logging.Filter):

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import UserError
 from .records import Memory, NoteKey, TaskRecord, TaskStatus, stored_record
@@ -810,3 +811,23 @@ class Writer:
             return True
 
         self._store._note(self._workflow, op)
+
+
+T = TypeVar("T")
+
+
+def peek(path: Path, read: Callable[[StateStore], T]) -> T | None:
+    """``read`` of the state file opened read-only (a daemon may be running), or None when
+    there is none, it is no state file, or it lacks what ``read`` asks (an older one)."""
+    if not path.is_file():
+        return None
+    try:
+        store = StateStore.open_read_only(path)
+    except UserError:
+        return None
+    try:
+        return read(store)
+    except sqlite3.Error:
+        return None
+    finally:
+        store.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,11 +12,10 @@ from .adapters.google_sheets import GoogleSheetsGateway, SheetsStats
 from .adapters.retry import RetryPolicy, RetryStats
 from .adapters.todoist import TodoistGateway
 from .engine import Engine
-from .errors import UserError
 from .lifecycle import GuardedSheet, GuardedTasks, StopFlag
 from .ports import SheetGateway, TaskGateway
 from .settings import Settings
-from .state import StateStore
+from .state import StateStore, peek
 from .workflow import Workflow, WorkflowFile
 
 
@@ -71,20 +69,9 @@ def _sheet_id(state: StateStore, workflow: str) -> int | None:
 
 
 def remembered_sheet_id(state_path: Path, workflow: str) -> int | None:
-    """The tab id a daemon remembered, read-only (a daemon may be running); None when
-    there is no state file or it cannot be read (the tab is then found by its name)."""
-    if not state_path.is_file():
-        return None
-    try:
-        store = StateStore.open_read_only(state_path)
-    except UserError:
-        return None
-    try:
-        return _sheet_id(store, workflow)
-    except sqlite3.Error:
-        return None
-    finally:
-        store.close()
+    """The tab id a daemon remembered, read-only; None when there is none (the tab is
+    then found by its name)."""
+    return peek(state_path, lambda store: _sheet_id(store, workflow))
 
 
 def retry_policy(settings: Settings, sleep: Callable[[float], None] | None = None) -> RetryPolicy:
