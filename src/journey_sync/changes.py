@@ -47,6 +47,9 @@ class Folded:
     # When Todoist says each completed task was completed, by (lead, step): the day a
     # stage was reached, for the timing figures.
     completions: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    # (lead, step) whose task a person reopened in Todoist since the last read (completed
+    # then, open now): their action, which a hand mark in the sheet must not undo.
+    reopened: frozenset[tuple[str, str]] = frozenset()
 
 
 def project_by_markers(
@@ -142,6 +145,7 @@ class Fold:
         self._changed: dict[tuple[str, str], TaskRecord] = {}
         self._adopted: list[tuple[str, str]] = []  # a frozenset at the end (a set and a copy: 2x)
         self._completions: dict[tuple[str, str], datetime] = {}
+        self._reopened: set[tuple[str, str]] = set()
         # The ids listed: what a full sync left out was completed or deleted. Whether the
         # answer is a full sync may only be known at its end (Todoist answers an old token
         # with one of its own accord), so they are always kept; a known task's id as the
@@ -245,6 +249,8 @@ class Fold:
                 due=existing.due if from_history and due is None else due,
                 seen=existing.seen if from_history else seen,
             )
+        if existing is not None and existing.status == "completed" and status == "open":
+            self._reopened.add(key)
         if record != existing:
             self._put(key, record)
             if task.id:
@@ -305,4 +311,5 @@ class Fold:
             collaborators=changes.collaborators,
             project_id=project_id,
             completions=self._completions,
+            reopened=frozenset(self._reopened),
         )

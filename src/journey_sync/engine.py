@@ -273,6 +273,7 @@ class Engine:
             funnel_tab=self._tab_memory(),
             reached_on=reached_on,
             memo=self._plans,
+            reopened=folded.reopened,
         )
         self._fill_report(report, plan)
         landed = self._apply_sheet(plan, model, folded.memory, report)
@@ -315,6 +316,7 @@ class Engine:
             missing_grace=self.missing_grace,
             funnel_tab=self._tab_memory(),
             reached_on=self._reached(model, folded, today)[0],
+            reopened=folded.reopened,
         )
         self._fill_report(report, plan)
         return plan, report

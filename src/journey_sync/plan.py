@@ -311,6 +311,8 @@ class _Context:
     # Stage columns where none of the marks journey-sync wrote is left (two or more): the
     # column deleted and added back empty, not each mark removed by a person.
     wiped_stages: frozenset[str] = frozenset()
+    # (lead, step) whose task a person reopened in Todoist since the last read.
+    reopened: frozenset[tuple[str, str]] = frozenset()
 
     def planned(self, step: Step, lead_date: date) -> tuple[date, str | None]:
         """``due_day`` and the due text it plans, once per step and lead date: leads share
@@ -453,6 +455,7 @@ def plan_cycle(
     funnel_tab: TabMemory | None = None,
     reached_on: ReachedOn | None = None,
     memo: PlanMemo | None = None,
+    reopened: frozenset[tuple[str, str]] = frozenset(),
 ) -> Plan:
     """One cycle's decisions. ``funnel_tab``: what was last written on the Funnel tab
     (when the workflow has one); ``reached_on``: the days stages were reached; ``memo``:
@@ -475,6 +478,7 @@ def plan_cycle(
         marked_leads=frozenset(
             lead_id for lead_id, _ in (*memory.marks_written, *memory.marks_removed)
         ),
+        reopened=reopened,
     )
     identities = (
         memo.identify(model, memory, new_id)
@@ -889,6 +893,13 @@ def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                     yield UpdateTaskRecord(
                         replace(record, closed_by=HAND_DECLINED),
                         "reopened by a person after a hand mark closed it: left open",
+                    )
+                elif (lead_id, step.key) in ctx.reopened:
+                    # Completed and reopened in Todoist while the sheet shows a hand
+                    # mark: the reopen is a person's, never undone.
+                    yield UpdateTaskRecord(
+                        replace(record, closed_by=HAND_DECLINED),
+                        "reopened by a person in Todoist though marked by hand: left open",
                     )
                 elif record.closed_by != HAND_DECLINED:
                     yield CloseTaskAction(

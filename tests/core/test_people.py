@@ -703,6 +703,26 @@ def test_a_hand_mark_removed_reopens_its_task_and_is_never_written_back(make_wor
     assert_footer_right(world)
 
 
+def test_a_task_reopened_in_todoist_while_its_stage_is_marked_by_hand_stays_open(
+    make_world,
+) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    contact = world.todoist.task_for(ann, "contact").id
+    # Before the same cycle: a 1 typed in the sheet, and the task ticked in Todoist.
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", 1)
+    world.todoist.complete(contact)
+    world.cycle()
+    world.todoist.uncomplete(contact)  # a follow-up call after all
+    report = world.cycle()
+    assert report.tasks_closed == 0
+    world.cycle()
+    assert not world.todoist.task_for(ann, "contact").checked
+    assert world.mark("Ann Lee", "Client contacted") == 1  # the person's 1 stays
+    assert_exactly_once(world)
+
+
 def test_a_copy_of_a_task_made_in_todoist_and_completed_writes_the_mark(make_world) -> None:  # type: ignore[no-untyped-def]
     """Todoist's "Duplicate" keeps the description (the lead and step marker): a coach who
     completes the copy has done the step. The mark is written, reopening the copy takes it
