@@ -49,7 +49,6 @@ try:  # tests/adapters as a package, or as a plain directory on sys.path (pytest
     from . import sheets_payloads as P
 except ImportError:
     import sheets_payloads as P  # type: ignore[no-redef]
-from support.net import free_port
 
 TOKEN_URI = "https://oauth2.example.test/token"
 GOOGLE = "https://sheets.googleapis.com"
@@ -1065,8 +1064,9 @@ def test_the_retry_settings_reach_the_gateways_the_service_builds(
         {
             "GOOGLE_APPLICATION_CREDENTIALS": str(key_file),
             "TODOIST_API_TOKEN": "0123456789abcdef-SECRET-token",
-            # Nothing listens there: every Todoist attempt fails to connect.
-            "JOURNEY_SYNC_TODOIST_API_URL": f"http://127.0.0.1:{free_port()}",
+            # Nothing listens there (a port below 1024, which no test's server can take):
+            # every Todoist attempt fails to connect.
+            "JOURNEY_SYNC_TODOIST_API_URL": "http://127.0.0.1:9",
             "JOURNEY_SYNC_RETRY_ATTEMPTS": "2",
             "JOURNEY_SYNC_RETRY_DELAY": "0",
         }
