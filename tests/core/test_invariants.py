@@ -294,10 +294,12 @@ class Journey(RuleBasedStateMachine):
         model = read_sheet(self.world.workflow, self.world.sheet.read())
         by_id = {lead.lead_id: lead for lead in model.leads}
         # Tasks journey-sync closed itself (for a hand mark, a departure) are no completions.
+        # (A "*-declined" reason is a person's reopen after that: their later completion
+        # is a real one and must show.)
         closed_by_us = {
             r.task_id
             for r in self.world.state.memory(WORKFLOW.name).tasks.values()
-            if r.closed_by is not None
+            if r.closed_by in ("hand", "leave", "missing", "past", "step-removed")
         }
         for task in self.world.todoist.all_tasks():
             if not task.checked or task.is_deleted or task.id in closed_by_us:
