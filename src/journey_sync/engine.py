@@ -742,7 +742,8 @@ def _footer_take_back(
     meant: list[int | None] = list(range(1, len(before.rows) + 1))
     for insert in sorted(footer.inserts, key=lambda i: i.before_row, reverse=True):
         at = insert.before_row - 1
-        meant[at:at] = [None] * insert.count if at <= len(meant) else []
+        if at <= len(meant):  # below the sheet's end, rows are blank anyway
+            meant[at:at] = [None] * insert.count
     first = keys(before)
     was = [blank if r is None else first[r - 1] for r in meant]
     now = keys(after)

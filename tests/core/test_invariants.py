@@ -99,26 +99,22 @@ class Journey(RuleBasedStateMachine):
     @precondition(lambda self: len(self.people) > 4)
     @rule(reverse=st.booleans())
     def sort_the_leads(self, reverse: bool) -> None:
+        self._sort(reverse)
+
+    def _sort(self, reverse: bool, outside: tuple[str, ...] = ()) -> None:
+        """Data > Sort range over the leads (when they sit in one block); the columns
+        under ``outside`` were left out of the selection."""
         model = read_sheet(WORKFLOW, self.world.sheet.read())
         rows = [lead.row for lead in model.leads]
         if rows and max(rows) - min(rows) + 1 == len(rows):
             self.world.sheet.sort_leads(
-                "Client name", first=min(rows), last=max(rows), reverse=reverse
+                "Client name", first=min(rows), last=max(rows), reverse=reverse, outside=outside
             )
 
     @precondition(lambda self: len(self.people) > 4)
     @rule(reverse=st.booleans())
     def sort_the_leads_without_the_hidden_id_column(self, reverse: bool) -> None:
-        model = read_sheet(WORKFLOW, self.world.sheet.read())
-        rows = [lead.row for lead in model.leads]
-        if rows and max(rows) - min(rows) + 1 == len(rows):
-            self.world.sheet.sort_leads(
-                "Client name",
-                first=min(rows),
-                last=max(rows),
-                reverse=reverse,
-                outside=("Lead ID",),
-            )
+        self._sort(reverse, outside=("Lead ID",))
 
     @precondition(lambda self: self.people)
     @rule(data=st.data())
@@ -148,15 +144,7 @@ class Journey(RuleBasedStateMachine):
     @precondition(lambda self: len(self.people) > 4)
     @rule(reverse=st.booleans())
     def sort_while_a_cycle_runs(self, reverse: bool) -> None:
-        def sort() -> None:
-            model = read_sheet(WORKFLOW, self.world.sheet.read())
-            rows = [lead.row for lead in model.leads]
-            if rows and max(rows) - min(rows) + 1 == len(rows):
-                self.world.sheet.sort_leads(
-                    "Client name", first=min(rows), last=max(rows), reverse=reverse
-                )
-
-        self.world.sheet.before_next_apply = sort
+        self.world.sheet.before_next_apply = lambda: self._sort(reverse)
         self._cycle_with_a_person_in_it()
 
     @precondition(lambda self: self.people)
