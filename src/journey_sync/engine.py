@@ -428,7 +428,10 @@ class Engine:
             # A full sync lists active tasks only. Tasks we knew as open that are not
             # listed were completed or deleted meanwhile; Todoist's completed history
             # tells which (and, after a lost state file, which steps were already done).
-            completed = self.tasks.completed(project_id=project_id, since=now - REBUILD_HISTORY)
+            # Every project's history: a person may have moved a task to their Inbox and
+            # ticked it there (the history lists it under the project it is in now). Our
+            # tasks are told by their markers and ids, wherever they are.
+            completed = self.tasks.completed(project_id=None, since=now - REBUILD_HISTORY)
         return fold.finish(
             changes,
             project_id=project_id,

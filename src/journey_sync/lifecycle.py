@@ -132,7 +132,7 @@ class GuardedTasks:
         self.stop.check()
         return self.inner.changes(sync_token, take)
 
-    def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
+    def completed(self, *, project_id: str | None, since: datetime) -> Sequence[Task]:
         self.stop.check()
         return self.inner.completed(project_id=project_id, since=since)
 

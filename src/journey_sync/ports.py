@@ -358,8 +358,9 @@ class TaskGateway(Protocol):
         """
         ...
 
-    def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
-        """Tasks of a project completed since ``since`` (as far back as Todoist keeps)."""
+    def completed(self, *, project_id: str | None, since: datetime) -> Sequence[Task]:
+        """Tasks completed since ``since`` (as far back as Todoist keeps), of one project
+        or (``None``) of every project."""
         ...
 
     def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:

@@ -398,6 +398,15 @@ def test_completed_walks_windows_from_since_to_now() -> None:
     assert "cursor" not in params[0]
 
 
+def test_completed_of_every_project_sends_no_project_filter() -> None:
+    # A task a person moved to their Inbox is listed under the Inbox: the history read
+    # after a full sync asks for every project (the SDK's method has no filter at all).
+    h = harness(answer(200, {"items": [], "next_cursor": None}))
+    assert h.gateway.completed(project_id=None, since=NOW - timedelta(days=1)) == ()
+    (params,) = [completed_params(r) for r in h.fake.requests]
+    assert "project_id" not in params and params["limit"] == "200"
+
+
 def test_completed_follows_the_cursor_and_marks_tasks_checked() -> None:
     first, second = COMPLETED_FIXTURE["exchanges"]
     h = harness(answer(200, first["response"]["json"]), answer(200, second["response"]["json"]))

@@ -297,6 +297,32 @@ def test_a_project_renamed_in_todoist_is_found_by_its_tasks_after_a_lost_state(m
     assert_exactly_once(world)
 
 
+@pytest.mark.parametrize("lose_state", [False, True], ids=["token-refused", "state-lost"])
+def test_a_task_moved_to_the_inbox_and_ticked_there_counts_after_a_full_sync(  # type: ignore[no-untyped-def]
+    make_world, lose_state: bool
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    # Moved to a person's Inbox and ticked there, while journey-sync was stopped; then a
+    # full sync (Todoist refused the old token, or the state file was lost): the
+    # completions are in the Inbox's completed history, not the journey's project's.
+    for step in ("contact", "touch_base_6w"):  # touch_base_6w marks no stage
+        task = world.todoist.task_for(ann, step).id
+        world.todoist.move_to_inbox(task)
+        world.todoist.complete(task)
+    world.restart(lose_state=lose_state)
+    if not lose_state:
+        with world.state.transaction() as db:
+            world.state.put(db, world.workflow.name, "sync_token", None)
+    report = world.cycle()
+    world.cycle()
+    assert report.tasks_created == 0  # neither step gets a second task
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
     world.cycle()

@@ -413,14 +413,14 @@ class FakeTodoist:
             dict(self.collaborator_emails),
         )
 
-    def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
+    def completed(self, *, project_id: str | None, since: datetime) -> Sequence[Task]:
         self.requests += 1
         return [
             i.task
             for i in self.items.values()
             if i.task.checked
             and not i.task.is_deleted
-            and i.task.project_id == project_id
+            and project_id in (None, i.task.project_id)
             and i.task.completed_at is not None
             and i.task.completed_at >= since
         ]
@@ -529,6 +529,16 @@ class FakeTodoist:
         task = replace(self.items[task_id].task, id=tid)
         self.items[tid] = _Item(task, next(self._seq), self.now())
         return tid
+
+    def move_to_inbox(self, task_id: str) -> str:
+        """A person moves a task to their Inbox (``item_move``: its ``project_id`` changes;
+        Todoist's completed history then lists it under the Inbox)."""
+        inbox = next((pid for pid, (p, _) in self.projects.items() if p.name == "Inbox"), None)
+        if inbox is None:
+            inbox = f"P{next(self._ids)}"
+            self.projects[inbox] = (Project(inbox, "Inbox"), next(self._seq))
+        self._change(task_id, project_id=inbox)
+        return inbox
 
     def rename_project(self, project_id: str, name: str) -> None:
         project, _ = self.projects[project_id]

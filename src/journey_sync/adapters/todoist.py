@@ -193,8 +193,9 @@ class TodoistGateway:
             raise _malformed(response, "a sync answer without a project list")
         return tuple(_project(p) for p in _dicts(data.get("projects")))
 
-    def completed(self, *, project_id: str, since: datetime) -> Sequence[Task]:
-        """Tasks of ``project_id`` completed from ``since`` until now, marked ``checked``.
+    def completed(self, *, project_id: str | None, since: datetime) -> Sequence[Task]:
+        """Tasks of ``project_id`` (``None``: of every project) completed from ``since``
+        until now, marked ``checked``.
 
         The window is walked in steps the API accepts, each step page by page. A task
         completed on a step boundary (both ends are inclusive) or a recurring task
@@ -209,7 +210,7 @@ class TodoistGateway:
             end = min(start + COMPLETED_WINDOW, now)
             for item in self._completed_between(project_id, start, end):
                 task = _task(item, checked=True)
-                if task.project_id != project_id:
+                if project_id is not None and task.project_id != project_id:
                     continue  # the API filters by project; this guards against one that doesn't
                 seen = found.get(task.id)
                 if seen is None or _later(task.completed_at, seen.completed_at):
@@ -319,7 +320,7 @@ class TodoistGateway:
         return data
 
     def _completed_between(
-        self, project_id: str, since: datetime, until: datetime
+        self, project_id: str | None, since: datetime, until: datetime
     ) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
         seen_cursors: set[str] = set()
@@ -327,9 +328,10 @@ class TodoistGateway:
             params = {
                 "since": _api_datetime(since),
                 "until": _api_datetime(until),
-                "project_id": project_id,
                 "limit": str(COMPLETED_PAGE_SIZE),
             }
+            if project_id is not None:
+                params["project_id"] = project_id
             if cursor:
                 params["cursor"] = cursor
             response = self._request("GET", COMPLETED_PATH, params=params)
