@@ -19,7 +19,14 @@ from datetime import date
 from .dates import date_to_serial
 from .funnel import Funnel, number_text
 from .ports import CellValue, CellWrite, FormulaWrite, RowInsert
-from .sheet import FOOTER_MARK, Layout, SheetModel, column_letter
+from .sheet import (
+    FOOTER_LABELS,
+    FOOTER_MARK,
+    Layout,
+    SheetModel,
+    column_letter,
+    footer_kinds,
+)
 from .workflow import Workflow
 
 TOTAL, SHARE, NOT_DUE, DROP, LEFT, JOURNEY = (
@@ -31,13 +38,7 @@ TOTAL, SHARE, NOT_DUE, DROP, LEFT, JOURNEY = (
     "journey",
 )
 
-LABELS = {
-    TOTAL: "Total reached",
-    SHARE: "Share of leads",
-    NOT_DUE: "Not yet due",
-    DROP: "Drop-off among due leads",
-    LEFT: "Left at this stage",
-}
+LABELS = FOOTER_LABELS
 
 #: One number format per footer row (Sheets number-format patterns).
 COUNT_FORMAT, PERCENT_FORMAT = "0", "0.0%"
@@ -48,14 +49,6 @@ ROW_FORMATS = {
     DROP: PERCENT_FORMAT,
     LEFT: COUNT_FORMAT,
 }
-
-
-def footer_kinds(layout: Layout) -> tuple[str, ...]:
-    kinds = [TOTAL, SHARE, NOT_DUE, DROP]
-    if "reason_left" in layout.roles:
-        kinds.append(LEFT)
-    kinds.append(JOURNEY)
-    return tuple(kinds)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Columns are found by header text (case and surrounding spaces forgiven). A row is a lead
 when its name and lead-date cells are both non-empty; the footer's rows carry a marker in
 the lead-id column (a column only journey-sync writes), so they are recognised wherever
-people move them and are never leads, unless a person types a lead over one.
+people move them and are never leads, unless a person types a lead over one. A footer
+whose markers went with the Lead ID column (deleted and added back, or cleared) is
+still recognised by its labels, as a whole block in its order.
 """
 
 from __future__ import annotations
@@ -18,6 +20,26 @@ from .ports import CellValue, SheetSnapshot
 from .workflow import Workflow
 
 FOOTER_MARK = "#footer:"
+
+# The footer's rows, in order, and the label in the name column of each (footer.py writes
+# them). The last row's name cell is a formula reading "Leads: 12 · still in journey: ...".
+FOOTER_LABELS = {
+    "total": "Total reached",
+    "share": "Share of leads",
+    "not-due": "Not yet due",
+    "drop-off": "Drop-off among due leads",
+    "left": "Left at this stage",
+}
+FOOTER_JOURNEY_TEXT = "Leads: "
+
+
+def footer_kinds(layout: Layout) -> tuple[str, ...]:
+    """The footer's rows, in order: "left" only with a reason-left column."""
+    kinds = ["total", "share", "not-due", "drop-off"]
+    if "reason_left" in layout.roles:
+        kinds.append("left")
+    kinds.append("journey")
+    return tuple(kinds)
 
 
 @dataclass(frozen=True)
@@ -286,6 +308,7 @@ def read_sheet(
         memo.context = context
     rows_now: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
     id_at = layout.roles["lead_id"] - 1
+    reads: list[_RowRead] = []
     for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
         if memo is None:
             read = _read_row(workflow, snapshot, layout, formulas, row)
@@ -300,6 +323,9 @@ def read_sheet(
                     _read_row(workflow, snapshot, layout, formulas, row)
                 )
             rows_now[row] = (values, types, read)
+        reads.append(read)
+    _recognise_unmarked_footer(reads, snapshot, layout)
+    for row, read in enumerate(reads, start=layout.header_row + 1):
         footer_row, lead, problem, has_data = read
         if lead is not None and footer and _a_note(lead):
             # Under the footer, a row whose "date" is words ("Remember" | "check the
@@ -325,6 +351,52 @@ def read_sheet(
         footer=tuple(footer),
         last_data_row=last_data_row,
     )
+
+
+def _recognise_unmarked_footer(
+    reads: list[_RowRead], snapshot: SheetSnapshot, layout: Layout
+) -> None:
+    """Footer rows whose markers are gone (the Lead ID column deleted and added back, or
+    cleared) read as rows of data: labels without a lead date. A whole block of them, in
+    the footer's order, is the footer still (else it would stay behind, a second footer
+    would be written under it, and a lead typed over its rows would take its figures
+    for marks). Changed in place in ``reads`` (row ``header_row + 1`` first)."""
+    kinds = footer_kinds(layout)
+    roles = layout.roles
+    first = layout.header_row + 1
+    index = 0
+    while index + len(kinds) <= len(reads):
+        row = first + index
+        if not _unmarked_footer_row(reads[index], snapshot, roles, row, kinds[0]):
+            index += 1
+            continue
+        block = range(index, index + len(kinds))
+        if all(
+            _unmarked_footer_row(reads[i], snapshot, roles, first + i, kinds[i - index])
+            or (reads[i][0] is not None and reads[i][0].kind == kinds[i - index])  # type: ignore[union-attr]
+            for i in block
+        ):
+            for i in block:
+                reads[i] = (FooterRow(first + i, kinds[i - index]), None, None, False)
+            index += len(kinds)
+        else:
+            index += 1
+
+
+def _unmarked_footer_row(
+    read: _RowRead, snapshot: SheetSnapshot, roles: dict[str, int], row: int, kind: str
+) -> bool:
+    footer_row, lead, _, has_data = read
+    if footer_row is not None or lead is not None or not has_data:
+        return False
+    if snapshot.cell(row, roles["lead_date"]) is not None:
+        return False
+    if _text(snapshot.cell(row, roles["lead_id"])).strip():
+        return False
+    name = snapshot.cell(row, roles["name"])
+    if kind == "journey":
+        return isinstance(name, str) and name.startswith(FOOTER_JOURNEY_TEXT)
+    return name == FOOTER_LABELS[kind]
 
 
 def _a_note(lead: Lead) -> bool:

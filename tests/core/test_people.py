@@ -323,6 +323,57 @@ def test_a_task_moved_to_the_inbox_and_ticked_there_counts_after_a_full_sync(  #
     assert_footer_right(world)
 
 
+def _label_rows(world: World, label: str) -> list[int]:
+    column = world.sheet.header_column("Client name")
+    return sorted(r for (r, c), v in world.sheet.cells.items() if c == column and v == label)
+
+
+def test_the_id_column_deleted_and_added_back_keeps_one_footer(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Ann Lee", "Bo Chan", "Cy Dunn"]
+    world = make_world([lead_row(n, TODAY) for n in names], TODAY)
+    world.cycle()
+    ids = {n: world.lead_id(n) for n in names}
+    world.todoist.complete(world.todoist.task_for(ids["Ann Lee"], "contact").id)
+    world.cycle()
+    footer = _label_rows(world, "Total reached")
+    # The footer's markers live in the Lead ID column: they go with it.
+    world.sheet.clear_column("Lead ID")
+    world.cycle()
+    assert {n: world.lead_id(n) for n in names} == ids
+    # The old footer is still the footer (found by its labels), not left behind under a
+    # second one; its markers are written again.
+    assert _label_rows(world, "Total reached") == footer
+    assert str(world.sheet.get(footer[0], "Lead ID")).startswith("#footer:")
+    assert_footer_right(world)
+    # The next leads, typed in the rows under the last lead (the footer moves down), get
+    # their tasks: no footer figure is taken for a mark.
+    below = world.sheet.row_of("Cy Dunn")
+    for offset, name in ((1, "Di Eve"), (2, "Ed Fox")):
+        world.sheet.set(below + offset, "Client name", name)
+        world.sheet.set(below + offset, "Date of lead", date_to_serial(TODAY))
+    world.cycle()
+    world.cycle()
+    assert world.mark("Ed Fox", "Client contacted") is None
+    assert not world.todoist.task_for(world.lead_id("Ed Fox"), "contact").checked
+    assert len(_label_rows(world, "Total reached")) == 1
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
+def test_a_person_s_own_total_reached_row_is_not_taken_for_the_footer(make_world) -> None:  # type: ignore[no-untyped-def]
+    # Only a whole block of labels in the footer's order is a footer without markers.
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    row = world.sheet.last_row() + 2
+    world.sheet.set(row, "Client name", "Total reached")
+    world.sheet.set(row + 1, "Client name", "my own sums")
+    world.cycle()
+    world.cycle()
+    assert world.sheet.get(row, "Client name") == "Total reached"
+    assert world.sheet.get(row + 1, "Client name") == "my own sums"
+    assert_footer_right(world)
+
+
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
     world.cycle()
