@@ -570,6 +570,7 @@ def plan_cycle(
     missing_actions, warnings = plan_missing(ctx, identities, missing_grace)
     actions.extend(missing_actions)
     actions, warnings = hold_template_changes(ctx, actions, warnings)
+    warnings = [*model.layout.warnings, *warnings]
     figures = (
         memo.funnel(workflow, model.leads, today)
         if memo is not None

@@ -50,6 +50,8 @@ class Layout:
     roles: dict[str, int]  # role -> column
     stages: dict[str, int]  # stage key -> column, funnel order
     last_column: int
+    # A mapped header found in more than one column: which one is used, for the log.
+    warnings: tuple[str, ...] = ()
 
     def column(self, role: str) -> int | None:
         return self.roles.get(role)
@@ -201,6 +203,7 @@ def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
                 else " Nothing is synced until then; nothing is lost."
             )
         )
+    warnings = _pick_duplicated_headers(snapshot, header_row, needed, position)
     roles = {role: position[normalise_header(h)] for role, h in wanted.items()}
     stages = {s.key: position[normalise_header(s.header)] for s in workflow.stages}
     return Layout(
@@ -208,7 +211,41 @@ def find_layout(workflow: Workflow, snapshot: SheetSnapshot) -> Layout:
         roles=roles,
         stages=stages,
         last_column=max([*roles.values(), *stages.values()]),
+        warnings=warnings,
     )
+
+
+def _pick_duplicated_headers(
+    snapshot: SheetSnapshot, header_row: int, needed: Sequence[str], position: dict[str, int]
+) -> tuple[str, ...]:
+    """A mapped header in two columns (a column inserted and its header copied, a column
+    pasted twice): the one holding more cells is used (the one journey-sync wrote its
+    marks, ids and footer into), not blindly the first, where a new empty column would
+    make every mark read as removed. ``position`` is changed in place; one warning per
+    such header."""
+    headers = snapshot.rows[header_row - 1] if len(snapshot.rows) >= header_row else ()
+    columns: dict[str, list[int]] = {}
+    for index, cell in enumerate(headers, start=1):
+        columns.setdefault(normalise_header(cell), []).append(index)
+    warnings: list[str] = []
+    for header in dict.fromkeys(needed):
+        found = columns.get(normalise_header(header), [])
+        if len(found) < 2:
+            continue
+        below = snapshot.rows[header_row:]
+        filled = {
+            c: sum(1 for row in below if len(row) >= c and _text(row[c - 1]).strip()) for c in found
+        }
+        chosen = max(found, key=lambda c: (filled[c], -c))
+        position[normalise_header(header)] = chosen
+        others = ", ".join(column_letter(c) for c in found if c != chosen)
+        warnings.append(
+            f"the header {header!r} is in more than one column of row {header_row}: "
+            f"journey-sync uses column {column_letter(chosen)} (it holds the most cells) "
+            f"and ignores {others}. Rename or delete the other column; marks typed there "
+            "are not counted."
+        )
+    return tuple(warnings)
 
 
 def _typed_as(declared_format: str | None) -> str:

@@ -374,6 +374,33 @@ def test_a_person_s_own_total_reached_row_is_not_taken_for_the_footer(make_world
     assert_footer_right(world)
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_stage_header_copied_onto_a_new_column_keeps_the_column_in_use(  # type: ignore[no-untyped-def]
+    make_world, side: str
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann, bo = world.lead_id("Ann Lee"), world.lead_id("Bo Chan")
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)
+    world.cycle()
+    used = world.sheet.header_column("Client contacted")
+    # A column inserted beside it, its header copied: two "Client contacted" columns.
+    new = used if side == "left" else used + 1
+    world.sheet.insert_column(new)
+    world.sheet.cells[(1, new)] = "Client contacted"
+    used = used + 1 if side == "left" else used
+    world.sheet.cells[(world.sheet.row_of("Bo Chan"), used)] = 1  # Bo marked as usual
+    report = world.cycle()
+    world.cycle()
+    # The column holding the marks stays the one that counts: Ann's mark (ours) is not
+    # taken as removed, Bo's hand mark closes his reminder, and the log says which.
+    assert world.sheet.cells[(world.sheet.row_of("Ann Lee"), used)] == 1
+    assert world.todoist.task_for(bo, "contact").checked
+    assert report.figures is not None and report.figures.stages[0].reached == 2
+    assert any("'Client contacted' is in more than one column" in w for w in report.warnings)
+    assert_footer_right(world)
+
+
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
     world.cycle()

@@ -246,6 +246,18 @@ class FakeSheet:
         for c, v in values.items():
             self.cells[(target, c)] = v
 
+    def insert_column(self, before_column: int) -> None:
+        """Insert > Column left: cells move right, formulas follow (as Sheets does)."""
+        moved: dict[tuple[int, int], CellValue | Formula] = {}
+        for (r, c), v in self.cells.items():
+            if isinstance(v, Formula):
+                v = Formula(formulas.shift_formula(v.text, before_column, 1, dimension="COLUMNS"))
+            moved[(r, c + 1 if c >= before_column else c)] = v
+        self.cells = moved
+        self.notes = {
+            (r, c + 1 if c >= before_column else c): t for (r, c), t in self.notes.items()
+        }
+
     def clear_column(self, header: str) -> None:
         """Empty every cell under a header (or: delete the column and add it back empty)."""
         column = self.header_column(header)
