@@ -319,11 +319,12 @@ class Intake:
         todo = [lead for lead in leads if lead.lead_id not in rows_of]
         first = model.last_data_row + 1
         span = range(first, first + len(todo))
-        inserts: tuple[RowInsert, ...] = ()
-        if any(any(v != "" for v in snapshot.rows[r - 1]) for r in span if r <= len(snapshot.rows)):
-            # The footer (or anything a person keeps there) sits right under the leads:
-            # insert rows above it, as a person would; the cycle moves the footer's figures.
-            inserts = (RowInsert(before_row=first, count=len(todo)),)
+        # New rows, inserted under the last lead (above the footer, as a person would; the
+        # cycle moves the footer's figures), and written in the same request: a row a
+        # person inserts meanwhile, or a client they are typing under the last lead, is
+        # moved down, never written over (rows already there may have changed since the
+        # read above).
+        inserts = (RowInsert(before_row=first, count=len(todo)),) if todo else ()
         columns = model.layout.roles
         values: list[CellWrite] = []
         for lead, row in zip(todo, span, strict=True):
@@ -338,7 +339,9 @@ class Intake:
                     value = date_to_serial(date.fromisoformat(text))
                 values.append(CellWrite(row, column, value, as_date=role == "lead_date"))
         if values:
-            sheet.apply(SheetWrites(inserts=inserts, values=tuple(values)))
+            sheet.apply(
+                SheetWrites(inserts=inserts, values=tuple(values), values_with_inserts=True)
+            )
         return [rows_of[lead.lead_id] for lead in leads]
 
     # ------------------------------------------------------------ webhooks

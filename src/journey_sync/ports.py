@@ -174,6 +174,10 @@ class SheetWrites:
     colour_rules: tuple[ColourRule, ...] = ()
     # journey-sync's own tabs (the Funnel tab) to write, created if missing.
     tabs: tuple[TabWrites, ...] = ()
+    # The values go in the same batchUpdate as the inserts (one atomic request), not in a
+    # values.batchUpdate after it: rows inserted for new leads (the intake) are written
+    # before a person's edit can move another row into them.
+    values_with_inserts: bool = False
 
     def has_cell_changes(self) -> bool:
         return bool(self.inserts or self.values or self.formulas or self.notes)
@@ -209,6 +213,9 @@ class Due:
     day: date
     at: datetime | None = None  # timezone-aware when set
     timezone: str | None = None  # IANA name, sent with a timed due
+    # Set by a person in Todoist ("every month"): ticking it moves it to its next date and
+    # it stays open; the completion is in the completed history only.
+    recurring: bool = False
 
 
 @dataclass(frozen=True)

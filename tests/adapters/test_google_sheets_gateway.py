@@ -467,6 +467,51 @@ def test_values_only_write_is_a_single_values_batch_update(
     }
 
 
+def test_values_with_inserts_are_written_in_the_same_batch_update(
+    api: responses.RequestsMock, gateway: GoogleSheetsGateway
+) -> None:
+    # The intake's new rows: inserted and written in one atomic request, so a row a
+    # person moves meanwhile can never be under the values (a values.batchUpdate sent
+    # after the insert could land on it).
+    mock_metadata(api)
+    mock_read(api)
+    api.post(BATCH_URL, json=P.batch_update_reply(5))
+    gateway.read()
+
+    gateway.apply(
+        SheetWrites(
+            inserts=(RowInsert(before_row=12, count=1),),
+            values=(
+                CellWrite(12, 20, "L-0012"),
+                CellWrite(12, 2, "=cmd|' /C calc'!A0"),  # a form's text stays text
+                CellWrite(12, 3, 46349, as_date=True),
+                CellWrite(12, 4, None),
+            ),
+            values_with_inserts=True,
+        )
+    )
+
+    writes = sheet_calls(api)[2:]
+    assert len(writes) == 1 and writes[0].request.url.startswith(BATCH_URL)
+    requests_ = body(writes[0])["requests"]
+    assert requests_[0]["insertDimension"]["range"]["startIndex"] == 11
+    values = [r["updateCells"] for r in requests_ if "updateCells" in r]
+    assert [(v["range"]["startRowIndex"], v["range"]["startColumnIndex"]) for v in values] == [
+        (11, 19),
+        (11, 1),
+        (11, 2),
+        (11, 3),
+    ]
+    assert [v["rows"][0]["values"][0] for v in values] == [
+        {"userEnteredValue": {"stringValue": "L-0012"}},
+        {"userEnteredValue": {"stringValue": "=cmd|' /C calc'!A0"}},
+        {"userEnteredValue": {"numberValue": 46349}},
+        {},
+    ]
+    assert all(v["fields"] == "userEnteredValue" for v in values)
+    assert any("repeatCell" in r for r in requests_)  # the date's number format
+
+
 def test_colour_rules_already_on_the_sheet_are_not_added_again(
     api: responses.RequestsMock, gateway: GoogleSheetsGateway
 ) -> None:

@@ -259,6 +259,7 @@ def test_full_sync_maps_items_projects_and_collaborators() -> None:
                 day=date(2016, 12, 6),
                 at=datetime(2016, 12, 6, 14, 0, tzinfo=madrid),
                 timezone="Europe/Madrid",
+                recurring=True,  # the docs' example due: "every day", is_recurring true
             ),
             responsible_uid="2671362",
         ),
@@ -300,7 +301,11 @@ def test_a_full_sync_the_server_chose_is_reported_as_full() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        pytest.param(DUE_DOCS["full_day"], Due(day=date(2016, 12, 1)), id="whole-day"),
+        pytest.param(
+            DUE_DOCS["full_day"],  # "every day": is_recurring true
+            Due(day=date(2016, 12, 1), recurring=True),
+            id="whole-day",
+        ),
         pytest.param(
             DUE_DOCS["create_or_update_examples"][1]["output"]["due"],
             Due(day=date(2018, 11, 15)),

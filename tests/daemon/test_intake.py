@@ -378,6 +378,43 @@ def test_a_lead_written_before_a_crash_is_not_written_again(
     assert rig.store.get(lead_id).row == world.sheet.row_of("Lou")  # type: ignore[union-attr]
 
 
+class EditedMeanwhile:
+    """The sheet, and a person's edit landing between the intake's read and its write."""
+
+    def __init__(self, sheet: Any, edit: Callable[[], None]) -> None:
+        self.sheet, self.edit = sheet, edit
+
+    def read(self) -> SheetSnapshot:
+        snapshot: SheetSnapshot = self.sheet.read()
+        self.edit()
+        return snapshot
+
+    def apply(self, writes: Any) -> None:
+        self.sheet.apply(writes)
+
+
+@pytest.mark.parametrize("edit", ["row-inserted-above", "client-typed-under-the-last"])
+def test_a_person_s_edit_during_the_intake_s_write_loses_nobody(rig: Rig, edit: str) -> None:
+    world = rig.world
+    ben = world.sheet.row_of("Ben")
+
+    def person() -> None:
+        if edit == "row-inserted-above":
+            world.sheet.insert_rows(ben, 1)  # Ben moves down, into the row picked
+        else:
+            world.sheet.set(ben + 1, "Client name", "Paula")
+            world.sheet.set(ben + 1, "Date of lead", date_to_serial(TODAY))
+
+    rig.post_lead({"name": "Fiona", "source": "Web"})
+    assert rig.intake.write_pending(world.workflow, EditedMeanwhile(world.sheet, person)) == 1  # type: ignore[arg-type]
+    names = [lead.name for lead in read_sheet(world.workflow, world.sheet.read()).leads]
+    expected = ["Ada", "Ben", "Fiona"] if edit == "row-inserted-above" else ["Ada", "Ben", "Paula"]
+    assert sorted(names) == sorted({*expected, "Fiona"})
+    assert world.sheet.get(world.sheet.row_of("Ben"), "Source of lead") == "Instagram"
+    report = world.cycle()
+    assert report.leads == len(set(names)) and not report.warnings
+
+
 def test_the_answer_waits_for_the_row_when_the_daemon_writes_it_at_once(
     make_world: Callable[..., World], tmp_path: Path
 ) -> None:

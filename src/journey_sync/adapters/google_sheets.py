@@ -272,8 +272,10 @@ class GoogleSheetsGateway:
                 meta.row_count += batch.grown_rows
             if meta.column_count is not None:
                 meta.column_count += batch.grown_columns
-        if writes.values or tab_values:
+        if (writes.values and not writes.values_with_inserts) or tab_values:
             values = values_body(meta.title, writes)
+            if writes.values_with_inserts:
+                values["data"] = []  # written in the batchUpdate above
             values["data"].extend(tab_values)
             try:
                 self._errors.call(

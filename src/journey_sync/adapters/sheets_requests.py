@@ -164,6 +164,8 @@ def batch_requests(writes: SheetWrites, meta: SheetMeta) -> BatchRequests:
     requests_.extend(_formula_request(sid, f) for f in writes.formulas)
     requests_.extend(_note_request(sid, n) for n in writes.notes)
     requests_.extend(_date_format_request(sid, v) for v in writes.values if v.as_date)
+    if writes.values_with_inserts:
+        requests_.extend(_value_request(sid, v) for v in writes.values)
 
     added = missing_rules(writes.colour_rules, meta.rule_formulas)
     requests_.extend(_rule_request(sid, rule, index) for index, rule in added)
@@ -226,6 +228,27 @@ def _formula_request(sheet_id: int, write: FormulaWrite) -> dict[str, Any]:
             "range": _cell_range(sheet_id, write.row, write.column),
             "rows": [{"values": [cell]}],
             "fields": fields,
+        }
+    }
+
+
+def _value_request(sheet_id: int, write: CellWrite) -> dict[str, Any]:
+    """A value as ``values_body`` writes it (RAW: a string stays text, "=1" too)."""
+    value = write.value
+    entered: dict[str, Any]
+    if value is None:
+        entered = {}
+    elif isinstance(value, bool):
+        entered = {"boolValue": value}
+    elif isinstance(value, int | float):
+        entered = {"numberValue": value}
+    else:
+        entered = {"stringValue": str(value)}
+    return {
+        "updateCells": {
+            "range": _cell_range(sheet_id, write.row, write.column),
+            "rows": [{"values": [{"userEnteredValue": entered} if entered else {}]}],
+            "fields": "userEnteredValue",
         }
     }
 

@@ -29,6 +29,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any, Final, overload
@@ -506,6 +507,7 @@ def _result(command: TaskCommand, status: object, mapping: Mapping[str, Any]) ->
 class _DueIn(msgspec.Struct, frozen=True):
     date: Any = None
     timezone: Any = None
+    is_recurring: Any = None
 
 
 class _ItemIn(msgspec.Struct):
@@ -669,9 +671,13 @@ class _TaskList(Sequence[Task]):
             try:
                 due = self._dues[raw]
             except KeyError:
-                due = self._dues[raw] = _due_in({"date": raw.date, "timezone": raw.timezone})
+                due = self._dues[raw] = _due_in(
+                    {"date": raw.date, "timezone": raw.timezone, "is_recurring": raw.is_recurring}
+                )
             except TypeError:  # an unhashable value (a list as the date): read it alone
-                due = _due_in({"date": raw.date, "timezone": raw.timezone})
+                due = _due_in(
+                    {"date": raw.date, "timezone": raw.timezone, "is_recurring": raw.is_recurring}
+                )
         responsible = item.responsible_uid
         labels = item.labels
         priority = item.priority
@@ -732,6 +738,13 @@ def _project(raw: Mapping[str, Any]) -> Project:
 
 
 def _due_in(raw: object) -> Due | None:
+    due = _due_when(raw)
+    if due is not None and isinstance(raw, dict) and raw.get("is_recurring") is True:
+        return replace(due, recurring=True)
+    return due
+
+
+def _due_when(raw: object) -> Due | None:
     """Read the three kinds of v1 due date.
 
     ``"2016-12-01"`` is a whole day. ``"2016-12-01T12:00:00.000000"`` (no ``Z``) is a
