@@ -146,6 +146,10 @@ class Fold:
         self._adopted: list[tuple[str, str]] = []  # a frozenset at the end (a set and a copy: 2x)
         self._completions: dict[tuple[str, str], datetime] = {}
         self._reopened: set[tuple[str, str]] = set()
+        # Ids of open recurring tasks whose due moved on: ticked (Todoist moves a recurring
+        # task to its next date and leaves it open) or rescheduled; the completed history
+        # tells which (``take_completed``).
+        self.recurring_moved: set[str] = set()
         # The ids listed: what a full sync left out was completed or deleted. Whether the
         # answer is a full sync may only be known at its end (Todoist answers an old token
         # with one of its own accord), so they are always kept; a known task's id as the
@@ -162,6 +166,10 @@ class Fold:
         known = self._by_task_id.get(task.id)
         self._listed.add(task.id if known is None else known.task_id or task.id)
         self._take(task, known, from_history=False)
+
+    def take_completed(self, task: Task) -> None:
+        """One task of Todoist's completed history (a recurring task ticked)."""
+        self._take(task, self._by_task_id.get(task.id), from_history=True)
 
     def _take(self, task: Task, known: TaskRecord | None, *, from_history: bool) -> None:
         status: TaskStatus = (
@@ -223,6 +231,20 @@ class Fold:
             if found is None or found[0] is not raw_due:
                 found = self._due_texts[id(raw_due)] = (raw_due, due_text(raw_due))
             due = found[1]
+        if (
+            status == "open"
+            and not from_history
+            and raw_due is not None
+            and raw_due.recurring
+            and existing is not None
+            and existing.task_id == task.id
+        ):
+            if existing.status == "completed":
+                # Ticked once (its step is done); a recurring task is open again at once,
+                # on its next date: no reopen, and the mark stays.
+                status = "completed"
+            elif existing.due != due:
+                self.recurring_moved.add(task.id)
         seen = fields_text(task.content, task.description, task.priority, task.labels)
         if (
             existing is not None

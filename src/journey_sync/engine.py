@@ -85,6 +85,9 @@ log = logging.getLogger("journey_sync.engine")
 # How far back completed tasks are looked up when the state is rebuilt from scratch: a
 # journey is 12 months, plus margin for late completions.
 REBUILD_HISTORY = timedelta(days=400)
+# How far back a recurring task's completion is looked for (at least since the last good
+# cycle): a tick a week old is still found.
+RECURRING_LOOKBACK = timedelta(days=7)
 
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people may read them out
 
@@ -432,6 +435,17 @@ class Engine:
             # ticked it there (the history lists it under the project it is in now). Our
             # tasks are told by their markers and ids, wherever they are.
             completed = self.tasks.completed(project_id=None, since=now - REBUILD_HISTORY)
+        elif fold.recurring_moved:
+            # A recurring task whose due moved on was ticked, or rescheduled: only the
+            # completed history says which (a sync answer lists it open either way). One
+            # read, in the rare cycles where a person's recurring journey task moved.
+            last = self.state.get(self.name, "last_good_cycle")
+            since = now - RECURRING_LOOKBACK
+            if last is not None:
+                since = min(since, datetime.fromisoformat(last) - timedelta(hours=1))
+            for task in self.tasks.completed(project_id=None, since=since):
+                if task.id in fold.recurring_moved:
+                    fold.take_completed(task)
         return fold.finish(
             changes,
             project_id=project_id,

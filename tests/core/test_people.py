@@ -8,6 +8,7 @@ Each test names the point of the "people" issue it shows; each would fail withou
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -399,6 +400,64 @@ def test_a_stage_header_copied_onto_a_new_column_keeps_the_column_in_use(  # typ
     assert report.figures is not None and report.figures.stages[0].reached == 2
     assert any("'Client contacted' is in more than one column" in w for w in report.warnings)
     assert_footer_right(world)
+
+
+def test_a_recurring_check_in_ticked_in_todoist_writes_its_mark_once(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    task = world.todoist.task_for(ann, "check_in_1m")
+    # A coach sets "every month" on the one-month check-in, and ticks it on the day:
+    # Todoist moves it to next month and leaves it open.
+    world.todoist.make_recurring(task.id)
+    world.cycle()
+    assert task.due is not None
+    world.clock.set_day(task.due.day)
+    world.todoist.complete(task.id)
+    assert not world.todoist.task_for(ann, "check_in_1m").checked
+    report = world.cycle()
+    assert world.mark("Ann Lee", "1 month post-lead") == 1 and report.marks_written == 1
+    # The task goes on recurring (edited, ticked again): the mark stays, nothing reopened
+    # or created.
+    world.todoist.edit(task.id, priority=2)
+    world.cycle()
+    world.todoist.complete(task.id)
+    report = world.cycle()
+    assert world.mark("Ann Lee", "1 month post-lead") == 1
+    assert report.tasks_created == report.tasks_reopened == report.marks_cleared == 0
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
+def test_a_recurring_task_only_rescheduled_writes_no_mark(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    task = world.todoist.task_for(world.lead_id("Ann Lee"), "check_in_1m")
+    world.todoist.make_recurring(task.id)
+    world.cycle()
+    due = world.todoist.items[task.id].task.due
+    assert due is not None and due.recurring
+    world.todoist.edit(task.id, due=replace(due, day=due.day + timedelta(days=3)))
+    requests = world.todoist.requests
+    world.cycle()
+    assert world.mark("Ann Lee", "1 month post-lead") is None
+    assert world.todoist.requests - requests == 2  # the changes, and the history asked once
+
+
+def test_a_recurring_check_in_ticked_before_a_lost_state_keeps_its_mark(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    task = world.todoist.task_for(world.lead_id("Ann Lee"), "check_in_1m")
+    world.todoist.make_recurring(task.id)
+    world.todoist.complete(task.id)
+    world.restart(lose_state=True)
+    world.cycle()  # the full sync's completed history says it was ticked
+    assert world.mark("Ann Lee", "1 month post-lead") == 1
+    world.todoist.edit(task.id, priority=2)  # still open, on its next date
+    world.cycle()
+    world.cycle()
+    assert world.mark("Ann Lee", "1 month post-lead") == 1
+    assert_exactly_once(world)
 
 
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]

@@ -8,10 +8,11 @@ executed command uuids, so resends after a simulated crash behave as Todoist doc
 
 from __future__ import annotations
 
+import calendar
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from journey_sync.ports import (
     MAX_COMMANDS_PER_REQUEST,
@@ -384,6 +385,8 @@ class FakeTodoist:
     sync_requests: int = 0
     command_requests: int = 0
     lose_answer_after: int | None = None  # simulate a crash: execute, then "lose" the reply
+    # Completions of recurring tasks: in the completed history only (the task stays open).
+    occurrences: list[Task] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
@@ -427,7 +430,7 @@ class FakeTodoist:
 
     def completed(self, *, project_id: str | None, since: datetime) -> Sequence[Task]:
         self.requests += 1
-        return [
+        found = [
             i.task
             for i in self.items.values()
             if i.task.checked
@@ -435,6 +438,13 @@ class FakeTodoist:
             and project_id in (None, i.task.project_id)
             and i.task.completed_at is not None
             and i.task.completed_at >= since
+        ]
+        return found + [
+            t
+            for t in self.occurrences
+            if project_id in (None, t.project_id)
+            and t.completed_at is not None
+            and t.completed_at >= since
         ]
 
     def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
@@ -485,7 +495,7 @@ class FakeTodoist:
             if item is None or item.task.is_deleted:
                 return CommandResult(command.uuid, False, None, "Item not found", 22)
             if isinstance(command, CloseTask):
-                self._change(command.task_id, checked=True, completed_at=self.now())
+                self.complete(command.task_id)  # item_close: a recurring task moves on
             elif isinstance(command, ReopenTask):
                 self._change(command.task_id, checked=False, completed_at=None)
             elif isinstance(command, MoveTask):
@@ -520,7 +530,21 @@ class FakeTodoist:
         item.seq = next(self._seq)
 
     def complete(self, task_id: str) -> None:
+        due = self.items[task_id].task.due
+        if due is not None and due.recurring:
+            # Todoist ticks a recurring task by moving it to its next date: it stays open,
+            # and only the completed history lists the completion.
+            done = replace(self.items[task_id].task, checked=True, completed_at=self.now())
+            self.occurrences.append(done)
+            self._change(task_id, due=replace(due, day=_next_month(due.day), at=None))
+            return
         self._change(task_id, checked=True, completed_at=self.now())
+
+    def make_recurring(self, task_id: str) -> None:
+        """A person sets "every month" on a task (its date stays)."""
+        due = self.items[task_id].task.due
+        assert due is not None
+        self._change(task_id, due=replace(due, recurring=True))
 
     def uncomplete(self, task_id: str) -> None:
         self._change(task_id, checked=False, completed_at=None)
@@ -574,3 +598,9 @@ class FakeTodoist:
         ]
         assert len(found) == 1, f"{len(found)} tasks for {lead_id}/{step_key}"
         return found[0]
+
+
+def _next_month(day: date) -> date:
+    month = day.month % 12 + 1
+    year = day.year + (day.month == 12)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
