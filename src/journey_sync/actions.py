@@ -594,6 +594,9 @@ class UpdateTaskAction(_ExistingTask):
     version: str | None = None  # the step version the task follows once updated
     template: bool = False
     due_from_template: bool = False  # the due changed because the step's offset/time did
+    # The description notes why journey-sync closes the task, just before it does (see
+    # ``records.with_closed_note``): sent with the close, not instead of it.
+    closing_note: bool = False
 
     heading: ClassVar[str] = "update task"
     kind: ClassVar[str] = "update"

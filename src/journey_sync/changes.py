@@ -20,6 +20,7 @@ from .records import (
     TaskStatus,
     due_text,
     fields_text,
+    parse_closed_by,
     parse_marker,
     seen_is,
 )
@@ -260,7 +261,16 @@ class Fold:
             return
         if existing is None:
             record = TaskRecord(
-                key[0], key[1], task.id, status, task.responsible_uid, due=due, seen=seen
+                key[0],
+                key[1],
+                task.id,
+                status,
+                task.responsible_uid,
+                due=due,
+                seen=seen,
+                # Closed by journey-sync (a hand mark, a departure), as its description
+                # notes: no person's completion (after a lost state database).
+                closed_by=parse_closed_by(task.description) if status == "completed" else None,
             )
         else:
             record = replace(

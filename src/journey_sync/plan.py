@@ -43,6 +43,7 @@ from .actions import (
     ReopenTaskAction,
     SheetAction,
     TaskAction,
+    UpdateTaskAction,
     UpdateTaskRecord,
     WriteCoach,
     WriteLeftOn,
@@ -67,6 +68,7 @@ from .records import (
     due_text,
     parse_marker,
     task_marker,
+    with_closed_note,
 )
 from .sheet import FOOTER_MARK, Lead, RowProblem, SheetModel, column_letter
 from .template import _orphans, _versions, hold_template_changes, plan_template_changes
@@ -903,13 +905,16 @@ def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                         "reopened by a person in Todoist though marked by hand: left open",
                     )
                 elif record.closed_by != HAND_DECLINED:
-                    yield CloseTaskAction(
-                        lead_id=lead_id,
-                        step_key=step.key,
-                        name=lead.name.strip(),
-                        existing_task_id=record.task_id,
-                        why="marked by hand",
-                        closed_by=HAND,
+                    yield from _close(
+                        record,
+                        CloseTaskAction(
+                            lead_id=lead_id,
+                            step_key=step.key,
+                            name=lead.name.strip(),
+                            existing_task_id=record.task_id,
+                            why="marked by hand",
+                            closed_by=HAND,
+                        ),
                     )
             elif record.closed_by == HAND and stage not in lead.marks:
                 current = ctx.stage_order[stage] >= furthest
@@ -925,6 +930,25 @@ def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                     yield UpdateTaskRecord(
                         replace(record, closed_by=None), "hand mark removed, task open"
                     )
+
+
+def _close(record: TaskRecord, close: CloseTaskAction) -> Iterator[Action]:
+    """``close``, after noting in the task's description why journey-sync closes it: after
+    a lost state database, Todoist's completed history then tells it from a person's
+    completion (no mark written for it, and it is reopened when the reason goes away)."""
+    description = record.seen_fields.get("description")
+    noted = with_closed_note(description, close.closed_by) if isinstance(description, str) else None
+    if noted is not None:
+        yield UpdateTaskAction(
+            lead_id=close.lead_id,
+            step_key=close.step_key,
+            name=close.name,
+            existing_task_id=close.existing_task_id,
+            why=f"noted: closed by journey-sync ({close.why})",
+            description=noted,
+            closing_note=True,
+        )
+    yield close
 
 
 def plan_coach(ctx: _Context, view: _Lead) -> Iterator[Action]:
@@ -992,7 +1016,7 @@ def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
             if ctx.workflow.on_leave == "delete":
                 yield DeleteTaskAction(**fields)  # type: ignore[arg-type]
             else:
-                yield CloseTaskAction(**fields)  # type: ignore[arg-type]
+                yield from _close(record, CloseTaskAction(**fields))  # type: ignore[arg-type]
         return
     if written is not None and "left_on" in roles:
         shown = lead.left_on
@@ -1248,12 +1272,14 @@ def _same_number(shown: object, written: str) -> bool:
 
 def _unique_commands(actions: list[Action]) -> list[Action]:
     """One command per task: a task both hand-marked and departed is closed once."""
-    seen: set[str] = set()
+    seen: set[tuple[str, bool]] = set()
     out: list[Action] = []
     for action in actions:
         if isinstance(action, TaskAction) and action.task_id is not None:
-            if action.task_id in seen:
+            # The note before a close goes with it (``_close``).
+            key = (action.task_id, isinstance(action, UpdateTaskAction) and action.closing_note)
+            if key in seen:
                 continue
-            seen.add(action.task_id)
+            seen.add(key)
         out.append(action)
     return out

@@ -48,6 +48,41 @@ def parse_marker(description: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
+# Why journey-sync closed a task, added to its marker line just before it closes it: the
+# state database is only a cache, and without this a task it closed (for a hand mark, a
+# departure) would read as a person's completion once the database is lost.
+_CLOSED_NOTES: Final = {
+    HAND: "closed by journey-sync: the stage was marked by hand in the sheet",
+    LEAVE: "closed by journey-sync: the lead left the journey",
+}
+_CLOSED = re.compile(
+    r"journey-sync: lead \S+ · step [a-z][a-z0-9_]* · (closed by journey-sync: [^\n]*)"
+)
+
+
+def with_closed_note(description: str, closed_by: str) -> str | None:
+    """``description`` with the note that journey-sync closes the task for ``closed_by``
+    after its marker (None: no marker to note it on, or already noted)."""
+    note = _CLOSED_NOTES.get(closed_by)
+    match = _MARKER.search(description)
+    if note is None or match is None or parse_closed_by(description) == closed_by:
+        return None
+    rest = _CLOSED.match(description, match.start())
+    end = rest.end() if rest else match.end()
+    return f"{description[: match.start()]}{match.group(0)} · {note}{description[end:]}"
+
+
+def parse_closed_by(description: str) -> ClosedBy | None:
+    """Why journey-sync closed a task, as its description notes it (None: not noted)."""
+    match = _CLOSED.search(description)
+    if match is None:
+        return None
+    for closed_by, note in _CLOSED_NOTES.items():
+        if match.group(1).strip() == note:
+            return closed_by  # type: ignore[return-value]
+    return None
+
+
 def due_text(due: Due | None) -> str | None:
     """A due as one comparable string: the day, or the UTC instant of a timed due."""
     if due is None:

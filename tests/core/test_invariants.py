@@ -67,6 +67,18 @@ class Journey(RuleBasedStateMachine):
         task = data.draw(st.sampled_from(sorted(self.world.todoist.active(), key=lambda t: t.id)))
         self.world.todoist.complete(task.id)
 
+    @precondition(lambda self: self.world.todoist.active())
+    @rule(data=st.data())
+    def move_a_task_to_the_inbox(self, data: st.DataObject) -> None:
+        task = data.draw(st.sampled_from(sorted(self.world.todoist.active(), key=lambda t: t.id)))
+        self.world.todoist.move_to_inbox(task.id)
+
+    @precondition(lambda self: any(t.due is not None for t in self.world.todoist.active()))
+    @rule(data=st.data())
+    def make_a_task_recurring(self, data: st.DataObject) -> None:
+        dated = sorted((t for t in self.world.todoist.active() if t.due), key=lambda t: t.id)
+        self.world.todoist.make_recurring(data.draw(st.sampled_from(dated)).id)
+
     @precondition(
         lambda self: any(t.checked and not t.is_deleted for t in self.world.todoist.all_tasks())
     )
@@ -289,7 +301,9 @@ class Journey(RuleBasedStateMachine):
             for r in self.world.state.memory(WORKFLOW.name).tasks.values()
             if r.closed_by in ("hand", "leave", "missing", "past", "step-removed")
         }
-        for task in self.world.todoist.all_tasks():
+        live = {t.id for t in self.world.todoist.all_tasks() if not t.is_deleted}
+        ticked = [t for t in self.world.todoist.occurrences if t.id in live]  # recurring
+        for task in [*self.world.todoist.all_tasks(), *ticked]:
             if not task.checked or task.is_deleted or task.id in closed_by_us:
                 continue
             lead_id, step_key = task.description.rsplit("journey-sync: lead ", 1)[1].split(

@@ -460,6 +460,53 @@ def test_a_recurring_check_in_ticked_before_a_lost_state_keeps_its_mark(make_wor
     assert_exactly_once(world)
 
 
+def test_a_task_closed_for_a_hand_mark_is_not_a_person_s_completion_after_a_lost_state(
+    make_world,
+) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", 1)  # by hand
+    world.cycle()  # the reminder is closed, its description says why
+    contact = world.todoist.task_for(ann, "contact")
+    assert contact.checked and "closed by journey-sync" in contact.description
+    world.restart(lose_state=True)
+    world.cycle()
+    # The 1 was typed in the wrong row: the person clears it. The task journey-sync closed
+    # for it is no completion, so the 1 is not written back; the reminder is open again.
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", None)
+    world.cycle()
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") is None
+    assert not world.todoist.task_for(ann, "contact").checked
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
+def test_a_departed_lead_is_not_marked_at_every_stage_after_a_lost_state(  # type: ignore[no-untyped-def]
+    workflow, tmp_path
+) -> None:
+    world = World(
+        workflow.model_copy(update={"on_leave": "complete"}),
+        tmp_path,
+        [lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)],
+        TODAY,
+    )
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.todoist.complete(world.todoist.task_for(ann, "contact").id)  # the one real one
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Reason for discontinue", "Price")
+    world.cycle()  # her other tasks are closed for the departure
+    world.restart(lose_state=True)
+    world.cycle()
+    world.cycle()
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    for stage in ("Client meeting booked", "First paid session", "12 months post-lead"):
+        assert world.mark("Ann Lee", stage) is None, stage
+    assert_footer_right(world)
+
+
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
     world.cycle()
