@@ -90,3 +90,33 @@ def test_the_gateway_keeps_the_funnel_tab(sandbox: Sandbox, tmp_path: Path) -> N
     booked = next(row for row in table if row and row[0] == "Client meeting booked")
     assert booked[1:] == [2, 1, 0, 0]  # reached, share (100%), not yet due, drop-off
     assert [s.title for s in book.sheets] == ["Leads", "Funnel"]
+
+
+def test_a_funnel_tab_too_narrow_for_the_sources_is_widened(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # 30 sources of lead (free text: every typo is one) need more than the 26 columns a
+    # tab is made with: Google refuses a write outside the grid, and with it the whole
+    # batchUpdate, the lead sheet's writes included, every cycle.
+    book = sandbox.create_spreadsheet("studio", first_sheet="Leads")
+    book.sheets[0].set_values("A1", [HEADERS], raw=True)
+    key = sandbox.service_account.write_key_file(
+        tmp_path / "key.json", token_uri=f"{sandbox.url}/token"
+    )
+    gateway = GoogleSheetsGateway(
+        spreadsheet=book.id, worksheet="Leads", credentials_file=key, base_url=sandbox.url
+    )
+    first = plan_funnel_tab(WORKFLOW, leads(booked=False), TODAY, None)
+    assert first is not None
+    gateway.apply(SheetWrites(tabs=(first.writes,)))
+    columns = book.worksheet("Funnel").column_count
+    many = [
+        replace(lead, source=f"Source {i}")
+        for i, lead in enumerate(leads(booked=True) * 15, start=1)
+    ]
+    wide = plan_funnel_tab(WORKFLOW, many, TODAY, first.memory)
+    assert wide is not None
+    needed = max(w.column for w in wide.writes.values)
+    assert needed > columns  # the tab as made is too narrow for this
+    gateway.apply(SheetWrites(tabs=(wide.writes,)))
+    assert book.worksheet("Funnel").column_count >= needed

@@ -147,7 +147,10 @@ def tab_value_ranges(writes: TabWrites) -> list[dict[str, Any]]:
 
 # What the gateway asks spreadsheets.get for when it writes a tab (only in cycles where
 # the tab changed): every sheet's id and title, and the charts on it.
-TAB_METADATA_FIELDS = "sheets(properties(sheetId,title),charts(chartId,spec(title,basicChart)))"
+TAB_METADATA_FIELDS = (
+    "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
+    "charts(chartId,spec(title,basicChart)))"
+)
 
 
 def _new_sheet_id(title: str, used: set[int]) -> int:
@@ -156,6 +159,40 @@ def _new_sheet_id(title: str, used: set[int]) -> int:
     while sheet_id in used:
         sheet_id += 1
     return sheet_id
+
+
+def _grow_grid(tab: TabWrites, sheet_id: int, grid: object) -> list[dict[str, Any]]:
+    """appendDimension for a tab too small for what is written on it (a 27th source of
+    lead needs a 27th column; a tab Sheets made has 26): Google refuses a write outside
+    the grid, and with it the whole batchUpdate, the lead sheet's writes included."""
+    if not isinstance(grid, Mapping):
+        return []
+    rows = max(
+        [w.row for w in tab.values] + [block.last_row for block, _ in tab.number_formats],
+        default=0,
+    )
+    columns = max(
+        [w.column for w in tab.values]
+        + [block.last_column for block, _ in tab.number_formats]
+        + [c.anchor_column for c in tab.charts],
+        default=0,
+    )
+    requests: list[dict[str, Any]] = []
+    for dimension, needed, have in (
+        ("ROWS", rows, grid.get("rowCount")),
+        ("COLUMNS", columns, grid.get("columnCount")),
+    ):
+        if isinstance(have, int) and needed > have:
+            requests.append(
+                {
+                    "appendDimension": {
+                        "sheetId": sheet_id,
+                        "dimension": dimension,
+                        "length": needed - have,
+                    }
+                }
+            )
+    return requests
 
 
 def tabs_batch(
@@ -191,6 +228,7 @@ def tabs_batch(
         else:
             sheet_id = int(found["properties"]["sheetId"])
             charts = found.get("charts", [])
+            requests.extend(_grow_grid(tab, sheet_id, found["properties"].get("gridProperties")))
         requests.extend(tab_requests(tab, sheet_id, charts))
         data.extend(tab_value_ranges(tab))
     return requests, data
