@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -73,6 +74,13 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- gateway
 
 
+# How long the colour rules seen in the metadata are trusted, in a cycle that writes: a
+# rule a person deleted is added again at most this long after (one metadata read).
+RULES_MAX_AGE = 3600.0
+# Rules seen this long ago or less (in this cycle's read) are taken as they are.
+RULES_FRESH = 10.0
+
+
 class GoogleSheetsGateway:
     """``SheetGateway`` for one worksheet of one spreadsheet, as a service account.
 
@@ -95,6 +103,7 @@ class GoogleSheetsGateway:
         session: requests.Session | None = None,
         known_sheet_id: int | None = None,
         on_sheet_id: Callable[[int], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise SettingsError(
@@ -130,6 +139,8 @@ class GoogleSheetsGateway:
             self.spreadsheet_id, self.service_account_email, self._client.retry.max_attempts
         )
         self._meta: SheetMeta | None = None
+        self._monotonic = monotonic
+        self._meta_read_at = 0.0
         # The id of the tab last used (remembered across restarts by the caller through
         # ``on_sheet_id``): a person who renames the tab keeps its id, and the sync follows.
         self._sheet_id = known_sheet_id
@@ -207,6 +218,7 @@ class GoogleSheetsGateway:
                 self.spreadsheet_id, params={"fields": METADATA_FIELDS}
             )
         )
+        self._meta_read_at = self._monotonic()
         meta, titles = parse_metadata(body, self.worksheet, self._sheet_id)
         if meta is None:
             existing = ", ".join(repr(t) for t in titles) or "none"
@@ -242,8 +254,21 @@ class GoogleSheetsGateway:
         if not (writes.has_cell_changes() or writes.colour_rules or writes.tabs):
             return
         check_coordinates(writes)
+        if (
+            self._meta is not None
+            and writes.has_cell_changes()
+            and self._monotonic() - self._meta_read_at > RULES_MAX_AGE
+        ):
+            self._meta = None  # a rule a person deleted meanwhile is put back
         meta = self._metadata()
         batch = batch_requests(writes, meta)
+        if batch.added_rules and self._monotonic() - self._meta_read_at > RULES_FRESH:
+            # The rules seen when the metadata was read may be stale: Sheets rewrites a
+            # rule's formula when a person inserts a column ($K2 becomes $L2), which the
+            # kept copy would take for a missing rule, adding it a second time.
+            self._meta = None
+            meta = self._metadata()
+            batch = batch_requests(writes, meta)
         tab_values: list[dict[str, object]] = []
         if writes.tabs:
             # journey-sync's own tab (the Funnel tab), only in cycles where it changed:
