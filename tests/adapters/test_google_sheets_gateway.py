@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -32,6 +33,7 @@ from journey_sync.errors import (
     SheetLayoutError,
     UserError,
 )
+from journey_sync.plan import OWN_RULE_SHAPES
 from journey_sync.ports import (
     CellNote,
     CellWrite,
@@ -536,6 +538,36 @@ def test_colour_rules_already_on_the_sheet_are_not_added_again(
         {"userEnteredValue": PAID.formula}
     ]
     assert added["index"] == 2  # right after "departed": red keeps priority over green
+
+
+def test_an_outdated_rule_of_ours_is_deleted_and_the_wanted_one_added(
+    api: responses.RequestsMock, gateway: GoogleSheetsGateway
+) -> None:
+    # paid_stage moved from column K to L: our old green rule (K) goes, a person's rule of
+    # another shape stays, the new one (L) comes, in one batchUpdate.
+    old_paid = '=AND($A2<>"",$B2<>"",OR($K2=1,$K2=TRUE))'
+    new_paid = replace(PAID, formula='=AND($A2<>"",$B2<>"",OR($L2=1,$L2=TRUE))')
+    mock_metadata(
+        api,
+        leads_metadata(
+            rules=[
+                P.custom_formula_rule(old_paid, sheet_id=1234567),
+                P.custom_formula_rule('=$K2="VIP"', sheet_id=1234567),
+            ]
+        ),
+    )
+    api.post(BATCH_URL, json=P.batch_update_reply(2))
+
+    gateway.apply(SheetWrites(colour_rules=(new_paid,), own_rule_shapes=OWN_RULE_SHAPES))
+    gateway.apply(SheetWrites(colour_rules=(new_paid,), own_rule_shapes=OWN_RULE_SHAPES))
+
+    (batch,) = [c for c in sheet_calls(api) if c.request.method == "POST"]
+    deleted, added = body(batch)["requests"]
+    assert deleted == {"deleteConditionalFormatRule": {"sheetId": 1234567, "index": 0}}
+    rule = added["addConditionalFormatRule"]
+    assert rule["rule"]["booleanRule"]["condition"]["values"] == [
+        {"userEnteredValue": new_paid.formula}
+    ]
 
 
 def test_colour_rules_are_never_added_twice_across_cycles(

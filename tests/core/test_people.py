@@ -507,6 +507,28 @@ def test_a_departed_lead_is_not_marked_at_every_stage_after_a_lost_state(  # typ
     assert_footer_right(world)
 
 
+@pytest.mark.parametrize("paid_stage", ["month_1", None], ids=["changed", "removed"])
+def test_the_owner_changing_the_paid_stage_moves_the_green(  # type: ignore[no-untyped-def]
+    make_world, paid_stage: str | None
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Chan", TODAY)], TODAY)
+    world.cycle()
+    ann, bo = world.lead_id("Ann Lee"), world.lead_id("Bo Chan")
+    world.todoist.complete(world.todoist.task_for(ann, "first_paid_session").id)
+    world.cycle()
+    assert world.sheet.row_colour(world.sheet.row_of("Ann Lee")) == "paid"
+    world.workflow = world.workflow.model_copy(update={"paid_stage": paid_stage})
+    world.restart()
+    world.cycle()
+    # The green of the old paid stage goes: Ann has not reached the new one.
+    assert world.sheet.row_colour(world.sheet.row_of("Ann Lee")) is None
+    assert len(world.sheet.rules) == (2 if paid_stage else 1)
+    if paid_stage:
+        world.todoist.complete(world.todoist.task_for(bo, "check_in_1m").id)
+        world.cycle()
+        assert world.sheet.row_colour(world.sheet.row_of("Bo Chan")) == "paid"
+
+
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
     world.cycle()

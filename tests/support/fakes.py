@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -97,6 +98,14 @@ class FakeSheet:
             failure, self.fail_next_apply = self.fail_next_apply, None
             raise failure
         self.applied.append(writes)
+        wanted = {r.formula for r in writes.colour_rules}
+        outdated = [
+            r
+            for r in self.rules
+            if r.formula not in wanted
+            and any(re.fullmatch(shape, r.formula) for shape in writes.own_rule_shapes)
+        ]
+        self.rules = [r for r in self.rules if r not in outdated]
         missing_rules = [
             r for r in writes.colour_rules if r.formula not in {x.formula for x in self.rules}
         ]
@@ -105,6 +114,7 @@ class FakeSheet:
             or writes.formulas
             or writes.notes
             or missing_rules
+            or outdated
             or any(v.as_date for v in writes.values)
             or writes.tabs
         ):

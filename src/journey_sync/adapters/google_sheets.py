@@ -262,7 +262,9 @@ class GoogleSheetsGateway:
             self._meta = None  # a rule a person deleted meanwhile is put back
         meta = self._metadata()
         batch = batch_requests(writes, meta)
-        if batch.added_rules and self._monotonic() - self._meta_read_at > RULES_FRESH:
+        if (batch.added_rules or batch.removed_rules) and (
+            self._monotonic() - self._meta_read_at > RULES_FRESH
+        ):
             # The rules seen when the metadata was read may be stale: Sheets rewrites a
             # rule's formula when a person inserts a column ($K2 becomes $L2), which the
             # kept copy would take for a missing rule, adding it a second time.
@@ -280,6 +282,12 @@ class GoogleSheetsGateway:
             ).get("sheets", [])
             tab_requests, tab_values = tabs_batch(writes.tabs, sheets)
             batch.requests.extend(tab_requests)
+        for index in batch.removed_rules:
+            _log.info(
+                "removing an outdated colour rule of journey-sync's from worksheet %r: %r",
+                meta.title,
+                meta.rule_formulas[index],
+            )
         for _, rule in batch.added_rules:
             _log.info("adding colour rule %r to worksheet %r", rule.name, meta.title)
         if batch.requests:
@@ -291,6 +299,8 @@ class GoogleSheetsGateway:
                 # time rather than trust a cache that may be wrong.
                 self._meta = None
                 raise
+            for index in batch.removed_rules:
+                del meta.rule_formulas[index]
             for index, rule in batch.added_rules:
                 meta.rule_formulas.insert(index, rule.formula.strip())
             if meta.row_count is not None:

@@ -127,6 +127,7 @@ class BatchRequests:
 
     requests: list[dict[str, Any]]
     added_rules: list[tuple[int, ColourRule]]  # (index, rule), in the order they are added
+    removed_rules: list[int]  # indexes of outdated rules of ours, deleted first (highest first)
     grown_rows: int
     grown_columns: int
 
@@ -167,9 +168,34 @@ def batch_requests(writes: SheetWrites, meta: SheetMeta) -> BatchRequests:
     if writes.values_with_inserts:
         requests_.extend(_value_request(sid, v) for v in writes.values)
 
-    added = missing_rules(writes.colour_rules, meta.rule_formulas)
+    removed = outdated_rules(writes, meta.rule_formulas)
+    requests_.extend(
+        {"deleteConditionalFormatRule": {"sheetId": sid, "index": index}} for index in removed
+    )
+    kept = [f for index, f in enumerate(meta.rule_formulas) if index not in removed]
+    added = missing_rules(writes.colour_rules, kept)
     requests_.extend(_rule_request(sid, rule, index) for index, rule in added)
-    return BatchRequests(requests_, added, inserted + append_rows, append_columns)
+    return BatchRequests(requests_, added, removed, inserted + append_rows, append_columns)
+
+
+def outdated_rules(writes: SheetWrites, existing: Sequence[str | None]) -> list[int]:
+    """Indexes (highest first) of rules on the sheet shaped as journey-sync's own
+    (``SheetWrites.own_rule_shapes``) that are not wanted any more: the green rule of a
+    ``paid_stage`` changed or removed would colour rows by the old column for ever."""
+    if not writes.own_rule_shapes:
+        return []
+    wanted = {rule.formula.strip() for rule in writes.colour_rules}
+    shapes = [re.compile(shape) for shape in writes.own_rule_shapes]
+    return sorted(
+        (
+            index
+            for index, formula in enumerate(existing)
+            if formula is not None
+            and formula not in wanted
+            and any(shape.fullmatch(formula) for shape in shapes)
+        ),
+        reverse=True,
+    )
 
 
 def values_body(title: str, writes: SheetWrites) -> dict[str, Any]:
