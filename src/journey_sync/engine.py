@@ -222,6 +222,9 @@ class Engine:
         # inputs are unchanged (a new Engine, as after a restart, plans everything).
         self._rows = RowMemo()
         self._plans = PlanMemo()
+        # The last cycle's warnings: one the same as last cycle's is logged at debug level
+        # (a lead missing for its day of grace would log 1,440 warnings at one a minute).
+        self._warned: frozenset[str] = frozenset()
 
     # ----------------------------------------------------------------- cycle
 
@@ -375,8 +378,7 @@ class Engine:
         self._plans.keep_only(model.leads)
         return model
 
-    @staticmethod
-    def _fill_report(report: CycleReport, plan: Plan) -> None:
+    def _fill_report(self, report: CycleReport, plan: Plan) -> None:
         report.leads = len(plan.leads)
         report.new_leads = len(plan.new_leads)
         report.ids_restored = sum(1 for a in plan.of(AssignId) if a.restored)
@@ -392,8 +394,14 @@ class Engine:
         report.problems = [f"row {p.row}: {p.message}" for p in plan.problems]
         report.warnings = list(plan.warnings)
         report.figures = plan.figures
+        if report.dry_run:
+            for warning in plan.warnings:
+                log.warning("%s: %s", report.workflow, warning)
+            return
         for warning in plan.warnings:
-            log.warning("%s: %s", report.workflow, warning)
+            level = logging.DEBUG if warning in self._warned else logging.WARNING
+            log.log(level, "%s: %s", report.workflow, warning)
+        self._warned = frozenset(plan.warnings)
 
     # ---------------------------------------------------------- read Todoist
 

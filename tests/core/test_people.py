@@ -7,6 +7,7 @@ Each test names the point of the "people" issue it shows; each would fail withou
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import replace
 from datetime import date, timedelta
@@ -1285,6 +1286,19 @@ def test_a_deleted_row_loses_its_tasks_after_a_day_not_before(make_world) -> Non
     world.clock.now += timedelta(hours=2)
     world.cycle()
     assert live_tasks(world, ann) == {}
+
+
+def test_a_missing_lead_is_warned_of_once_not_every_cycle(  # type: ignore[no-untyped-def]
+    make_world, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan", "Cy Dunn")], TODAY)
+    world.cycle()
+    world.sheet.delete_rows(2)
+    with caplog.at_level(logging.DEBUG, logger="journey_sync.engine"):
+        for _ in range(3):
+            assert any("'ann lee'" in w for w in world.cycle().warnings)  # still reported
+    said = [r for r in caplog.records if "'ann lee'" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
 
 
 def test_a_deleted_row_pasted_back_gets_its_tasks_again(make_world) -> None:  # type: ignore[no-untyped-def]
