@@ -188,6 +188,8 @@ def expected_values(
         values[(row_of[DROP], column)] = None if stage.drop_off is None else stage.drop_off / 100
         if LEFT in row_of:
             values[(row_of[LEFT], column)] = stage.left_here
+        # Empty: a sort over the footer can leave another row's formula here.
+        values[(row_of[JOURNEY], column)] = None
     values[(row_of[JOURNEY], roles["name"])] = (
         f"Leads: {figures.leads} · still in journey: {number_text(figures.still_share)}%"
     )
@@ -257,6 +259,7 @@ def plan_footer(
             # changed, where they are. One batchUpdate, nothing moved.
             cells = footer_cells(workflow, layout, start, figures)
             wrong = {(row, column) for row, column, _, _ in differences}
+            written = {(c.row, c.column) for c in cells}
             return FooterPlan(
                 start=start,
                 inserts=(),
@@ -269,7 +272,9 @@ def plan_footer(
                     CellWrite(c.row, c.column, c.text)
                     for c in cells
                     if c.text is not None and (c.row, c.column) in wrong
-                ),
+                )
+                # A cell of the footer that should be empty (a formula a sort left there).
+                + tuple(CellWrite(r, c, None) for r, c in sorted(wrong - written)),
             )
     start = model.last_data_row + 2
     height = len(kinds)

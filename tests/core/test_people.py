@@ -530,6 +530,29 @@ def test_the_owner_changing_the_paid_stage_moves_the_green(  # type: ignore[no-u
         assert world.sheet.row_colour(world.sheet.row_of("Bo Chan")) == "paid"
 
 
+def test_a_sort_over_the_footer_leaves_no_stray_footer_formula(make_world) -> None:  # type: ignore[no-untyped-def]
+    names = ["Cy Dunn", "Ann Lee", "Bo Chan"]
+    world = make_world([lead_row(n, TODAY - timedelta(days=i)) for i, n in enumerate(names)], TODAY)
+    world.cycle()
+    ids = {n: world.lead_id(n) for n in names}
+    # Data > Sort range over every row below the header, the footer too, without the
+    # hidden Lead ID column: the footer's labels and formulas move between its rows.
+    world.sheet.sort_leads(
+        "Client name", first=2, last=world.sheet.last_row(), outside=("Lead ID",)
+    )
+    world.cycle()
+    world.cycle()
+    assert {n: world.lead_id(n) for n in names} == ids
+    id_column = world.sheet.header_column("Lead ID")
+    journey = next(
+        r for (r, c), v in world.sheet.cells.items() if c == id_column and v == "#footer:journey"
+    )
+    stages = [world.sheet.header_column(s.header) for s in world.workflow.stages]
+    assert not [c for c in stages if (journey, c) in world.sheet.cells]  # nobody's figures
+    assert_exactly_once(world)
+    assert_footer_right(world)
+
+
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
     world.cycle()
