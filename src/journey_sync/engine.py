@@ -46,7 +46,7 @@ from .changes import Fold, Folded, find_project, project_by_markers
 from .dates import today_in
 from .footer import FooterPlan, footer_cells
 from .funnel import Funnel
-from .funnel_tab import TabMemory
+from .funnel_tab import CHART_TITLES, TabMemory
 from .plan import DEFAULT_MISSING_GRACE, Plan, PlanMemo, plan_cycle
 from .ports import (
     MAX_COMMANDS_PER_REQUEST,
@@ -225,6 +225,7 @@ class Engine:
         # The last cycle's warnings: one the same as last cycle's is logged at debug level
         # (a lead missing for its day of grace would log 1,440 warnings at one a minute).
         self._warned: frozenset[str] = frozenset()
+        self._tab_checked_on: date | None = None  # the day the Funnel tab was last looked at
 
     # ----------------------------------------------------------------- cycle
 
@@ -276,7 +277,7 @@ class Engine:
             self.new_id,
             now=now,
             missing_grace=self.missing_grace,
-            funnel_tab=self._tab_memory(),
+            funnel_tab=self._tab_memory(checked_on=today),
             reached_on=reached_on,
             memo=self._plans,
             reopened=folded.reopened,
@@ -327,13 +328,27 @@ class Engine:
         self._fill_report(report, plan)
         return plan, report
 
-    def _tab_memory(self) -> TabMemory | None:
-        """What was last written on the Funnel tab (None: never, or the workflow has none)."""
-        if self.workflow.sheet.funnel_tab is None:
+    def _tab_memory(self, *, checked_on: date | None = None) -> TabMemory | None:
+        """What was last written on the Funnel tab (None: never, or the workflow has none).
+        ``checked_on``: once that day (and at start-up), the tab and its charts are looked
+        for (one read): a person may have deleted them, and a quiet cycle writes nothing
+        to notice it. Missing, the tab is written again, as never written."""
+        title = self.workflow.sheet.funnel_tab
+        if title is None:
             return None
         text = self.state.get(self.name, "funnel_tab")
         if text is None:
             return None
+        if checked_on is not None and checked_on != self._tab_checked_on:
+            charts = self.sheet.tab_chart_titles(title)
+            self._tab_checked_on = checked_on
+            if charts is None or not charts >= CHART_TITLES:
+                log.info(
+                    "%s: the %r tab or one of its charts is missing: written again",
+                    self.name,
+                    title,
+                )
+                return None
         try:
             data = json.loads(text)
             return TabMemory(str(data["fingerprint"]), int(data["rows"]), int(data["columns"]))

@@ -47,6 +47,7 @@ STAGE_HEADERS = (
 FUNNEL_CHART = "Funnel: leads reaching each stage"
 SOURCE_CHART = "Funnel by source of lead (share of each source's leads)"
 COHORT_CHART = "Cohorts: share of each month's leads reaching each stage"
+CHART_TITLES = frozenset({FUNNEL_CHART, SOURCE_CHART, COHORT_CHART})
 
 
 @dataclass(frozen=True)

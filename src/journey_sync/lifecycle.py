@@ -106,6 +106,10 @@ class GuardedSheet:
         self.stop.check()
         return self.inner.formula_cells(rows, last_column)
 
+    def tab_chart_titles(self, title: str) -> frozenset[str] | None:
+        self.stop.check()
+        return self.inner.tab_chart_titles(title)
+
     def apply(self, writes: SheetWrites) -> None:
         self.stop.check()
         self.inner.apply(writes)

@@ -206,6 +206,11 @@ class SheetGateway(Protocol):
         """
         ...
 
+    def tab_chart_titles(self, title: str) -> frozenset[str] | None:
+        """The titles of the charts on the tab ``title`` of the spreadsheet (None: there
+        is no such tab): one read, asked once a day when the workflow has a Funnel tab."""
+        ...
+
 
 # ----------------------------------------------------------------- task side
 

@@ -15,7 +15,7 @@ import pytest
 
 from journey_sync.adapters.google_sheets import GoogleSheetsGateway
 from journey_sync.dates import date_to_serial
-from journey_sync.funnel_tab import FUNNEL_CHART, plan_funnel_tab
+from journey_sync.funnel_tab import CHART_TITLES, FUNNEL_CHART, plan_funnel_tab
 from journey_sync.ports import SheetWrites
 from journey_sync.sheet import Lead, read_sheet
 from journey_sync.workflow import Workflow, load_workflows
@@ -78,6 +78,9 @@ def test_the_gateway_keeps_the_funnel_tab(sandbox: Sandbox, tmp_path: Path) -> N
 
     titles = [c["spec"]["title"] for c in book.worksheet("Funnel").charts]
     assert sorted(titles) == sorted(c.title for c in first.writes.charts)
+    # What the daily look at the tab sees (a deleted tab: None).
+    assert gateway().tab_chart_titles("Funnel") == CHART_TITLES
+    assert gateway().tab_chart_titles("No such tab") is None
     assert titles.count(FUNNEL_CHART) == 1
     headers = {"Authorization": f"Bearer {sandbox.access_token()}"}
     with httpx.Client(base_url=sandbox.url, headers=headers, timeout=10) as google:

@@ -553,6 +553,33 @@ def test_a_sort_over_the_footer_leaves_no_stray_footer_formula(make_world) -> No
     assert_footer_right(world)
 
 
+@pytest.mark.parametrize("what", ["tab", "chart"])
+def test_a_deleted_funnel_tab_or_chart_comes_back_the_next_day(  # type: ignore[no-untyped-def]
+    workflow, tmp_path, what: str
+) -> None:
+    with_tab = workflow.model_copy(
+        update={"sheet": workflow.sheet.model_copy(update={"funnel_tab": "Funnel"})}
+    )
+    world = World(with_tab, tmp_path, [lead_row("Ann Lee", TODAY - timedelta(days=40))], TODAY)
+    world.cycle()
+    world.cycle()
+    assert len(world.sheet.tab_charts["Funnel"]) == 3
+    if what == "tab":  # right-click the tab > Delete
+        del world.sheet.tabs["Funnel"], world.sheet.tab_charts["Funnel"]
+    else:
+        del world.sheet.tab_charts["Funnel"][0]
+    reads = world.sheet.reads
+    world.cycle()  # the same day, nothing changed: a quiet cycle (one read) notices nothing
+    assert world.sheet.reads - reads == 1
+    world.clock.now += timedelta(days=1)
+    world.cycle()  # once a day the tab and its charts are looked for
+    assert len(world.sheet.tab_charts.get("Funnel", [])) == 3
+    assert "Funnel" in world.sheet.tabs
+    reads = world.sheet.reads
+    world.cycle()
+    assert world.sheet.reads - reads == 1  # not again that day
+
+
 def test_a_note_typed_under_the_footer_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row(n, TODAY) for n in ("Ann Lee", "Bo Chan")], TODAY)
     world.cycle()

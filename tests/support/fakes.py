@@ -141,6 +141,12 @@ class FakeSheet:
             if v.as_date:
                 self.date_cells.add((v.row, v.column))
 
+    def tab_chart_titles(self, title: str) -> frozenset[str] | None:
+        self.reads += 1
+        if title not in self.tabs:
+            return None
+        return frozenset(c.title for c in self.tab_charts.get(title, []))
+
     def _apply_tab(self, tab: TabWrites) -> None:
         """As the gateway does: the tab created when missing, its cells written RAW, a
         chart added when none of its title is there, else its spec replaced."""

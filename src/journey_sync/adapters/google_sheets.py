@@ -248,6 +248,20 @@ class GoogleSheetsGateway:
         self._meta = meta
         return meta
 
+    def tab_chart_titles(self, title: str) -> frozenset[str] | None:
+        sheets = self._errors.call(
+            lambda: self._client.fetch_sheet_metadata(
+                self.spreadsheet_id, params={"fields": TAB_METADATA_FIELDS}
+            )
+        ).get("sheets", [])
+        for sheet in sheets:
+            if sheet.get("properties", {}).get("title") == title:
+                return frozenset(
+                    str((chart.get("spec") or {}).get("title"))
+                    for chart in sheet.get("charts", [])
+                )
+        return None
+
     # ----------------------------------------------------------------------- writing
 
     def apply(self, writes: SheetWrites) -> None:
