@@ -257,8 +257,7 @@ class GoogleSheetsGateway:
         for sheet in sheets:
             if sheet.get("properties", {}).get("title") == title:
                 return frozenset(
-                    str((chart.get("spec") or {}).get("title"))
-                    for chart in sheet.get("charts", [])
+                    str((chart.get("spec") or {}).get("title")) for chart in sheet.get("charts", [])
                 )
         return None
 
