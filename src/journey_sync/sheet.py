@@ -397,7 +397,11 @@ def _recognise_unmarked_footer(
     cleared) read as rows of data: labels without a lead date. A whole block of them, in
     the footer's order, is the footer still (else it would stay behind, a second footer
     would be written under it, and a lead typed over its rows would take its figures
-    for marks). Changed in place in ``reads`` (row ``header_row + 1`` first)."""
+    for marks). Changed in place in ``reads`` (row ``header_row + 1`` first). Only when no
+    row carries a marker, and only the first such block: a copy of the footer a person
+    pasted as values (last month's figures) is theirs, never cleared."""
+    if any(read[0] is not None for read in reads):
+        return
     kinds = footer_kinds(layout)
     roles = layout.roles
     first = layout.header_row + 1
@@ -410,14 +414,12 @@ def _recognise_unmarked_footer(
         block = range(index, index + len(kinds))
         if all(
             _unmarked_footer_row(reads[i], snapshot, roles, first + i, kinds[i - index])
-            or (reads[i][0] is not None and reads[i][0].kind == kinds[i - index])  # type: ignore[union-attr]
             for i in block
         ):
             for i in block:
                 reads[i] = (FooterRow(first + i, kinds[i - index]), None, None, False)
-            index += len(kinds)
-        else:
-            index += 1
+            return
+        index += 1
 
 
 def _unmarked_footer_row(

@@ -362,6 +362,29 @@ def test_the_id_column_deleted_and_added_back_keeps_one_footer(make_world) -> No
     assert_footer_right(world)
 
 
+def test_a_person_s_pasted_copy_of_the_footer_figures_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    world.todoist.complete(world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    world.cycle()
+    first, last = _label_rows(world, "Total reached")[0], world.sheet.last_row()
+    shown = world.sheet.evaluated_rows()
+    id_column = world.sheet.header_column("Lead ID")
+    # Last month's figures kept: the footer's visible columns pasted as values a few rows
+    # below it (the hidden Lead ID column, with its markers, not copied).
+    pasted = {
+        (last + 3 + r - first, c): value
+        for r in range(first, last + 1)
+        for c, value in enumerate(shown[r - 1], start=1)
+        if value != "" and c != id_column
+    }
+    world.sheet.cells.update(pasted)
+    world.cycle()
+    world.cycle()
+    assert {k: world.sheet.cells.get(k) for k in pasted} == pasted
+    assert_footer_right(world)
+
+
 def test_a_person_s_own_total_reached_row_is_not_taken_for_the_footer(make_world) -> None:  # type: ignore[no-untyped-def]
     # Only a whole block of labels in the footer's order is a footer without markers.
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
