@@ -69,6 +69,7 @@ from .records import (
     parse_marker,
     task_marker,
     with_closed_note,
+    without_closed_note,
 )
 from .sheet import FOOTER_MARK, Lead, RowProblem, SheetModel, column_letter
 from .template import _orphans, _versions, hold_template_changes, plan_template_changes
@@ -907,6 +908,7 @@ def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                         replace(record, closed_by=HAND_DECLINED),
                         "reopened by a person after a hand mark closed it: left open",
                     )
+                    yield from _unnote(record, lead_id, lead.name.strip(), "reopened")
                 elif (lead_id, step.key) in ctx.reopened:
                     # Completed and reopened in Todoist while the sheet shows a hand
                     # mark: the reopen is a person's, never undone.
@@ -925,6 +927,7 @@ def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                             why="marked by hand",
                             closed_by=HAND,
                         ),
+                        ctx.now,
                     )
             elif record.closed_by == HAND and stage not in lead.marks:
                 current = ctx.stage_order[stage] >= furthest
@@ -936,18 +939,25 @@ def plan_hand_marks(ctx: _Context, view: _Lead) -> Iterator[Action]:
                         existing_task_id=record.task_id,
                         why="its hand mark was removed",
                     )
+                    yield from _unnote(record, lead_id, lead.name.strip(), "reopened")
                 elif record.status == "open":
                     yield UpdateTaskRecord(
                         replace(record, closed_by=None), "hand mark removed, task open"
                     )
 
 
-def _close(record: TaskRecord, close: CloseTaskAction) -> Iterator[Action]:
+def _close(record: TaskRecord, close: CloseTaskAction, now: datetime) -> Iterator[Action]:
     """``close``, after noting in the task's description why journey-sync closes it: after
     a lost state database, Todoist's completed history then tells it from a person's
     completion (no mark written for it, and it is reopened when the reason goes away)."""
     description = record.seen_fields.get("description")
-    noted = with_closed_note(description, close.closed_by) if isinstance(description, str) else None
+    # Noted afresh at every close: the time tells this close from a person's completion
+    # after a reopen (``records.parse_closed_by``).
+    noted = (
+        with_closed_note(description, close.closed_by, now)
+        if isinstance(description, str)
+        else None
+    )
     if noted is not None:
         yield UpdateTaskAction(
             lead_id=close.lead_id,
@@ -959,6 +969,24 @@ def _close(record: TaskRecord, close: CloseTaskAction) -> Iterator[Action]:
             closing_note=True,
         )
     yield close
+
+
+def _unnote(record: TaskRecord, lead_id: str, name: str, why: str) -> Iterator[Action]:
+    """The closing note taken off a task that is open again (reopened by a person, or by
+    journey-sync as its reason went): a later completion is a person's, also after a lost
+    state database."""
+    description = record.seen_fields.get("description")
+    plain = without_closed_note(description) if isinstance(description, str) else None
+    if plain is not None and record.task_id:
+        yield UpdateTaskAction(
+            lead_id=lead_id,
+            step_key=record.step_key,
+            name=name,
+            existing_task_id=record.task_id,
+            why=f"closing note taken off ({why})",
+            description=plain,
+            closing_note=True,
+        )
 
 
 def plan_coach(ctx: _Context, view: _Lead) -> Iterator[Action]:
@@ -1012,6 +1040,7 @@ def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
                     replace(record, closed_by=LEAVE_DECLINED),
                     "reopened by a person after the lead left: left open",
                 )
+                yield from _unnote(record, lead_id, lead.name.strip(), "reopened")
                 continue
             if record.closed_by == LEAVE_DECLINED:
                 continue
@@ -1026,7 +1055,7 @@ def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
             if ctx.workflow.on_leave == "delete":
                 yield DeleteTaskAction(**fields)  # type: ignore[arg-type]
             else:
-                yield from _close(record, CloseTaskAction(**fields))  # type: ignore[arg-type]
+                yield from _close(record, CloseTaskAction(**fields), ctx.now)  # type: ignore[arg-type]
         return
     if written is not None and "left_on" in roles:
         shown = lead.left_on
@@ -1048,6 +1077,7 @@ def plan_departure(ctx: _Context, view: _Lead) -> Iterator[Action]:
                 existing_task_id=record.task_id,
                 why="the lead is back in the journey",
             )
+            yield from _unnote(record, lead_id, lead.name.strip(), "reopened")
 
 
 def plan_tasks(ctx: _Context, view: _Lead) -> Iterator[Action]:

@@ -13,7 +13,7 @@ import json.encoder
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from .ports import Due
@@ -48,35 +48,58 @@ def parse_marker(description: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-# Why journey-sync closed a task, added to its marker line just before it closes it: the
-# state database is only a cache, and without this a task it closed (for a hand mark, a
-# departure) would read as a person's completion once the database is lost.
+# Why journey-sync closed a task, added to its marker line just before it closes it (with
+# when): the state database is only a cache, and without this a task it closed (for a hand
+# mark, a departure) would read as a person's completion once the database is lost.
 _CLOSED_NOTES: Final = {
     HAND: "closed by journey-sync: the stage was marked by hand in the sheet",
     LEAVE: "closed by journey-sync: the lead left the journey",
 }
 _CLOSED = re.compile(
-    r"journey-sync: lead \S+ · step [a-z][a-z0-9_]* · (closed by journey-sync: [^\n]*)"
+    r"journey-sync: lead \S+ · step [a-z][a-z0-9_]* · (closed by journey-sync: [^(\n]*?)"
+    r"(?: \((\d{4}-\d\d-\d\d \d\d:\d\d) UTC\))?[ \t]*$",
+    re.MULTILINE,
 )
+# A completion this long after the note (or more) is a person's: the task was reopened
+# since (by them, or by journey-sync when the reason went) and completed again. The close
+# goes out right after the note; a cycle waiting on Todoist's quota takes minutes.
+CLOSED_NOTE_WINDOW: Final = timedelta(hours=6)
 
 
-def with_closed_note(description: str, closed_by: str) -> str | None:
-    """``description`` with the note that journey-sync closes the task for ``closed_by``
-    after its marker (None: no marker to note it on, or already noted)."""
+def with_closed_note(description: str, closed_by: str, at: datetime) -> str | None:
+    """``description`` with the note that journey-sync closes the task for ``closed_by`` at
+    ``at`` after its marker (None: no marker to note it on)."""
     note = _CLOSED_NOTES.get(closed_by)
     match = _MARKER.search(description)
-    if note is None or match is None or parse_closed_by(description) == closed_by:
+    if note is None or match is None:
         return None
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     rest = _CLOSED.match(description, match.start())
     end = rest.end() if rest else match.end()
-    return f"{description[: match.start()]}{match.group(0)} · {note}{description[end:]}"
+    return (
+        f"{description[: match.start()]}{match.group(0)} · {note} ({stamp} UTC){description[end:]}"
+    )
 
 
-def parse_closed_by(description: str) -> ClosedBy | None:
-    """Why journey-sync closed a task, as its description notes it (None: not noted)."""
+def without_closed_note(description: str) -> str | None:
+    """``description`` without journey-sync's closing note (None: it has none)."""
     match = _CLOSED.search(description)
     if match is None:
         return None
+    start = description.rfind(" · closed by journey-sync:", 0, match.end())
+    return description[:start] + description[match.end() :]
+
+
+def parse_closed_by(description: str, completed_at: datetime | None) -> ClosedBy | None:
+    """Why journey-sync closed a task completed at ``completed_at``, as its description
+    notes it (None: not noted, or completed again by a person long after the note)."""
+    match = _CLOSED.search(description)
+    if match is None:
+        return None
+    if match.group(2) and completed_at is not None:
+        noted = datetime.strptime(match.group(2), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        if not -timedelta(minutes=5) <= completed_at - noted <= CLOSED_NOTE_WINDOW:
+            return None
     for closed_by, note in _CLOSED_NOTES.items():
         if match.group(1).strip() == note:
             return closed_by  # type: ignore[return-value]

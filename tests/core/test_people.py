@@ -507,6 +507,54 @@ def test_a_task_closed_for_a_hand_mark_is_not_a_person_s_completion_after_a_lost
     assert_footer_right(world)
 
 
+@pytest.mark.parametrize("reopened_by", ["person", "journey-sync"])
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(days=1)], ids=["at-once", "next-day"])
+def test_a_person_s_completion_after_a_reopen_stands_after_a_lost_state(  # type: ignore[no-untyped-def]
+    make_world, reopened_by: str, later: timedelta
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", 1)  # by hand
+    world.cycle()  # closed, noted on its marker line
+    task = world.todoist.task_for(ann, "contact")
+    if reopened_by == "person":
+        world.todoist.uncomplete(task.id)  # reopened in Todoist: left open
+    else:
+        world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", None)
+    world.cycle()  # open again: the note is taken off
+    assert "closed by journey-sync" not in world.todoist.task_for(ann, "contact").description
+    world.clock.now += later
+    world.todoist.complete(task.id)  # a person's real completion
+    world.cycle()
+    world.restart(lose_state=True)
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", None)
+    report = world.cycle()
+    world.cycle()
+    assert report.tasks_reopened == 0  # the person's completion is never undone
+    assert world.todoist.task_for(ann, "contact").checked
+    assert_exactly_once(world)
+
+
+def test_a_hand_mark_on_a_recurring_step_cleared_after_a_lost_state_is_not_written_back(  # type: ignore[no-untyped-def]
+    make_world,
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.todoist.make_recurring(world.todoist.task_for(ann, "check_in_1m").id)
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "1 month post-lead", 1)  # by hand
+    world.cycle()  # closed with its note; Todoist moves it to its next date
+    world.restart(lose_state=True)
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "1 month post-lead", None)  # wrong row
+    world.cycle()
+    world.cycle()
+    assert world.mark("Ann Lee", "1 month post-lead") is None
+
+
 def test_a_departed_lead_is_not_marked_at_every_stage_after_a_lost_state(  # type: ignore[no-untyped-def]
     workflow, tmp_path
 ) -> None:
