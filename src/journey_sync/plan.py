@@ -69,6 +69,7 @@ from .records import (
     parse_marker,
     task_marker,
     with_closed_note,
+    with_note_of,
     without_closed_note,
 )
 from .sheet import FOOTER_MARK, Lead, RowProblem, SheetModel, column_letter
@@ -1313,13 +1314,27 @@ def _same_number(shown: object, written: str) -> bool:
 def _unique_commands(actions: list[Action]) -> list[Action]:
     """One command per task: a task both hand-marked and departed is closed once."""
     seen: set[tuple[str, bool]] = set()
+    updates: dict[str, int] = {}  # task id -> index in ``out`` of its update with a description
     out: list[Action] = []
     for action in actions:
         if isinstance(action, TaskAction) and action.task_id is not None:
+            note = isinstance(action, UpdateTaskAction) and action.closing_note
             # The note before a close goes with it (``_close``).
-            key = (action.task_id, isinstance(action, UpdateTaskAction) and action.closing_note)
+            key = (action.task_id, note)
             if key in seen:
                 continue
             seen.add(key)
+            if isinstance(action, UpdateTaskAction) and action.description is not None:
+                earlier = updates.get(action.task_id)
+                if note and earlier is not None:
+                    # A new description (a template edit) in the same cycle: the closing
+                    # note goes onto it, one update, so neither undoes the other.
+                    first = out[earlier]
+                    assert isinstance(first, UpdateTaskAction) and first.description is not None
+                    out[earlier] = replace(
+                        first, description=with_note_of(action.description, first.description)
+                    )
+                    continue
+                updates[action.task_id] = len(out)
         out.append(action)
     return out

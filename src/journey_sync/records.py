@@ -90,6 +90,19 @@ def without_closed_note(description: str) -> str | None:
     return description[:start] + description[match.end() :]
 
 
+def with_note_of(noted: str, description: str) -> str:
+    """``description`` carrying the closing note ``noted`` carries (or none, if it has
+    none): the note goes with a new description written in the same cycle."""
+    plain = without_closed_note(description)
+    base = description if plain is None else plain
+    match = _CLOSED.search(noted)
+    marker = _MARKER.search(base)
+    if match is None or marker is None:
+        return base
+    note = noted[noted.rfind(" · closed by journey-sync:", 0, match.end()) : match.end()]
+    return base[: marker.end()] + note + base[marker.end() :]
+
+
 def parse_closed_by(description: str, completed_at: datetime | None) -> ClosedBy | None:
     """Why journey-sync closed a task completed at ``completed_at``, as its description
     notes it (None: not noted, or completed again by a person long after the note)."""

@@ -555,6 +555,33 @@ def test_a_hand_mark_on_a_recurring_step_cleared_after_a_lost_state_is_not_writt
     assert world.mark("Ann Lee", "1 month post-lead") is None
 
 
+def test_a_hand_mark_the_cycle_a_step_s_description_changes_keeps_the_new_text(  # type: ignore[no-untyped-def]
+    make_world,
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    # workflows.yaml: the step's description reworded and the service restarted; the
+    # same cycle, a 1 typed by hand for that step.
+    steps = [
+        s.model_copy(update={"description": "NEW TEXT for {name}."}) if s.key == "contact" else s
+        for s in world.workflow.steps
+    ]
+    world.workflow = world.workflow.model_copy(update={"steps": steps})
+    world.restart()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", 1)
+    world.cycle()
+    world.cycle()
+    task = world.todoist.task_for(ann, "contact")
+    assert task.checked and "NEW TEXT" in task.description
+    assert "closed by journey-sync" in task.description
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Client contacted", None)  # reopened
+    world.cycle()
+    task = world.todoist.task_for(ann, "contact")
+    assert not task.checked and "NEW TEXT" in task.description
+    assert "closed by journey-sync" not in task.description
+
+
 def test_a_departed_lead_is_not_marked_at_every_stage_after_a_lost_state(  # type: ignore[no-untyped-def]
     workflow, tmp_path
 ) -> None:
