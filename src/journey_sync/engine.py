@@ -28,7 +28,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from .actions import (
@@ -505,7 +505,17 @@ class Engine:
         is known to sit in their row."""
         row_actions = plan.of(SheetAction)
         writes = plan.sheet_writes()
+        # The colour rules journey-sync wanted last time and wants no more (paid_stage
+        # changed or removed): deleted by their exact formula, so a person's rule stays.
+        kept = self.state.get(self.name, "colour_rules")
+        before: list[str] = json.loads(kept) if kept else []
+        wanted = [rule.formula.strip() for rule in writes.colour_rules]
+        retired = tuple(f for f in before if f not in wanted)
+        if retired:
+            writes = replace(writes, retired_rules=retired)
         self.sheet.apply(writes)
+        if before != wanted:
+            self.state.put_now(self.name, "colour_rules", json.dumps(wanted))
         landed = row_actions
         footer = plan.footer
         check_footer = footer is not None

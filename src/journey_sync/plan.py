@@ -166,7 +166,6 @@ class Plan:
             formulas=footer.formulas if footer else (),
             notes=tuple(n for a in chosen for n in a.notes()),
             colour_rules=self.colour_rules,
-            own_rule_shapes=OWN_RULE_SHAPES,
             tabs=(self.funnel_tab.writes,) if self.funnel_tab is not None else (),
         )
 
@@ -206,15 +205,6 @@ class Plan:
 # Soft green and red, as people colour rows by hand.
 GREEN = (0.851, 0.918, 0.827)
 RED = (0.957, 0.800, 0.800)
-
-
-_REF = r"\$[A-Z]+\d+"
-_LEAD = f'{_REF}<>"",{_REF}<>""'
-# The formulas ``colour_rules`` writes, whatever the columns and first row.
-OWN_RULE_SHAPES = (
-    f'=AND\\({_LEAD},{_REF}<>""\\)',  # departed
-    f"=AND\\({_LEAD},OR\\(\\$([A-Z]+)(\\d+)=1,\\$\\1\\2=TRUE\\)\\)",  # paid
-)
 
 
 def colour_rules(workflow: Workflow, model: SheetModel) -> tuple[ColourRule, ...]:

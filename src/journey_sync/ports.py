@@ -172,10 +172,10 @@ class SheetWrites:
     formulas: tuple[FormulaWrite, ...] = ()
     notes: tuple[CellNote, ...] = ()
     colour_rules: tuple[ColourRule, ...] = ()
-    # Regular expressions matching every formula journey-sync's own rules ever had: a rule
-    # on the sheet of such a shape that is not among ``colour_rules`` is an outdated one of
-    # ours (``paid_stage`` changed or removed) and is deleted.
-    own_rule_shapes: tuple[str, ...] = ()
+    # Formulas of rules journey-sync added that are not wanted any more (``paid_stage``
+    # changed or removed): a rule on the sheet with exactly such a formula is deleted. A
+    # person's own rule, whatever it looks like, is never among them.
+    retired_rules: tuple[str, ...] = ()
     # journey-sync's own tabs (the Funnel tab) to write, created if missing.
     tabs: tuple[TabWrites, ...] = ()
     # The values go in the same batchUpdate as the inserts (one atomic request), not in a

@@ -33,7 +33,6 @@ from journey_sync.errors import (
     SheetLayoutError,
     UserError,
 )
-from journey_sync.plan import OWN_RULE_SHAPES
 from journey_sync.ports import (
     CellNote,
     CellWrite,
@@ -543,8 +542,8 @@ def test_colour_rules_already_on_the_sheet_are_not_added_again(
 def test_an_outdated_rule_of_ours_is_deleted_and_the_wanted_one_added(
     api: responses.RequestsMock, gateway: GoogleSheetsGateway
 ) -> None:
-    # paid_stage moved from column K to L: our old green rule (K) goes, a person's rule of
-    # another shape stays, the new one (L) comes, in one batchUpdate.
+    # paid_stage moved from column K to L: our old green rule (K) goes, a person's rule
+    # stays, the new one (L) comes, in one batchUpdate.
     old_paid = '=AND($A2<>"",$B2<>"",OR($K2=1,$K2=TRUE))'
     new_paid = replace(PAID, formula='=AND($A2<>"",$B2<>"",OR($L2=1,$L2=TRUE))')
     mock_metadata(
@@ -558,8 +557,9 @@ def test_an_outdated_rule_of_ours_is_deleted_and_the_wanted_one_added(
     )
     api.post(BATCH_URL, json=P.batch_update_reply(2))
 
-    gateway.apply(SheetWrites(colour_rules=(new_paid,), own_rule_shapes=OWN_RULE_SHAPES))
-    gateway.apply(SheetWrites(colour_rules=(new_paid,), own_rule_shapes=OWN_RULE_SHAPES))
+    writes = SheetWrites(colour_rules=(new_paid,), retired_rules=(old_paid,))
+    gateway.apply(writes)
+    gateway.apply(writes)
 
     (batch,) = [c for c in sheet_calls(api) if c.request.method == "POST"]
     deleted, added = body(batch)["requests"]

@@ -616,12 +616,17 @@ def test_the_owner_changing_the_paid_stage_moves_the_green(  # type: ignore[no-u
     world.todoist.complete(world.todoist.task_for(ann, "first_paid_session").id)
     world.cycle()
     assert world.sheet.row_colour(world.sheet.row_of("Ann Lee")) == "paid"
+    # A person's own rule, a copy of the red one pointed at the coach column.
+    red = world.sheet.rules[0]
+    mine = replace(red, name="departed", formula=red.formula.replace("$Q2", "$I2"))
+    assert mine.formula != red.formula
+    world.sheet.rules.append(mine)
     world.workflow = world.workflow.model_copy(update={"paid_stage": paid_stage})
     world.restart()
     world.cycle()
     # The green of the old paid stage goes: Ann has not reached the new one.
     assert world.sheet.row_colour(world.sheet.row_of("Ann Lee")) is None
-    assert len(world.sheet.rules) == (2 if paid_stage else 1)
+    assert len(world.sheet.rules) == (3 if paid_stage else 2)  # the person's one kept
     if paid_stage:
         world.todoist.complete(world.todoist.task_for(bo, "check_in_1m").id)
         world.cycle()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -100,10 +99,7 @@ class FakeSheet:
         self.applied.append(writes)
         wanted = {r.formula for r in writes.colour_rules}
         outdated = [
-            r
-            for r in self.rules
-            if r.formula not in wanted
-            and any(re.fullmatch(shape, r.formula) for shape in writes.own_rule_shapes)
+            r for r in self.rules if r.formula not in wanted and r.formula in writes.retired_rules
         ]
         self.rules = [r for r in self.rules if r not in outdated]
         missing_rules = [

@@ -179,22 +179,13 @@ def batch_requests(writes: SheetWrites, meta: SheetMeta) -> BatchRequests:
 
 
 def outdated_rules(writes: SheetWrites, existing: Sequence[str | None]) -> list[int]:
-    """Indexes (highest first) of rules on the sheet shaped as journey-sync's own
-    (``SheetWrites.own_rule_shapes``) that are not wanted any more: the green rule of a
+    """Indexes (highest first) of rules on the sheet whose formula is one journey-sync
+    wrote and no longer wants (``SheetWrites.retired_rules``): the green rule of a
     ``paid_stage`` changed or removed would colour rows by the old column for ever."""
-    if not writes.own_rule_shapes:
-        return []
     wanted = {rule.formula.strip() for rule in writes.colour_rules}
-    shapes = [re.compile(shape) for shape in writes.own_rule_shapes]
+    retired = {formula.strip() for formula in writes.retired_rules} - wanted
     return sorted(
-        (
-            index
-            for index, formula in enumerate(existing)
-            if formula is not None
-            and formula not in wanted
-            and any(shape.fullmatch(formula) for shape in shapes)
-        ),
-        reverse=True,
+        (index for index, formula in enumerate(existing) if formula in retired), reverse=True
     )
 
 
