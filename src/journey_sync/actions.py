@@ -38,6 +38,7 @@ from .ports import (
     UpdateTask,
 )
 from .records import (
+    LEAVE,
     ClosedBy,
     NoteKey,
     TaskRecord,
@@ -379,7 +380,9 @@ class CloseTaskAction(_ExistingTask):
     kind: ClassVar[str] = "close"
 
     def command(self, uuid: str, temp_id: str | None, project_id: str) -> TaskCommand:
-        return CloseTask(uuid, self.existing_task_id)
+        # A departed lead's tasks are done for good (a recurring one too); a hand mark
+        # closes this occurrence, as the person's tick would.
+        return CloseTask(uuid, self.existing_task_id, for_good=self.closed_by == LEAVE)
 
     def remember_result(self, store: Remember, result: CommandResult) -> None:
         self._update(store, "completed", self.closed_by)

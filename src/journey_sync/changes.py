@@ -147,9 +147,10 @@ class Fold:
         self._adopted: list[tuple[str, str]] = []  # a frozenset at the end (a set and a copy: 2x)
         self._completions: dict[tuple[str, str], datetime] = {}
         self._reopened: set[tuple[str, str]] = set()
-        # Ids of open recurring tasks whose due moved on: ticked (Todoist moves a recurring
-        # task to its next date and leaves it open) or rescheduled; the completed history
-        # tells which (``take_completed``).
+        # Ids of open recurring tasks that may have been ticked: Todoist moves a ticked
+        # recurring task to its next date and leaves it open, so only its activity log
+        # tells (``recurring_completed``). Those whose due moved on (ticked, or
+        # rescheduled), and after a full sync every recurring one not known as done.
         self.recurring_moved: set[str] = set()
         # The ids listed: what a full sync left out was completed or deleted. Whether the
         # answer is a full sync may only be known at its end (Todoist answers an old token
@@ -168,9 +169,23 @@ class Fold:
         self._listed.add(task.id if known is None else known.task_id or task.id)
         self._take(task, known, from_history=False)
 
-    def take_completed(self, task: Task) -> None:
-        """One task of Todoist's completed history (a recurring task ticked)."""
-        self._take(task, self._by_task_id.get(task.id), from_history=True)
+    def recurring_completed(self, task_id: str, at: datetime) -> None:
+        """A recurring task ticked at ``at`` (Todoist's activity log): its step is done.
+        Ticked by journey-sync itself (a hand mark, a departure: its closing note says
+        so), it is no person's completion."""
+        record = self._by_task_id.get(task_id)
+        if record is None or record.status != "open":
+            return
+        key = (record.lead_id, record.step_key)
+        closed_by = record.closed_by
+        if closed_by is None:
+            description = record.seen_fields.get("description")
+            if isinstance(description, str):
+                closed_by = parse_closed_by(description, at)
+        done = replace(record, status="completed", closed_by=closed_by)
+        self._put(key, done)
+        self._by_task_id[task_id] = done
+        self._completions[key] = at
 
     def _take(self, task: Task, known: TaskRecord | None, *, from_history: bool) -> None:
         status: TaskStatus = (
@@ -246,6 +261,8 @@ class Fold:
                 status = "completed"
             elif existing.due != due:
                 self.recurring_moved.add(task.id)
+        elif status == "open" and raw_due is not None and raw_due.recurring and existing is None:
+            self.recurring_moved.add(task.id)  # a full sync after a lost state file
         seen = fields_text(task.content, task.description, task.priority, task.labels)
         if (
             existing is not None

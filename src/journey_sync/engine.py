@@ -458,17 +458,20 @@ class Engine:
             # ticked it there (the history lists it under the project it is in now). Our
             # tasks are told by their markers and ids, wherever they are.
             completed = self.tasks.completed(project_id=None, since=now - REBUILD_HISTORY)
-        elif fold.recurring_moved:
+        if fold.recurring_moved:
             # A recurring task whose due moved on was ticked, or rescheduled: only the
-            # completed history says which (a sync answer lists it open either way). One
-            # read, in the rare cycles where a person's recurring journey task moved.
+            # activity log says which (a sync answer lists it open either way, and the
+            # completed history never lists it). One read, in the rare cycles where a
+            # person's recurring journey task moved (or after a full sync).
             last = self.state.get(self.name, "last_good_cycle")
-            since = now - RECURRING_LOOKBACK
+            since = now - (REBUILD_HISTORY if changes.full else RECURRING_LOOKBACK)
             if last is not None:
                 since = min(since, datetime.fromisoformat(last) - timedelta(hours=1))
-            for task in self.tasks.completed(project_id=None, since=since):
-                if task.id in fold.recurring_moved:
-                    fold.take_completed(task)
+            for task_id, at in sorted(
+                self.tasks.recurring_completions(since), key=lambda done: done[1]
+            ):
+                if task_id in fold.recurring_moved:
+                    fold.recurring_completed(task_id, at)
         return fold.finish(
             changes,
             project_id=project_id,

@@ -140,6 +140,10 @@ class GuardedTasks:
         self.stop.check()
         return self.inner.completed(project_id=project_id, since=since)
 
+    def recurring_completions(self, since: datetime) -> Sequence[tuple[str, datetime]]:
+        self.stop.check()
+        return self.inner.recurring_completions(since)
+
     def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
         self.stop.check()
         results = self.inner.apply(commands)

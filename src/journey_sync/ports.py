@@ -295,6 +295,9 @@ class AddProject:
 class CloseTask:
     uuid: str
     task_id: str
+    # ``item_complete``: done for good, a recurring task too (a departed lead's). Else
+    # ``item_close``, as a person's tick: a recurring task moves to its next date.
+    for_good: bool = False
 
 
 @dataclass(frozen=True)
@@ -377,6 +380,12 @@ class TaskGateway(Protocol):
     def completed(self, *, project_id: str | None, since: datetime) -> Sequence[Task]:
         """Tasks completed since ``since`` (as far back as Todoist keeps), of one project
         or (``None``) of every project."""
+        ...
+
+    def recurring_completions(self, since: datetime) -> Sequence[tuple[str, datetime]]:
+        """(task id, when) of each task completion since ``since`` in Todoist's activity
+        log: where a recurring task's ticks are (Todoist moves such a task to its next date
+        and never lists it as completed)."""
         ...
 
     def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:

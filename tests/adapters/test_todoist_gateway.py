@@ -387,6 +387,35 @@ def completed_params(request: httpx.Request) -> dict[str, str]:
     return dict(request.url.params)
 
 
+def test_recurring_completions_read_the_activity_log_page_by_page() -> None:
+    event = {
+        "object_type": "item",
+        "object_id": "6X7rM8997g3RQmvh",
+        "event_type": "completed",
+        "event_date": "2026-03-02T10:15:00Z",
+        "parent_project_id": "6Jf8VQXxpwv56VQ7",
+        "extra_data": {"content": "Check in", "is_recurring": True},
+    }
+    h = harness(
+        answer(200, {"results": [event], "next_cursor": "c2"}),
+        answer(200, {"results": [{**event, "object_id": "other"}], "next_cursor": None}),
+    )
+    found = h.gateway.recurring_completions(datetime(2026, 3, 1, tzinfo=UTC))
+    assert found == (
+        ("6X7rM8997g3RQmvh", datetime(2026, 3, 2, 10, 15, tzinfo=UTC)),
+        ("other", datetime(2026, 3, 2, 10, 15, tzinfo=UTC)),
+    )
+    first, second = (dict(r.url.params) for r in h.fake.requests)
+    assert h.fake.requests[0].url.path == "/api/v1/activities"
+    assert first == {
+        "object_type": "item",
+        "event_type": "completed",
+        "date_from": "2026-03-01T00:00:00Z",
+        "limit": "100",
+    }
+    assert second["cursor"] == "c2"
+
+
 def test_completed_walks_windows_from_since_to_now() -> None:
     empty: dict[str, Any] = {"items": [], "next_cursor": None}
     h = harness(*(answer(200, empty) for _ in range(3)))

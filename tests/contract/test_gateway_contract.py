@@ -178,3 +178,29 @@ def test_a_command_on_a_missing_task_fails_alone(tasks: TaskGateway) -> None:
     )
     assert [r.ok for r in results] == [False, True]
     assert results[0].error
+
+
+def test_a_recurring_task_ticked_moves_on_and_is_in_the_activity_log_only(
+    tasks: TaskGateway, sandbox: Sandbox
+) -> None:
+    [project, task] = tasks.apply(
+        [AddProject("p4", "p4-temp", "Recurring journeys"), _add("r1", "r1-temp", "p4-temp")]
+    )
+    assert project.new_id and task.new_id
+    # A person sets "every month" on it (in Todoist's app).
+    if isinstance(tasks, FakeTodoist):
+        tasks.make_recurring(task.new_id)
+    else:
+        item = sandbox.todoist.items[task.new_id]
+        assert item.due is not None
+        item.due = {**item.due, "string": "every month", "is_recurring": True}
+    token = tasks.changes(None).sync_token
+    tasks.apply([CloseTask("r-close", task.new_id)])  # ticked: item_close
+    [moved] = [t for t in tasks.changes(token).tasks if t.id == task.new_id]
+    assert not moved.checked and moved.due is not None and moved.due.recurring
+    assert moved.due.day == date(2026, 4, 2)  # its next date
+    assert task.new_id in {i for i, _ in tasks.recurring_completions(NOW - timedelta(days=1))}
+    done = tasks.completed(project_id=project.new_id, since=NOW - timedelta(days=30))
+    assert task.new_id not in {t.id for t in done}
+    tasks.apply([CloseTask("r-complete", task.new_id, for_good=True)])  # item_complete
+    assert task.new_id not in {t.id for t in tasks.changes(None).tasks}  # done for good

@@ -453,6 +453,24 @@ def test_a_recurring_check_in_ticked_in_todoist_writes_its_mark_once(make_world)
     assert_footer_right(world)
 
 
+def test_a_departed_lead_s_recurring_task_is_completed_for_good(workflow, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world = World(
+        workflow.model_copy(update={"on_leave": "complete"}),
+        tmp_path,
+        [lead_row("Ann Lee", TODAY)],
+        TODAY,
+    )
+    world.cycle()
+    task = world.todoist.task_for(world.lead_id("Ann Lee"), "check_in_1m")
+    world.todoist.make_recurring(task.id)
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "Reason for discontinue", "Price")
+    world.cycle()
+    # item_complete, not a tick (item_close would move it to next month, still reminding)
+    assert world.todoist.task_for(world.lead_id("Ann Lee"), "check_in_1m").checked
+    assert world.mark("Ann Lee", "1 month post-lead") is None
+
+
 def test_a_recurring_task_only_rescheduled_writes_no_mark(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.cycle()

@@ -451,12 +451,14 @@ class FakeTodoist:
             and i.task.completed_at is not None
             and i.task.completed_at >= since
         ]
-        return found + [
-            t
+        return found  # a recurring task's ticks are not listed here (the activity log)
+
+    def recurring_completions(self, since: datetime) -> Sequence[tuple[str, datetime]]:
+        self.requests += 1
+        return [
+            (t.id, t.completed_at)
             for t in self.occurrences
-            if project_id in (None, t.project_id)
-            and t.completed_at is not None
-            and t.completed_at >= since
+            if t.completed_at is not None and t.completed_at >= since
         ]
 
     def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
@@ -506,7 +508,9 @@ class FakeTodoist:
             item = self.items.get(command.task_id)
             if item is None or item.task.is_deleted:
                 return CommandResult(command.uuid, False, None, "Item not found", 22)
-            if isinstance(command, CloseTask):
+            if isinstance(command, CloseTask) and command.for_good:
+                self._change(command.task_id, checked=True, completed_at=self.now())
+            elif isinstance(command, CloseTask):
                 self.complete(command.task_id)  # item_close: a recurring task moves on
             elif isinstance(command, ReopenTask):
                 self._change(command.task_id, checked=False, completed_at=None)

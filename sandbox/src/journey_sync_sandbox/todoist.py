@@ -368,8 +368,28 @@ def _due(day: str, timezone: str | None, string: str, lang: str) -> dict[str, An
         "timezone": timezone,
         "string": string,
         "lang": lang,
-        "is_recurring": False,
+        # The docs' recurring examples: "every day", "every day at 12", "ev day at 2pm".
+        # The sandbox takes the date as sent and only marks such a string recurring.
+        "is_recurring": string.strip().casefold().startswith(("every ", "ev ")),
     }
+
+
+def _next_occurrence(due: dict[str, Any]) -> dict[str, Any]:
+    """A recurring due moved to its next date (by the day, week or year its string
+    names; else by a month), as Todoist moves a recurring task that is ticked."""
+    text = str(due["date"])
+    string = str(due.get("string") or "").casefold()
+    day_part = text[:10]
+    moment = datetime.fromisoformat(day_part)
+    if " day" in string:
+        moved = moment + timedelta(days=1)
+    elif " week" in string:
+        moved = moment + timedelta(weeks=1)
+    elif " year" in string:
+        moved = add_months(moment, 12)
+    else:
+        moved = add_months(moment, 1)
+    return {**due, "date": moved.strftime("%Y-%m-%d") + text[10:]}
 
 
 def due_from_python(when: date | datetime, timezone: str) -> dict[str, Any]:
@@ -434,6 +454,8 @@ class TodoistService:
         self._tokens: dict[str, int] = {}
         self._done: dict[str, _Done] = {}
         self.items: dict[str, Item] = {}
+        # The activity log's item completions, oldest first (GET /api/v1/activities).
+        self.activities: list[dict[str, Any]] = []
         # Items per project (deleted ones too: they stay in ``items``), so that an add
         # finds its child_order without scanning every item (quadratic onboarding).
         self._in_project: collections.Counter[str] = collections.Counter()
@@ -625,9 +647,34 @@ class TodoistService:
         self._touch(item)
         self._emit("item:updated", item, old)
 
-    def complete_item(self, item: Item, at: datetime | None = None) -> None:
+    def complete_item(
+        self, item: Item, at: datetime | None = None, *, for_good: bool = False
+    ) -> None:
+        """``item_close`` (a person's tick) or, ``for_good``, ``item_complete``: a recurring
+        task ticked moves to its next date and stays open; either way the completion is in
+        the activity log."""
         if item.checked:
             return  # closing a completed task changes nothing (sandbox choice)
+        self.activities.append(
+            {
+                "id": str(self._bump()),
+                "object_type": "item",
+                "object_id": item.id,
+                "event_type": "completed",
+                "event_date": (at or self.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "parent_project_id": item.project_id,
+                "parent_item_id": item.parent_id,
+                "initiator_id": self.user_id,
+                "extra_data": {
+                    "content": item.content,
+                    "is_recurring": bool(item.due and item.due.get("is_recurring")),
+                },
+            }
+        )
+        if not for_good and item.due and item.due.get("is_recurring"):
+            item.due = _next_occurrence(item.due)
+            self._touch(item)
+            return
         item.checked = True
         item.completed_at = at or self.now()
         item.completed_by_uid = self.user_id
@@ -769,7 +816,7 @@ class TodoistService:
             self.update_item(item, args)
         elif kind in ("item_close", "item_complete"):
             at = _completion_time(args.get("date_completed")) if kind == "item_complete" else None
-            self.complete_item(item, at)
+            self.complete_item(item, at, for_good=kind == "item_complete")
         elif kind == "item_uncomplete":
             self.uncomplete_item(item)
         elif kind == "item_delete":

@@ -111,6 +111,8 @@ class TodoistApi:
                 return self._create_task(request)
         if route == ["tasks", "completed", "by_completion_date"] and verb == "GET":
             return self._completed(request)
+        if route == ["activities"] and verb == "GET":
+            return self._activities(request)
         if route == ["projects"] and verb == "GET":
             return self._list_projects(request)
         if len(route) == 2 and route[0] == "projects" and verb == "GET":
@@ -215,6 +217,23 @@ class TodoistApi:
         done.sort(key=lambda i: i.completed_at or since, reverse=True)  # newest first
         page, cursor = self._page(request, [i.rest_json() for i in done], "completed")
         return _json({"items": page, "next_cursor": cursor})
+
+    def _activities(self, request: Request) -> Response:
+        """The activity log (newest first), filtered by object type, event type and
+        date_from/date_to; only item completions are kept by the sandbox."""
+        date_from, date_to = request.param("date_from"), request.param("date_to")
+        since = _moment(date_from, "date_from") if date_from else None
+        until = _moment(date_to, "date_to") if date_to else None
+        wanted = {k: request.param(k) for k in ("object_type", "event_type", "object_id")}
+        events = [
+            e
+            for e in reversed(self.service.activities)
+            if all(v is None or str(e.get(k)) == v for k, v in wanted.items())
+            and (since is None or _moment(e["event_date"], "event_date") >= since)
+            and (until is None or _moment(e["event_date"], "event_date") < until)
+        ]
+        page, cursor = self._page(request, events, "activities")
+        return _json({"results": page, "next_cursor": cursor})
 
     def _create_task(self, request: Request) -> Response:
         body = _json_body(request)

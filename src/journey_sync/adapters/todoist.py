@@ -1,6 +1,6 @@
 """The Todoist side of journey-sync: ``TaskGateway`` over the Todoist API v1.
 
-Three endpoints, all with the same ``httpx.Client``, the same retry policy and the same
+Four endpoints, all with the same ``httpx.Client``, the same retry policy and the same
 error mapping:
 
 * ``POST /api/v1/sync`` without commands: items, projects and collaborators changed since
@@ -10,6 +10,9 @@ error mapping:
   what makes resending a request (after a timeout, a 5xx or a crash) safe.
 * ``GET /api/v1/tasks/completed/by_completion_date``: completions older than the sync
   token, e.g. made while the service was down (``completed``).
+* ``GET /api/v1/activities``: the activity log's task completions, only when a recurring
+  task's date moved on (a recurring task ticked stays open on its next date and is in no
+  completed-task list: ``recurring_completions``).
 
 Why not the SDK's methods: todoist-api-python 4.0.0 does not wrap ``/sync`` at all, its
 ``get_completed_tasks_by_completion_date`` has no ``project_id`` argument (the API has
@@ -65,6 +68,8 @@ log = logging.getLogger(__name__)
 SERVICE: Final = "Todoist"
 SYNC_PATH: Final = "/api/v1/sync"
 COMPLETED_PATH: Final = "/api/v1/tasks/completed/by_completion_date"
+ACTIVITIES_PATH: Final = "/api/v1/activities"
+ACTIVITIES_PAGE_SIZE: Final = 100  # the activity log's maximum `limit`
 FULL_SYNC_TOKEN: Final = "*"
 RESOURCE_TYPES: Final = ("items", "projects", "collaborators")
 
@@ -218,6 +223,45 @@ class TodoistGateway:
                     found[task.id] = task
             start = end
         return tuple(found.values())
+
+    def recurring_completions(self, since: datetime) -> Sequence[tuple[str, datetime]]:
+        """Every task completion since ``since`` in the activity log (``GET
+        /api/v1/activities``, ``object_type=item``, ``event_type=completed``, page by page):
+        a recurring task's ticks are there and in no completed-task list."""
+        found: list[tuple[str, datetime]] = []
+        cursor: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            params = {
+                "object_type": "item",
+                "event_type": "completed",
+                "date_from": _api_datetime(_as_utc(since)),
+                "limit": str(ACTIVITIES_PAGE_SIZE),
+            }
+            if cursor:
+                params["cursor"] = cursor
+            response = self._request("GET", ACTIVITIES_PATH, params=params)
+            data = self._json_or_raise(response)
+            for event in _dicts(data.get("results")):
+                at = _timestamp(event.get("event_date"))
+                object_id = event.get("object_id")
+                if (
+                    at is not None
+                    and object_id is not None
+                    and event.get("event_type")
+                    in (
+                        None,
+                        "completed",
+                    )
+                ):
+                    found.append((str(object_id), at))
+            next_cursor = data.get("next_cursor")
+            if not isinstance(next_cursor, str) or not next_cursor:
+                return tuple(found)
+            if next_cursor in seen_cursors:
+                raise _malformed(response, "a page cursor it had already given")
+            seen_cursors.add(next_cursor)
+            cursor = next_cursor
 
     def apply(self, commands: Sequence[TaskCommand]) -> Sequence[CommandResult]:
         """Send ``commands`` in one ``/sync`` request; one result per command, in order.
@@ -414,9 +458,10 @@ def _command(command: TaskCommand) -> dict[str, Any]:
             "args": {"name": command.name},
         }
     if isinstance(command, CloseTask):
-        # item_close, not item_complete: it behaves like a person ticking the task
-        # (a recurring task moves to its next date instead of vanishing).
-        return {"type": "item_close", "uuid": command.uuid, "args": {"id": command.task_id}}
+        # item_close behaves like a person ticking the task (a recurring task moves to its
+        # next date instead of vanishing); item_complete completes it for good.
+        kind = "item_complete" if command.for_good else "item_close"
+        return {"type": kind, "uuid": command.uuid, "args": {"id": command.task_id}}
     if isinstance(command, DeleteTask):
         return {"type": "item_delete", "uuid": command.uuid, "args": {"id": command.task_id}}
     if isinstance(command, ReopenTask):
