@@ -45,6 +45,18 @@ def _kill_at_random_point(daemon: Process, state: Path, rng: random.Random) -> N
     """SIGKILL once the daemon has recorded a random number more tasks (then a random
     few ms later: mid-batch, between a batch's uuids being stored and its answer, or
     while the sheet is written), or after a random delay if there is nothing left."""
+    # First, the daemon under way (on a loaded machine its start-up alone can outlast the
+    # random delay below, and every kill would land before onboarding began): its first
+    # task recorded, or a cycle done (nothing left to create).
+    begin = _tasks_recorded(state)
+    started = time.monotonic()
+    while (
+        daemon.alive
+        and time.monotonic() < started + 30
+        and _tasks_recorded(state) == begin
+        and "cycle done" not in daemon.output()
+    ):
+        time.sleep(0.003)
     target = _tasks_recorded(state) + rng.randrange(50, 700)
     deadline = time.monotonic() + rng.uniform(0.3, 1.5)
     while daemon.alive and time.monotonic() < deadline:
