@@ -7,6 +7,7 @@ and the SDK's fixtures); where a shape is hand-written here, the test says so.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -414,6 +415,17 @@ def test_recurring_completions_read_the_activity_log_page_by_page() -> None:
         "limit": "100",
     }
     assert second["cursor"] == "c2"
+
+
+def test_an_activity_log_refused_by_the_plan_is_a_warning_not_a_failed_cycle(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A plan without the activity log answers 403 "Premium only feature": the token is
+    # fine, so no "token refused" error stops the cycle; recurring ticks are not seen.
+    h = harness(answer(403, {"error": "Premium only feature", "error_code": 32}))
+    with caplog.at_level(logging.WARNING):
+        assert h.gateway.recurring_completions(datetime(2026, 3, 1, tzinfo=UTC)) == ()
+    assert "activity log" in caplog.text and "Premium only feature" in caplog.text
 
 
 def test_completed_walks_windows_from_since_to_now() -> None:

@@ -256,9 +256,10 @@ class GoogleSheetsGateway:
         ).get("sheets", [])
         for sheet in sheets:
             if sheet.get("properties", {}).get("title") == title:
-                return frozenset(
-                    str((chart.get("spec") or {}).get("title")) for chart in sheet.get("charts", [])
+                titles = (
+                    (chart.get("spec") or {}).get("title") for chart in sheet.get("charts", [])
                 )
+                return frozenset(t for t in titles if isinstance(t, str))
         return None
 
     # ----------------------------------------------------------------------- writing

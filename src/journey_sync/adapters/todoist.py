@@ -241,6 +241,18 @@ class TodoistGateway:
             if cursor:
                 params["cursor"] = cursor
             response = self._request("GET", ACTIVITIES_PATH, params=params)
+            if response.status_code in (402, 403):
+                # A plan without the activity log ("Premium only feature"): the token is
+                # fine (the /sync read before this one worked). Ticks of recurring tasks
+                # cannot be seen; everything else goes on.
+                log.warning(
+                    "Todoist refused its activity log (HTTP %s, %s): a recurring journey "
+                    "task ticked in Todoist does not write its mark; a plan with the "
+                    "activity log (Pro or Business) does",
+                    response.status_code,
+                    _error_text(_body_of(response)) or "no reason given",
+                )
+                return tuple(found)
             data = self._json_or_raise(response)
             for event in _dicts(data.get("results")):
                 at = _timestamp(event.get("event_date"))
