@@ -394,30 +394,38 @@ def _recognise_unmarked_footer(
     reads: list[_RowRead], snapshot: SheetSnapshot, layout: Layout
 ) -> None:
     """Footer rows whose markers are gone (the Lead ID column deleted and added back, or
-    cleared) read as rows of data: labels without a lead date. A whole block of them, in
-    the footer's order, is the footer still (else it would stay behind, a second footer
-    would be written under it, and a lead typed over its rows would take its figures
-    for marks). Changed in place in ``reads`` (row ``header_row + 1`` first). Only when no
-    row carries a marker, and only the first such block: a copy of the footer a person
-    pasted as values (last month's figures) is theirs, never cleared."""
+    cleared) read as rows of data: labels without a lead date. A block of them, one row
+    after another in the footer's order (a row a person deleted may be missing, but at
+    least three are there), is the footer still: else it would stay behind, a second
+    footer would be written under it, and a lead typed over its rows would take its
+    figures for marks. Changed in place in ``reads`` (row ``header_row + 1`` first). Only
+    when no row carries a marker, and only the first such block: a copy of the footer a
+    person pasted as values (last month's figures) is theirs, never cleared."""
     if any(read[0] is not None for read in reads):
         return
     kinds = footer_kinds(layout)
     roles = layout.roles
     first = layout.header_row + 1
     index = 0
-    while index + len(kinds) <= len(reads):
-        row = first + index
-        if not _unmarked_footer_row(reads[index], snapshot, roles, row, kinds[0]):
-            index += 1
-            continue
-        block = range(index, index + len(kinds))
-        if all(
-            _unmarked_footer_row(reads[i], snapshot, roles, first + i, kinds[i - index])
-            for i in block
-        ):
-            for i in block:
-                reads[i] = (FooterRow(first + i, kinds[i - index]), None, None, False)
+    while index < len(reads):
+        block: list[tuple[int, str]] = []  # (index in reads, kind)
+        at, next_kind = index, 0
+        while at < len(reads):
+            kind = next(
+                (
+                    k
+                    for k in range(next_kind, len(kinds))
+                    if _unmarked_footer_row(reads[at], snapshot, roles, first + at, kinds[k])
+                ),
+                None,
+            )
+            if kind is None:
+                break
+            block.append((at, kinds[kind]))
+            at, next_kind = at + 1, kind + 1
+        if len(block) >= 3:
+            for i, kind_name in block:
+                reads[i] = (FooterRow(first + i, kind_name), None, None, False)
             return
         index += 1
 

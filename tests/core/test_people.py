@@ -362,6 +362,20 @@ def test_the_id_column_deleted_and_added_back_keeps_one_footer(make_world) -> No
     assert_footer_right(world)
 
 
+def test_a_footer_missing_a_row_whose_markers_went_is_still_found(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    world.todoist.complete(world.todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    world.cycle()
+    world.sheet.delete_rows(_label_rows(world, "Not yet due")[0])  # a footer row deleted
+    world.sheet.clear_column("Lead ID")  # and the markers go, before a cycle
+    world.cycle()
+    world.cycle()
+    assert len(_label_rows(world, "Total reached")) == 1  # one footer, none left behind
+    assert world.mark("Ann Lee", "Client contacted") == 1
+    assert_footer_right(world)
+
+
 def test_a_person_s_pasted_copy_of_the_footer_figures_is_left_alone(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.cycle()
