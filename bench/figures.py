@@ -189,7 +189,12 @@ def judge(result: SizeResult) -> list[Target]:
             )
         )
     changed = result.cycles[ONE_PERCENT]
-    commands = sum(int(changed.report[k]) for k in ("tasks_closed", "tasks_removed"))
+    # Every command the cycle sent: closes and removals, and the note each close carries
+    # on its task's description (an update) so that a lost state file cannot take it for
+    # a person's completion.
+    commands = sum(
+        int(changed.report.get(k, 0)) for k in ("tasks_closed", "tasks_removed", "tasks_updated")
+    )
     todoist_budget = 1 + math.ceil(commands / COMMANDS_PER_REQUEST)
     targets.append(
         Target(

@@ -165,6 +165,7 @@ class Worker:
                     "marks_cleared": r.marks_cleared,
                     "tasks_closed": r.tasks_closed,
                     "tasks_removed": r.tasks_removed,
+                    "tasks_updated": r.tasks_updated,
                     "footer_written": r.footer_written,
                     "failed_commands": len(r.failed_commands),
                     "problems": len(r.problems),

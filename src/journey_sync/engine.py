@@ -40,6 +40,7 @@ from .actions import (
     ReopenTaskAction,
     SheetAction,
     TaskAction,
+    UpdateTaskAction,
     WriteMark,
 )
 from .changes import Fold, Folded, find_project, project_by_markers
@@ -139,6 +140,8 @@ class CycleReport:
     rows_flagged: int = 0
     tasks_moved: int = 0
     tasks_reopened: int = 0
+    # Tasks whose fields were updated (a journey edit, a coach, a closing note).
+    tasks_updated: int = 0
     ids_restored: int = 0
     writes_misplaced: int = 0
     footer_written: bool = False
@@ -163,6 +166,8 @@ class CycleReport:
             what += f", {self.tasks_moved} tasks moved"
         if self.tasks_reopened:
             what += f", {self.tasks_reopened} reopened"
+        if self.tasks_updated:
+            what += f", {self.tasks_updated} tasks updated"
         if self.ids_restored:
             what += f", {self.ids_restored} lead ids restored"
         if self.rows_flagged:
@@ -404,6 +409,7 @@ class Engine:
         report.tasks_removed = len(plan.deletes)
         report.tasks_moved = len(plan.of(MoveTaskAction))
         report.tasks_reopened = len(plan.of(ReopenTaskAction))
+        report.tasks_updated = len(plan.of(UpdateTaskAction))
         report.rows_flagged = sum(1 for a in plan.of(PlaceNote) if a.text)
         report.footer_written = plan.footer is not None
         report.problems = [f"row {p.row}: {p.message}" for p in plan.problems]
