@@ -38,7 +38,6 @@ from .ports import (
     UpdateTask,
 )
 from .records import (
-    LEAVE,
     ClosedBy,
     NoteKey,
     TaskRecord,
@@ -380,9 +379,10 @@ class CloseTaskAction(_ExistingTask):
     kind: ClassVar[str] = "close"
 
     def command(self, uuid: str, temp_id: str | None, project_id: str) -> TaskCommand:
-        # A departed lead's tasks are done for good (a recurring one too); a hand mark
-        # closes this occurrence, as the person's tick would.
-        return CloseTask(uuid, self.existing_task_id, for_good=self.closed_by == LEAVE)
+        # Done for good, a recurring task too (item_complete; a tick, item_close, would move
+        # it to its next date and remind again): a departed lead's, or one whose stage a
+        # person marked by hand ("nobody is reminded twice").
+        return CloseTask(uuid, self.existing_task_id, for_good=True)
 
     def remember_result(self, store: Remember, result: CommandResult) -> None:
         self._update(store, "completed", self.closed_by)

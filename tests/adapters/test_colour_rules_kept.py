@@ -96,3 +96,18 @@ def test_a_deleted_rule_is_added_back_within_the_hour(running: Running) -> None:
     running.a_task_ticked()
     running.engine.run_cycle()
     assert running.rules() == wanted
+
+
+def test_a_row_inserted_under_the_header_moves_the_rules_to_it_not_a_second_pair(
+    running: Running,
+) -> None:
+    wanted = running.rules()
+    # A new lead's row inserted right under the header: Sheets moves the rules down a
+    # row ($A2 becomes $A3), and the new row is left uncoloured.
+    running.sheet.insert_dimension("ROWS", 1, 2)
+    assert running.rules() != wanted
+    running.seconds += RULES_MAX_AGE + 1  # within the hour: the rules are read again
+    running.a_task_ticked()
+    running.engine.run_cycle()
+    running.engine.run_cycle()
+    assert running.rules() == wanted  # one pair, from row 2 again

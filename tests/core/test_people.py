@@ -485,6 +485,21 @@ def test_a_departed_lead_s_recurring_task_is_completed_for_good(workflow, tmp_pa
     assert world.mark("Ann Lee", "1 month post-lead") is None
 
 
+def test_a_hand_mark_completes_a_recurring_task_for_good(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    world.todoist.make_recurring(world.todoist.task_for(ann, "check_in_1m").id)
+    world.cycle()
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "1 month post-lead", 1)  # by hand
+    world.cycle()
+    # item_complete: nobody is reminded twice (a tick would move it to next month)
+    assert world.todoist.task_for(ann, "check_in_1m").checked
+    world.sheet.set(world.sheet.row_of("Ann Lee"), "1 month post-lead", None)
+    world.cycle()  # the mark taken away: the reminder is open again
+    assert not world.todoist.task_for(ann, "check_in_1m").checked
+
+
 def test_a_recurring_task_only_rescheduled_writes_no_mark(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.cycle()

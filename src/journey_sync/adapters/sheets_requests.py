@@ -180,13 +180,32 @@ def batch_requests(writes: SheetWrites, meta: SheetMeta) -> BatchRequests:
 
 def outdated_rules(writes: SheetWrites, existing: Sequence[str | None]) -> list[int]:
     """Indexes (highest first) of rules on the sheet whose formula is one journey-sync
-    wrote and no longer wants (``SheetWrites.retired_rules``): the green rule of a
-    ``paid_stage`` changed or removed would colour rows by the old column for ever."""
+    wrote and no longer wants (``SheetWrites.retired_rules``: the green rule of a
+    ``paid_stage`` changed or removed would colour rows by the old column for ever), or a
+    wanted one moved to another first row: a row inserted right under the header makes
+    Sheets move the rules down (``$A2`` becomes ``$A3``, the new row left uncoloured); the
+    moved pair goes, the wanted one is added, instead of a second pair beside it."""
     wanted = {rule.formula.strip() for rule in writes.colour_rules}
     retired = {formula.strip() for formula in writes.retired_rules} - wanted
+    moved = {_rows_blanked(formula) for formula in wanted}
     return sorted(
-        (index for index, formula in enumerate(existing) if formula in retired), reverse=True
+        (
+            index
+            for index, formula in enumerate(existing)
+            if formula is not None
+            and formula not in wanted
+            and (formula in retired or _rows_blanked(formula) in moved)
+        ),
+        reverse=True,
     )
+
+
+_ROW_OF_REF = re.compile(r"(\$[A-Z]+)\d+")
+
+
+def _rows_blanked(formula: str) -> str:
+    """A rule's formula with the row of each ``$A2``-like reference left out."""
+    return _ROW_OF_REF.sub(r"\1#", formula.strip())
 
 
 def values_body(title: str, writes: SheetWrites) -> dict[str, Any]:
