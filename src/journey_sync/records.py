@@ -123,9 +123,15 @@ def due_text(due: Due | None) -> str | None:
     """A due as one comparable string: the day, or the UTC instant of a timed due."""
     if due is None:
         return None
-    if due.at is None:
-        return due.day.isoformat()
-    return due.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = (
+        due.day.isoformat()
+        if due.at is None
+        else due.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    # A recurring due is never one journey-sync sent: a person set it, which makes the
+    # task rescheduled by a person (never moved or removed for a corrected lead date or
+    # an edited step, which would drop the recurrence).
+    return f"{text} recurring" if due.recurring else text
 
 
 # Slots: the state store keeps every task record in the process (120,000 at 10,000 leads),

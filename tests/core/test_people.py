@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from journey_sync.changes import TasksVanished
 from journey_sync.dates import date_to_serial
 from journey_sync.sheet import read_sheet
+from journey_sync.workflow import Offset
 from support.checks import assert_exactly_once, assert_footer_right, tasks_per_step
 from support.fakes import Formula
 from support.world import HEADERS, World, lead_row
@@ -498,6 +499,34 @@ def test_a_hand_mark_completes_a_recurring_task_for_good(make_world) -> None:  #
     world.sheet.set(world.sheet.row_of("Ann Lee"), "1 month post-lead", None)
     world.cycle()  # the mark taken away: the reminder is open again
     assert not world.todoist.task_for(ann, "check_in_1m").checked
+
+
+@pytest.mark.parametrize("change", ["lead-date", "step-due"])
+def test_a_person_s_recurring_due_is_kept_when_the_due_would_move(  # type: ignore[no-untyped-def]
+    make_world, change: str
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    task = world.todoist.task_for(world.lead_id("Ann Lee"), "check_in_1m")
+    world.todoist.make_recurring(task.id)  # "every month", its date kept
+    world.cycle()
+    if change == "lead-date":  # a typo in the lead date corrected
+        row = world.sheet.row_of("Ann Lee")
+        world.sheet.set(row, "Date of lead", date_to_serial(TODAY - timedelta(days=3)))
+    else:  # workflows.yaml: the check-in moved to three weeks
+        steps = [
+            s.model_copy(update={"due": Offset(amount=3, unit="w")})
+            if s.key == "check_in_1m"
+            else s
+            for s in world.workflow.steps
+        ]
+        world.workflow = world.workflow.model_copy(update={"steps": tuple(steps)})
+        world.restart()
+    world.cycle()
+    world.cycle()
+    due = world.todoist.items[task.id].task.due
+    assert due is not None and due.recurring  # the person's recurrence stands
+    assert_exactly_once(world)
 
 
 def test_a_recurring_task_only_rescheduled_writes_no_mark(make_world) -> None:  # type: ignore[no-untyped-def]
