@@ -130,8 +130,18 @@ class Fold:
     sync, the completed history). The tasks of a large answer are taken while it streams
     in (``TaskGateway.changes``'s ``take``), so none of them is held after its turn."""
 
-    def __init__(self, memory: Memory, sheet_ids: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        memory: Memory,
+        sheet_ids: frozenset[str] = frozenset(),
+        *,
+        owners: frozenset[str] | None = None,
+    ) -> None:
         self.memory = memory
+        # The leads whose tasks are this workflow's (remembered, or in its sheet): a task
+        # with another lead's marker is another workflow's in the same Todoist account (or
+        # a stranger's), never taken in (None: every marker, as in tests).
+        self._owners = owners
         # Projects holding tasks with markers of leads in the sheet that the state does not
         # know (a lost state file): how many each. The workflow's project is found by its
         # name; renamed in Todoist, it is the one holding the most of them.
@@ -197,6 +207,8 @@ class Fold:
             key: tuple[str, str] | None = (known.lead_id, known.step_key)
         else:
             key = parse_marker(task.description)
+            if key is not None and self._owners is not None and key[0] not in self._owners:
+                return
             if key is not None and key[0] in self._sheet_ids and not task.is_deleted:
                 self.marker_projects[task.project_id] = (
                     self.marker_projects.get(task.project_id, 0) + 1

@@ -430,9 +430,11 @@ class Engine:
         """A fold of Todoist's answer into the remembered state. Without a remembered
         project (a lost state file), it notes which projects hold the sheet's leads' tasks."""
         memory = self.state.memory(self.name)
+        in_sheet = frozenset(lead.lead_id for lead in model.leads if lead.lead_id)
+        owners = in_sheet.union(memory.leads)
         if memory.project_id is not None:
-            return Fold(memory)
-        return Fold(memory, frozenset(lead.lead_id for lead in model.leads if lead.lead_id))
+            return Fold(memory, owners=owners)
+        return Fold(memory, in_sheet, owners=owners)
 
     def _finish_fold(
         self,

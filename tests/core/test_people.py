@@ -7,6 +7,7 @@ Each test names the point of the "people" issue it shows; each would fail withou
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 from dataclasses import replace
@@ -278,6 +279,42 @@ def test_a_task_done_before_the_lead_left_and_reopened_by_a_person_stays_open(ma
     assert world.mark("Ann Lee", "Client contacted") == 1
     assert_exactly_once(world)
     assert_footer_right(world)
+
+
+def _two_studios(workflow, tmp_path: Path) -> tuple[World, World]:  # type: ignore[no-untyped-def]
+    """Two workflows of one workflows.yaml on one Todoist account (one token): each its
+    own sheet, project and state."""
+    wa = workflow.model_copy(update={"name": "studio-a", "todoist_project": "Studio A"})
+    wb = workflow.model_copy(update={"name": "studio-b", "todoist_project": "Studio B"})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = World(wa, tmp_path / "a", [lead_row("Ann Lee", TODAY)], TODAY)
+    b = World(wb, tmp_path / "b", [lead_row(n, TODAY) for n in ("Cy Dunn", "Di Eve")], TODAY)
+    b.todoist, b.clock = a.todoist, a.clock
+    ca, cb = itertools.count(1), itertools.count(1)
+    a.new_id = lambda: f"LA-{next(ca):03d}"
+    b.new_id = lambda: f"LB-{next(cb):03d}"
+    a.engine, b.engine = a._engine(), b._engine()
+    return a, b
+
+
+def test_two_workflows_on_one_todoist_account_keep_to_their_own_tasks(workflow, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a, b = _two_studios(workflow, tmp_path)
+    a.cycle()
+    b.cycle()
+    a.cycle()  # its sync lists studio B's new tasks too: not taken in
+    assert not [k for k in a.state.memory("studio-a").tasks if k[0].startswith("LB-")]
+    for name in ("Cy Dunn", "Di Eve"):  # studio B's clients leave: their tasks removed
+        b.sheet.set(b.sheet.row_of(name), "Reason for discontinue", "Price")
+    b.cycle()
+    # Studio A's full sync (an old token refused) lists none of B's removed tasks: none of
+    # A's own vanished, so nothing stops it.
+    with a.state.transaction() as db:
+        a.state.put(db, "studio-a", "sync_token", None)
+    a.restart()
+    a.cycle()
+    assert_exactly_once(a)
+    assert_exactly_once(b)
 
 
 def test_a_project_renamed_in_todoist_is_found_by_its_tasks_after_a_lost_state(make_world) -> None:  # type: ignore[no-untyped-def]
