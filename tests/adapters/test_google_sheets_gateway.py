@@ -570,6 +570,47 @@ def test_an_outdated_rule_of_ours_is_deleted_and_the_wanted_one_added(
     ]
 
 
+def test_a_rule_of_ours_broken_to_ref_or_moved_down_a_row_is_replaced(
+    api: responses.RequestsMock, gateway: GoogleSheetsGateway
+) -> None:
+    departed = replace(DEPARTED, formula='=AND($A2<>"",$B2<>"",$Q2<>"")')
+    paid = replace(PAID, formula='=AND($A2<>"",$B2<>"",OR($K2=1,$K2=TRUE))')
+    mock_metadata(
+        api,
+        leads_metadata(
+            rules=[
+                # the first lead row deleted under our red rule: #REF! in its place
+                P.custom_formula_rule('=AND(#REF!<>"",$B2<>"",$Q2<>"")', sheet_id=1234567),
+                # a row inserted under the header: our green rule moved down a row
+                P.custom_formula_rule('=AND($A3<>"",$B3<>"",OR($K3=1,$K3=TRUE))', sheet_id=1234567),
+                # a person's own rules, broken or not: never touched
+                P.custom_formula_rule("=#REF!>3", sheet_id=1234567),
+                P.custom_formula_rule('=AND($A3<>"",$C3="VIP")', sheet_id=1234567),
+            ]
+        ),
+    )
+    api.post(BATCH_URL, json=P.batch_update_reply(4))
+
+    gateway.apply(SheetWrites(colour_rules=(departed, paid)))
+
+    (batch,) = [c for c in sheet_calls(api) if c.request.method == "POST"]
+    requests_ = body(batch)["requests"]
+    deleted = [
+        r["deleteConditionalFormatRule"]["index"]
+        for r in requests_
+        if "deleteConditionalFormatRule" in r
+    ]
+    added = [
+        r["addConditionalFormatRule"]["rule"]["booleanRule"]["condition"]["values"][0][
+            "userEnteredValue"
+        ]
+        for r in requests_
+        if "addConditionalFormatRule" in r
+    ]
+    assert deleted == [1, 0]  # highest first
+    assert added == [departed.formula, paid.formula]
+
+
 def test_colour_rules_are_never_added_twice_across_cycles(
     api: responses.RequestsMock, gateway: GoogleSheetsGateway
 ) -> None:

@@ -188,13 +188,20 @@ def outdated_rules(writes: SheetWrites, existing: Sequence[str | None]) -> list[
     wanted = {rule.formula.strip() for rule in writes.colour_rules}
     retired = {formula.strip() for formula in writes.retired_rules} - wanted
     moved = {_rows_blanked(formula) for formula in wanted}
+    broken = [_broken_shape(formula) for formula in wanted]
     return sorted(
         (
             index
             for index, formula in enumerate(existing)
             if formula is not None
             and formula not in wanted
-            and (formula in retired or _rows_blanked(formula) in moved)
+            and (
+                formula in retired
+                or _rows_blanked(formula) in moved
+                # A row or column deleted under one of its references: Sheets writes
+                # #REF! in its place, and the rule colours nothing any more.
+                or ("#REF!" in formula and any(shape.fullmatch(formula) for shape in broken))
+            )
         ),
         reverse=True,
     )
@@ -206,6 +213,12 @@ _ROW_OF_REF = re.compile(r"(\$[A-Z]+)\d+")
 def _rows_blanked(formula: str) -> str:
     """A rule's formula with the row of each ``$A2``-like reference left out."""
     return _ROW_OF_REF.sub(r"\1#", formula.strip())
+
+
+def _broken_shape(formula: str) -> re.Pattern[str]:
+    """A wanted rule's formula as a pattern where any reference may also be ``#REF!``."""
+    parts = re.split(r"\$[A-Z]+\d+", formula.strip())
+    return re.compile(r"(?:\$[A-Z]+\d+|#REF!)".join(re.escape(p) for p in parts))
 
 
 def values_body(title: str, writes: SheetWrites) -> dict[str, Any]:
