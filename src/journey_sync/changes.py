@@ -314,12 +314,6 @@ class Fold:
                 due=existing.due if from_history and due is None else due,
                 seen=existing.seen if from_history else seen,
             )
-            if from_history and status == "completed" and existing.closed_by is None:
-                # Listed open by the full sync (a recurring task, on its next date) before
-                # its completion came from the history: noted as closed by journey-sync?
-                record = replace(
-                    record, closed_by=parse_closed_by(task.description, task.completed_at)
-                )
         if existing is not None and existing.status == "completed" and status == "open":
             self._reopened.add(key)
         if record != existing:
