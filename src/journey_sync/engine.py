@@ -427,8 +427,10 @@ class Engine:
     # ---------------------------------------------------------- read Todoist
 
     def _fold(self, model: SheetModel) -> Fold:
-        """A fold of Todoist's answer into the remembered state. Without a remembered
-        project (a lost state file), it notes which projects hold the sheet's leads' tasks."""
+        """A fold of Todoist's answer into the remembered state, taking in only tasks of
+        leads this workflow remembers or has in its sheet (another workflow on the same
+        account has its own). Without a remembered project (a lost state file), it notes
+        which projects hold the sheet's leads' tasks."""
         memory = self.state.memory(self.name)
         in_sheet = frozenset(lead.lead_id for lead in model.leads if lead.lead_id)
         owners = in_sheet.union(memory.leads)
