@@ -662,7 +662,10 @@ def test_a_running_daemon_finds_a_lead_add_lead_kept_after_it_started(setup: Set
             JOURNEY_SYNC_RETRY_ATTEMPTS="1",
         )
         assert done.returncode == 0, done.stderr
-        assert "not written yet" in done.stderr
+        # add-lead cannot reach the sheet; it says the lead is kept, unless the daemon,
+        # which looks at the intake file every second, wrote it already (then add-lead's
+        # own attempt finds nothing pending and reports the daemon's row).
+        assert "not written yet" in done.stderr or "added in row" in done.stdout, done
         service.wait_for(
             lambda: "Gus" in [lead.name for lead in _sandbox_model(setup)[1].leads],
             timeout=60,
