@@ -15,6 +15,7 @@ from datetime import datetime
 from .errors import UserError
 from .ports import Due, Task, TaskChanges
 from .records import (
+    RECURRING_DUE,
     Memory,
     TaskRecord,
     TaskStatus,
@@ -275,6 +276,17 @@ class Fold:
                 self.recurring_moved.add(task.id)
         elif status == "open" and raw_due is not None and raw_due.recurring and existing is None:
             self.recurring_moved.add(task.id)  # a full sync after a lost state file
+        elif (
+            status == "open"
+            and not from_history
+            and existing is not None
+            and existing.task_id == task.id
+            and existing.status == "completed"
+            and (existing.due or "").endswith(RECURRING_DUE)
+        ):
+            # Ticked while it recurred (Todoist never checked it), then made a plain task
+            # by a person: still done, no reopen (a recurring task cannot be reopened).
+            status = "completed"
         seen = fields_text(task.content, task.description, task.priority, task.labels)
         if (
             existing is not None

@@ -119,6 +119,10 @@ def parse_closed_by(description: str, completed_at: datetime | None) -> ClosedBy
     return None
 
 
+# What ``due_text`` adds to a recurring due's text.
+RECURRING_DUE: Final = " recurring"
+
+
 def due_text(due: Due | None) -> str | None:
     """A due as one comparable string: the day, or the UTC instant of a timed due."""
     if due is None:
@@ -131,7 +135,7 @@ def due_text(due: Due | None) -> str | None:
     # A recurring due is never one journey-sync sent: a person set it, which makes the
     # task rescheduled by a person (never moved or removed for a corrected lead date or
     # an edited step, which would drop the recurrence).
-    return f"{text} recurring" if due.recurring else text
+    return text + RECURRING_DUE if due.recurring else text
 
 
 # Slots: the state store keeps every task record in the process (120,000 at 10,000 leads),

@@ -566,6 +566,27 @@ def test_a_person_s_recurring_due_is_kept_when_the_due_would_move(  # type: igno
     assert_exactly_once(world)
 
 
+def test_a_ticked_recurring_task_made_a_plain_one_keeps_its_mark(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    task = world.todoist.task_for(world.lead_id("Ann Lee"), "check_in_1m")
+    world.todoist.make_recurring(task.id)
+    world.cycle()
+    assert task.due is not None
+    world.clock.set_day(task.due.day)
+    world.todoist.complete(task.id)  # ticked: open again on its next date
+    world.cycle()
+    assert world.mark("Ann Lee", "1 month post-lead") == 1
+    # The coach takes "every month" off: the step was done, this is no reopen.
+    due = world.todoist.items[task.id].task.due
+    assert due is not None
+    world.todoist.edit(task.id, due=replace(due, recurring=False))
+    report = world.cycle()
+    world.cycle()
+    assert report.marks_cleared == 0
+    assert world.mark("Ann Lee", "1 month post-lead") == 1
+
+
 def test_a_recurring_task_only_rescheduled_writes_no_mark(make_world) -> None:  # type: ignore[no-untyped-def]
     world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
     world.cycle()
