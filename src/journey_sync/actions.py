@@ -46,6 +46,7 @@ from .records import (
     dump_fields,
     fields_text,
     task_fields,
+    with_note_of,
 )
 
 
@@ -627,8 +628,17 @@ class UpdateTaskAction(_ExistingTask):
         sent, seen = record.sent_fields, record.seen_fields
         for name in ("content", "description", "priority", "labels"):
             value = getattr(self, name)
-            if value is not None:
-                sent[name] = seen[name] = sorted(value) if name == "labels" else value
+            if value is None:
+                continue
+            if name == "description" and self.closing_note:
+                # Only the note is journey-sync's: what it last sent gets the same note
+                # (or loses it), so a description a person reworded stays theirs.
+                seen[name] = value
+                before = sent.get(name)
+                if isinstance(before, str):
+                    sent[name] = with_note_of(value, before)
+                continue
+            sent[name] = seen[name] = sorted(value) if name == "labels" else value
         if self.version is not None:
             sent["v"] = self.version
         changes: dict[str, object] = {"sent": dump_fields(sent), "seen": dump_fields(seen)}

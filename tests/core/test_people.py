@@ -716,6 +716,34 @@ def test_a_hand_mark_the_cycle_a_step_s_description_changes_keeps_the_new_text( 
     assert "closed by journey-sync" not in task.description
 
 
+def test_a_description_a_person_reworded_stays_theirs_through_a_closing_note(  # type: ignore[no-untyped-def]
+    make_world,
+) -> None:
+    world = make_world([lead_row("Ann Lee", TODAY)], TODAY)
+    world.cycle()
+    ann = world.lead_id("Ann Lee")
+    task = world.todoist.task_for(ann, "contact")
+    marker = task.description.rsplit("\n", 1)[-1]
+    world.todoist.edit(task.id, description=f"Ann prefers e-mail.\n\n{marker}")  # reworded
+    world.cycle()
+    row = world.sheet.row_of("Ann Lee")
+    world.sheet.set(row, "Client contacted", 1)  # closed, with its note
+    world.cycle()
+    world.sheet.set(row, "Client contacted", None)  # reopened, the note taken off
+    world.cycle()
+    # workflows.yaml: the step's description reworded; the person's own text must stay.
+    steps = [
+        s.model_copy(update={"description": "NEW TEXT for {name}."}) if s.key == "contact" else s
+        for s in world.workflow.steps
+    ]
+    world.workflow = world.workflow.model_copy(update={"steps": steps})
+    world.restart()
+    world.cycle()
+    description = world.todoist.task_for(ann, "contact").description
+    assert description.startswith("Ann prefers e-mail.") and "NEW TEXT" not in description
+    assert "closed by journey-sync" not in description
+
+
 def test_a_departed_lead_is_not_marked_at_every_stage_after_a_lost_state(  # type: ignore[no-untyped-def]
     workflow, tmp_path
 ) -> None:
