@@ -609,7 +609,7 @@ def test_a_recurring_check_in_ticked_before_a_lost_state_keeps_its_mark(make_wor
     world.todoist.make_recurring(task.id)
     world.todoist.complete(task.id)
     world.restart(lose_state=True)
-    world.cycle()  # the full sync's completed history says it was ticked
+    world.cycle()  # after the full sync, the activity log says it was ticked
     assert world.mark("Ann Lee", "1 month post-lead") == 1
     world.todoist.edit(task.id, priority=2)  # still open, on its next date
     world.cycle()

@@ -397,7 +397,7 @@ class FakeTodoist:
     sync_requests: int = 0
     command_requests: int = 0
     lose_answer_after: int | None = None  # simulate a crash: execute, then "lose" the reply
-    # Completions of recurring tasks: in the completed history only (the task stays open).
+    # Completions of recurring tasks: in the activity log only (the task stays open).
     occurrences: list[Task] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
