@@ -51,7 +51,7 @@ from .actions import (
 )
 from .dates import due_day, due_for
 from .footer import FooterPlan, plan_footer
-from .funnel import Funnel, funnel
+from .funnel import Funnel, Tally, funnel
 from .funnel_tab import FunnelTabPlan, TabMemory, plan_funnel_tab
 from .identity import Held, Identities, Placed, identify
 from .ports import CellWrite, ColourRule, Due, SheetWrites
@@ -394,23 +394,32 @@ class PlanMemo:
         ] = {}
         # The last identities and funnel figures, with the lead objects (and remembered
         # fingerprints, workflow, day) they were worked out from: a cycle whose rows all
-        # read as before (a task ticked in Todoist, say) reuses them.
+        # read as before (a task ticked in Todoist, say) reuses them, and one in which a
+        # few rows changed updates them for those rows (a mark written, a cell typed).
         self.identities: tuple[tuple[Lead, ...], Mapping[str, tuple[str, str]], Identities] | None
         self.identities = None
-        self.figures: tuple[tuple[Lead, ...], Workflow, date, Funnel] | None = None
+        self.figures: tuple[tuple[Lead, ...], Workflow, date, Tally] | None = None
 
     def identify(self, model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:
-        """``identify``, or its last result when every row is the same lead object and the
-        remembered fingerprints are equal. Only a result that writes no id and claims no
-        lead is kept: then nothing but the rows and fingerprints decided it (the
-        remembered tasks decide only rows held for a lead gone from the sheet)."""
+        """``identify``, or its last result when every row is the same lead object, or
+        differs from it only in what identities do not read (marks, coach, departure: not
+        its row, id, name, lead date or whether that is computed), and the remembered
+        fingerprints are equal. Only a result that writes no id and claims no lead is
+        kept: then nothing but the rows and fingerprints decided it (the remembered tasks
+        decide only rows held for a lead gone from the sheet)."""
         kept = self.identities
-        if (
-            kept is not None
-            and _same_objects(kept[0], model.leads)
-            and (kept[1] is memory.leads or kept[1] == memory.leads)
-        ):
-            return kept[2]
+        if kept is not None and (kept[1] is memory.leads or kept[1] == memory.leads):
+            changed = _changed_positions(kept[0], model.leads)
+            if changed is not None and all(
+                _same_identity(kept[0][i], model.leads[i]) for i in changed
+            ):
+                found = kept[2]
+                if changed:
+                    found = _with_leads(
+                        found, {model.leads[i].row: model.leads[i] for i in changed}
+                    )
+                    self.identities = (tuple(model.leads), kept[1], found)
+                return found
         found = identify(model, memory, new_id)
         # Held rows (a copy, twins) are decided by the rows and fingerprints too; a held
         # row that claims a lead was decided by its open tasks as well: not kept.
@@ -421,30 +430,72 @@ class PlanMemo:
         return found
 
     def keep_only(self, leads: Sequence[Lead]) -> None:
-        """Let go of kept identities and figures of other rows than these (this cycle's),
-        before Todoist's answer is read: they would hold the last read's leads in memory
-        beside this read's, at the cycle's peak."""
-        if self.identities is not None and not _same_objects(self.identities[0], leads):
+        """Let go of kept identities and figures worked out from rows mostly not this
+        cycle's, before Todoist's answer is read: they would hold the last read's leads in
+        memory beside this read's, at the cycle's peak (a few changed rows cost nothing)."""
+        if self.identities is not None and _changed_positions(self.identities[0], leads) is None:
             self.identities = None
-        if self.figures is not None and not _same_objects(self.figures[0], leads):
+        if self.figures is not None and _changed_positions(self.figures[0], leads) is None:
             self.figures = None
 
     def funnel(self, workflow: Workflow, leads: Sequence[Lead], today: date) -> Funnel:
         kept = self.figures
-        if (
-            kept is not None
-            and kept[1] is workflow
-            and kept[2] == today
-            and _same_objects(kept[0], leads)
-        ):
-            return kept[3]
-        figures = funnel(workflow, leads, today)
-        self.figures = (tuple(leads), workflow, today, figures)
-        return figures
+        if kept is not None and kept[1] is workflow and kept[2] == today:
+            changed = _changed_positions(kept[0], leads)
+            if changed is not None:
+                tally = kept[3]
+                if changed:
+                    for i in changed:
+                        tally.add(kept[0][i], -1)
+                        tally.add(leads[i], 1)
+                    self.figures = (tuple(leads), workflow, today, tally)
+                return tally.figures()
+        tally = Tally(workflow, today)
+        for lead in leads:
+            tally.add(lead, 1)
+        self.figures = (tuple(leads), workflow, today, tally)
+        return tally.figures()
 
 
-def _same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+# More rows changed than this share of the sheet: worked out again from scratch (the
+# kept ones would hold two reads' leads at once).
+_FEW_CHANGED = 8
+
+
+def _changed_positions(a: Sequence[Lead], b: Sequence[Lead]) -> list[int] | None:
+    """Where ``b`` holds another lead object than ``a``, when they are as long and that is
+    a few positions (None otherwise: too many, or rows added or removed)."""
+    if len(a) != len(b):
+        return None
+    changed = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x is not y]
+    return changed if len(changed) <= max(16, len(a) // _FEW_CHANGED) else None
+
+
+def _same_identity(a: Lead, b: Lead) -> bool:
+    """Whether ``identify`` reads the two rows alike: it reads a row's number, id, name,
+    lead date and whether the date is computed, nothing else."""
+    return (
+        a.row == b.row
+        and a.lead_id == b.lead_id
+        and a.name == b.name
+        and type(a.raw_date) is type(b.raw_date)
+        and a.raw_date == b.raw_date
+        and a.computed_date == b.computed_date
+        and a.fingerprint() == b.fingerprint()
+    )
+
+
+def _with_leads(found: Identities, leads: Mapping[int, Lead]) -> Identities:
+    """``found`` with the lead of each of these rows (by row number) replaced."""
+    return replace(
+        found,
+        placed=tuple(
+            replace(p, lead=leads[p.lead.row]) if p.lead.row in leads else p for p in found.placed
+        ),
+        held=tuple(
+            replace(h, lead=leads[h.lead.row]) if h.lead.row in leads else h for h in found.held
+        ),
+    )
 
 
 def plan_cycle(
