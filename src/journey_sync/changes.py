@@ -21,6 +21,7 @@ from .records import (
     TaskStatus,
     due_text,
     fields_text,
+    next_stamp,
     parse_closed_by,
     parse_marker,
     seen_is,
@@ -375,6 +376,11 @@ class Fold:
         collaborators.update(changes.collaborators)
         emails = dict(memory.collaborator_emails)
         emails.update(changes.collaborator_emails)
+        stamps = memory.stamps
+        if self._changed:  # their leads are planned again (``plan.PlanMemo``)
+            stamps = dict(stamps)
+            for lead_id, _ in self._changed:
+                stamps[lead_id] = next_stamp()
         return Folded(
             memory=replace(
                 memory,
@@ -382,6 +388,7 @@ class Fold:
                 collaborators=collaborators,
                 collaborator_emails=emails,
                 project_id=project_id,
+                stamps=stamps,
             ),
             records=tuple(self._changed.values()),
             adopted=frozenset(self._adopted),

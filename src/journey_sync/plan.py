@@ -671,10 +671,21 @@ def _lead_inputs(
         ctx.wiped_stages,
         dict(memory.collaborators),
         dict(memory.collaborator_emails),
+        memory.epoch,
     )
     if memo.context is None or memo.context[0] is not workflow or memo.context != context:
         memo.leads = {}
     memo.context = context
+    if memory.epoch is not None:
+        # The state store says which leads' remembered state changed (their stamps): a
+        # lead whose stamp is the one its kept plan saw has the same records, marks,
+        # coach and departure day (``Memory.stamps``), without looking them up.
+        stamps = memory.stamps
+
+        def stamped(lead_id: str) -> tuple[object, ...]:
+            return (stamps.get(lead_id),)
+
+        return stamped
     keys = tuple(
         dict.fromkeys(
             [s.key for s in workflow.steps]

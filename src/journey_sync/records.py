@@ -8,6 +8,7 @@ is the truth: every task carries its lead id and step key in its description (se
 
 from __future__ import annotations
 
+import itertools
 import json
 import json.encoder
 import re
@@ -358,6 +359,14 @@ def _loads(text: str | None) -> dict[str, object]:
 NoteKey = tuple[str, str]  # (lead key, field): lead key is a lead id, or "?name|date"
 
 
+_STAMPS = itertools.count(1)
+
+
+def next_stamp() -> int:
+    """A number larger than any given before in this process (``Memory.stamps``)."""
+    return next(_STAMPS)
+
+
 @dataclass(frozen=True)
 class Memory:
     """What the state store remembers of one workflow."""
@@ -378,6 +387,13 @@ class Memory:
     project_id: str | None = None
     # The template hash ``journey-sync apply-template`` confirmed (a held change goes out).
     template_confirmed: str | None = None
+    # What changed for which lead, for planning to reuse the last plan of the others
+    # (``plan.PlanMemo``): lead id -> a stamp (``next_stamp``) taken when anything
+    # remembered of it last changed (its tasks, marks, coach, departure day, notes...;
+    # absent: nothing since the state was loaded), within ``epoch``, one load of the state
+    # (None: no such record kept, as for a Memory built by hand: every lead is compared).
+    stamps: Mapping[str, int] = field(default_factory=dict)
+    epoch: object | None = None
 
     def tasks_of(self, lead_id: str) -> list[TaskRecord]:
         return [r for (lead, _), r in self.tasks.items() if lead == lead_id]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import UserError
-from .records import Memory, NoteKey, TaskRecord, TaskStatus, stored_record
+from .records import Memory, NoteKey, TaskRecord, TaskStatus, next_stamp, stored_record
 
 SCHEMA_VERSION = 4
 
@@ -121,6 +121,13 @@ class _Kept:
     emails: dict[str, str]
     reached: dict[str, dict[str, date]] | None = field(default=None)  # loaded when asked
     mirrored: int = 0  # task records written since it was loaded (see ``MIRROR_LIMIT``)
+    # Which lead's remembered state changed when (``Memory.stamps``), since this load
+    # (``epoch``): every write applied here touches the leads it writes about.
+    stamps: dict[str, int] = field(default_factory=dict)
+    epoch: object = field(default_factory=object)
+
+    def touch(self, lead_id: str) -> None:
+        self.stamps[lead_id] = next_stamp()
 
 
 # Task records written through the store and kept in the process are built among a cycle's
@@ -351,6 +358,8 @@ class StateStore:
             copied=frozenset(kept.copied),
             project_id=self.get(workflow, "project_id"),
             template_confirmed=self.get(workflow, "template_confirmed"),
+            stamps=dict(kept.stamps),
+            epoch=kept.epoch,
         )
 
     def _load(self, workflow: str) -> _Kept:
@@ -539,6 +548,7 @@ class StateStore:
                 ):
                     return False
                 tasks[(r.lead_id, r.step_key)] = r
+                kept.touch(r.lead_id)
             kept.mirrored += len(records)
             return kept.mirrored <= MIRROR_LIMIT
 
@@ -560,6 +570,7 @@ class StateStore:
             for key, record in list(kept.tasks.items()):
                 if record.task_id == task_id:
                     kept.tasks[key] = replace(record, status=status)
+                    kept.touch(record.lead_id)
             return True
 
         self._note(workflow, op)
@@ -611,6 +622,7 @@ class StateStore:
                 if not _texts(lead_id, name, day):
                     return False
                 kept.leads[lead_id] = (name, day)
+                kept.touch(lead_id)
             return True
 
         self._note(workflow, op)
@@ -651,6 +663,7 @@ class StateStore:
             for r in rows:
                 if not _texts(*r):
                     return False
+                kept.touch(r[0])
                 if table == "coach":
                     if len(r) != 1:
                         return False
@@ -715,6 +728,7 @@ class Writer:
 
         def op(kept: _Kept) -> bool:
             kept.tasks.pop((lead_id, step_key), None)
+            kept.touch(lead_id)
             return _texts(lead_id, step_key)
 
         self._store._note(self._workflow, op)
@@ -741,6 +755,7 @@ class Writer:
         def op(kept: _Kept) -> bool:
             if not _texts(lead_id, value):
                 return False
+            kept.touch(lead_id)
             if value is None:
                 kept.left_on.pop(lead_id, None)
             else:
@@ -766,6 +781,7 @@ class Writer:
         def op(kept: _Kept) -> bool:
             if len(key) != 2 or not _texts(*key, text):
                 return False
+            kept.touch(key[0])
             if text is None:
                 kept.notes.pop((key[0], key[1]), None)
             else:
@@ -783,6 +799,7 @@ class Writer:
         def op(kept: _Kept) -> bool:
             if not _texts(lead_id):
                 return False
+            kept.touch(lead_id)
             if lead_id in kept.leads:  # the UPDATE changes an existing row only
                 if copied:
                     kept.copied.add(lead_id)
@@ -802,6 +819,7 @@ class Writer:
         def op(kept: _Kept) -> bool:
             if not _texts(lead_id):
                 return False
+            kept.touch(lead_id)
             if lead_id in kept.leads:  # the UPDATE changes an existing row only
                 if text:
                     # As loaded: the text read back (an equal datetime, its zone kept).

@@ -64,3 +64,53 @@ def test_remembers_across_reopen_and_keeps_workflows_apart(tmp_path: Path) -> No
         store.set_pairs(db, "marks", "wf", [("L-1", "contacted")], present=False)
         store.drop_pending(db, "wf", ["u1"])
     assert store.memory("wf").marks_written == frozenset() and store.pending("wf") == []
+
+
+def test_every_write_about_a_lead_gives_it_a_new_stamp(tmp_path: Path) -> None:
+    """``Memory.stamps`` tell planning which leads' remembered state changed (it reuses the
+    last plan of the others): each kind of write moves the stamp of the lead it is about,
+    and only that lead's; a reload of the state is a new epoch (everything planned)."""
+    from datetime import UTC, datetime
+
+    from journey_sync.state import Writer
+
+    store = StateStore(tmp_path / "s.db")
+    with store.transaction() as db:
+        store.put_leads(db, "wf", [("L-1", ("ann", "46083")), ("L-2", ("bo", "46084"))])
+        store.put_task(db, "wf", TaskRecord("L-1", "contact", "T1", "open"))
+        store.put_task(db, "wf", TaskRecord("L-2", "contact", "T2", "open"))
+    memory = store.memory("wf")
+    epoch = memory.epoch
+    assert epoch is not None
+
+    writes = {
+        "task": lambda w, db: store.put_task(
+            db, "wf", TaskRecord("L-1", "contact", "T1", "completed")
+        ),
+        "status": lambda w, db: store.set_status(db, "wf", "T1", "open"),
+        "lead": lambda w, db: store.put_leads(db, "wf", [("L-1", ("ann lee", "46083"))]),
+        "mark": lambda w, db: w.set_mark("L-1", "contacted", True),
+        "declined": lambda w, db: w.set_mark_declined("L-1", "contacted", True),
+        "coach": lambda w, db: w.set_coach("L-1"),
+        "left on": lambda w, db: w.set_left_on("L-1", "46090"),
+        "note": lambda w, db: w.set_note(("L-1", "name"), "a note"),
+        "copied": lambda w, db: w.set_copied("L-1", True),
+        "missing": lambda w, db: w.set_missing("L-1", datetime(2026, 3, 2, tzinfo=UTC)),
+        "dropped task": lambda w, db: w.drop_task("L-1", "contact"),
+    }
+    for what, write in writes.items():
+        before = store.memory("wf")
+        with store.transaction() as db:
+            writer: Writer = store.writer(db, "wf", before)
+            write(writer, db)
+            writer.flush()
+        after = store.memory("wf")
+        assert after.epoch is epoch, what
+        assert after.stamps.get("L-1", 0) > before.stamps.get("L-1", 0), what
+        assert after.stamps.get("L-2") == before.stamps.get("L-2"), what
+
+    other = sqlite3.connect(tmp_path / "s.db")  # another process's write: loaded again
+    other.execute("INSERT INTO coach VALUES ('wf', 'L-2')")
+    other.commit()
+    other.close()
+    assert store.memory("wf").epoch is not epoch
