@@ -288,17 +288,25 @@ def cells_to_check(workflow: Workflow, snapshot: SheetSnapshot) -> list[int]:
     date is a small number (a person's own "Total" row with =COUNTA(...))."""
     layout = find_layout(workflow, snapshot)
     roles = layout.roles
+    # Asked of every row each cycle that is not quiet: the cells are taken from the row
+    # directly (``snapshot.cell``'s checks per cell cost 10,000 leads 30 ms).
+    name_at, day_at, id_at = roles["name"] - 1, roles["lead_date"] - 1, roles["lead_id"] - 1
+    least = max(name_at, day_at) + 1
     rows: list[int] = []
-    for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
-        name, day = snapshot.cell(row, roles["name"]), snapshot.cell(row, roles["lead_date"])
-        if name is None or day is None:
+    for index in range(layout.header_row, len(snapshot.rows)):
+        cells = snapshot.rows[index]
+        if len(cells) < least:
             continue
-        marked = _text(snapshot.cell(row, roles["lead_id"])).startswith(FOOTER_MARK)
-        small = (
-            isinstance(day, int | float) and not isinstance(day, bool) and day < SMALL_DATE_SERIAL
-        )
-        if marked or small:
-            rows.append(row)
+        day = cells[day_at]
+        if cells[name_at] == "" or day == "":
+            continue
+        number = type(day) is int or type(day) is float  # not a bool, not text
+        # The marker is text ("#footer:..."); no number or boolean reads as one.
+        marker = cells[id_at] if len(cells) > id_at else None
+        if (number and day < SMALL_DATE_SERIAL) or (
+            type(marker) is str and marker.startswith(FOOTER_MARK)
+        ):
+            rows.append(index + 1)
     return rows
 
 
