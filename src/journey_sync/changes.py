@@ -126,6 +126,12 @@ def fold_changes(
     )
 
 
+# Tasks of an answer looked up by their markers before the records are indexed by task
+# id: a cycle's ticked task or two; an answer listing more (the echo of an onboarding)
+# has them indexed.
+BY_MARKER = 64
+
+
 class Fold:
     """Todoist's tasks folded, one at a time as they are read, into a copy of the
     remembered state; ``finish`` adds what the rest of the answer says (and, after a full
@@ -154,7 +160,13 @@ class Fold:
         self._tasks: Mapping[tuple[str, str], TaskRecord] = memory.tasks
         self._copied: dict[tuple[str, str], TaskRecord] | None = None
         self._due_texts: dict[int, tuple[Due, str | None]] = {}
-        self._by_task_id = {r.task_id: r for r in memory.tasks.values() if r.task_id is not None}
+        # The records by task id: those the fold changed (``_ids_changed``) over the
+        # remembered ones (``_ids``, built at the first task that needs it: a cycle that
+        # lists a ticked task or two finds them by their markers instead of indexing
+        # 120,000 records).
+        self._ids: dict[str, TaskRecord] | None = None
+        self._ids_changed: dict[str, TaskRecord] = {}
+        self._by_marker = 0
         self._changed: dict[tuple[str, str], TaskRecord] = {}
         self._adopted: list[tuple[str, str]] = []  # a frozenset at the end (a set and a copy: 2x)
         self._completions: dict[tuple[str, str], datetime] = {}
@@ -175,9 +187,26 @@ class Fold:
             self._tasks = self._copied = dict(self.memory.tasks)
         self._copied[key] = self._changed[key] = record
 
+    def _known(self, task_id: str, description: str | None = None) -> TaskRecord | None:
+        """The record of this task id: changed in this fold, else remembered."""
+        found = self._ids_changed.get(task_id)
+        if found is not None:
+            return found
+        if self._ids is None:
+            if description is not None and self._by_marker < BY_MARKER:
+                # The task's marker names the record it most likely has: it is that one
+                # when the record holds this task id (a task id is one record's).
+                self._by_marker += 1
+                key = parse_marker(description)
+                record = self.memory.tasks.get(key) if key is not None else None
+                if record is not None and record.task_id == task_id:
+                    return record
+            self._ids = {r.task_id: r for r in self.memory.tasks.values() if r.task_id is not None}
+        return self._ids.get(task_id)
+
     def take(self, task: Task) -> None:
         """One task of the answer's list."""
-        known = self._by_task_id.get(task.id)
+        known = self._known(task.id, task.description)
         self._listed.add(task.id if known is None else known.task_id or task.id)
         self._take(task, known, from_history=False)
 
@@ -185,7 +214,7 @@ class Fold:
         """A recurring task ticked at ``at`` (Todoist's activity log): its step is done.
         Ticked by journey-sync itself (a hand mark, a departure: its closing note says
         so), it is no person's completion."""
-        record = self._by_task_id.get(task_id)
+        record = self._known(task_id)
         if record is None or record.status != "open":
             return
         key = (record.lead_id, record.step_key)
@@ -196,7 +225,7 @@ class Fold:
                 closed_by = parse_closed_by(description, at)
         done = replace(record, status="completed", closed_by=closed_by)
         self._put(key, done)
-        self._by_task_id[task_id] = done
+        self._ids_changed[task_id] = done
         self._completions[key] = at
 
     def _take(self, task: Task, known: TaskRecord | None, *, from_history: bool) -> None:
@@ -240,7 +269,7 @@ class Fold:
             )
             existing = replace(existing, task_id=task.id)
             self._put(key, existing)
-            self._by_task_id[task.id] = existing
+            self._ids_changed[task.id] = existing
         elif existing is not None and existing.task_id not in (None, task.id):
             if not task.is_deleted:
                 log.warning(
@@ -332,7 +361,7 @@ class Fold:
         if record != existing:
             self._put(key, record)
             if task.id:
-                self._by_task_id[task.id] = record
+                self._ids_changed[task.id] = record
         self._adopted.append(key)
 
     def finish(
@@ -353,7 +382,7 @@ class Fold:
                 r for r in memory.tasks.values() if r.status == "open" and r.task_id not in listed
             ]
             for task in completed:
-                self._take(task, self._by_task_id.get(task.id), from_history=True)
+                self._take(task, self._known(task.id), from_history=True)
             completed_ids = {t.id for t in completed}
             vanished = [r for r in missing if r.task_id not in completed_ids]
             known_open = sum(1 for r in memory.tasks.values() if r.status == "open")

@@ -85,3 +85,28 @@ def test_a_task_changed_in_any_field_is_stored(change: dict[str, object]) -> Non
     folded = fold_changes(_memory(before), TaskChanges("t", False, tasks=(after,)), project_id="P")
     assert [r.task_id for r in folded.records] == ["T1"]
     assert folded.adopted == frozenset({("L-1", "call")})
+
+
+def test_a_few_listed_tasks_are_found_by_their_markers_without_indexing_every_record() -> None:
+    """A cycle that lists a ticked task or two finds their records by marker; a task
+    whose description lost its marker, or whose marker names another record, is still
+    found by its id (the records are indexed then), as Todoist's id is the truth."""
+    from journey_sync.changes import Fold
+
+    task = _task(checked=True)
+    other = TaskRecord("L-2", "call", "T2", "open")
+    memory = replace(_memory(task), tasks={**_memory(task).tasks, ("L-2", "call"): other})
+
+    fold = Fold(memory)
+    fold.take(task)
+    assert fold._ids is None  # found by its marker
+    assert fold.finish(TaskChanges("t", False), project_id="P").records[0].status == "completed"
+
+    for description in ("marker typed away", "Lead: Ana\n\n" + task_marker("L-2", "call")):
+        fold = Fold(memory)
+        fold.take(replace(task, description=description))
+        assert fold._ids is not None
+        folded = fold.finish(TaskChanges("t", False), project_id="P")
+        assert [(r.lead_id, r.task_id, r.status) for r in folded.records] == [
+            ("L-1", "T1", "completed")
+        ]
