@@ -300,12 +300,13 @@ def cells_to_check(workflow: Workflow, snapshot: SheetSnapshot) -> list[int]:
         day = cells[day_at]
         if cells[name_at] == "" or day == "":
             continue
-        number = type(day) is int or type(day) is float  # not a bool, not text
+        # A number, not a bool (a checkbox) and not text.
+        small = (
+            isinstance(day, (int, float)) and not isinstance(day, bool) and day < SMALL_DATE_SERIAL
+        )
         # The marker is text ("#footer:..."); no number or boolean reads as one.
         marker = cells[id_at] if len(cells) > id_at else None
-        if (number and day < SMALL_DATE_SERIAL) or (
-            type(marker) is str and marker.startswith(FOOTER_MARK)
-        ):
+        if small or (type(marker) is str and marker.startswith(FOOTER_MARK)):
             rows.append(index + 1)
     return rows
 
