@@ -36,9 +36,10 @@ def newly_reached(
         if step.marks:
             steps_of.setdefault(step.marks, []).append(step.key)
     out: list[tuple[str, str, date]] = []
-    for lead_id, stage in sorted(set(marked)):
-        if stage in known.get(lead_id, {}):
-            continue
+    empty: Mapping[str, date] = {}
+    # The known ones left out before sorting: every mark of the sheet is asked about each
+    # cycle, and nearly all of them were reached long ago.
+    for lead_id, stage in sorted({m for m in marked if m[1] not in known.get(m[0], empty)}):
         days = [
             completions[(lead_id, step)].astimezone(zone).date()
             for step in steps_of.get(stage, ())

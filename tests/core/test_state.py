@@ -114,3 +114,31 @@ def test_every_write_about_a_lead_gives_it_a_new_stamp(tmp_path: Path) -> None:
     other.commit()
     other.close()
     assert store.memory("wf").epoch is not epoch
+
+
+def test_days_reached_handed_out_do_not_change_under_their_holder(tmp_path: Path) -> None:
+    """``reached`` hands out its kept days without copying each lead's (asked every cycle
+    that is not quiet): a later record replaces a lead's days, never changes the dict a
+    caller holds, and the first day recorded for a stage stays."""
+    from datetime import date
+
+    store = StateStore(tmp_path / "s.db")
+    with store.transaction() as db:
+        store.put_task(db, "wf", TaskRecord("L-1", "contact", "T1", "open"))
+    store.memory("wf")  # the state is kept in the process from here,
+    assert store.reached("wf") == {}  # its days reached too
+    with store.transaction() as db:
+        store.put_reached(db, "wf", [("L-1", "contacted", date(2026, 3, 1))])
+    held = store.reached("wf")
+    assert held == {"L-1": {"contacted": date(2026, 3, 1)}}
+    with store.transaction() as db:
+        store.put_reached(
+            db,
+            "wf",
+            [("L-1", "booked", date(2026, 3, 5)), ("L-1", "contacted", date(2026, 3, 9))],
+        )
+    assert held == {"L-1": {"contacted": date(2026, 3, 1)}}
+    want = {"L-1": {"contacted": date(2026, 3, 1), "booked": date(2026, 3, 5)}}
+    assert store.reached("wf") == want
+    reopened = StateStore(tmp_path / "s.db")  # as written to the file
+    assert reopened.reached("wf") == want
