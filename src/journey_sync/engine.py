@@ -409,6 +409,7 @@ class Engine:
         # What was worked out of the last model is let go before this one is built (it
         # would hold the last read's leads beside these, at the echo cycle's peak).
         self._in_sheet = self._marked = None
+        self._plans.last = None  # it is of the last model (reused only with it)
         rows = cells_to_check(self.workflow, snapshot)
         if not rows:
             model = read_sheet(self.workflow, snapshot, memo=self._rows)
@@ -848,7 +849,7 @@ def _footer_take_back(
         for i in range(block.size):
             origin[block.b + i + 1] = block.a + i + 1
     footer_rows = {f.row for f in model.footer}
-    over = {lead.row: lead for lead in model.leads if lead.over_footer}
+    over = {lead.row: lead for lead in model.over_footer}
     undo: list[CellWrite] = []
     for row, column in sorted(written):
         source = origin.get(row)

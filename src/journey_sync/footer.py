@@ -247,7 +247,7 @@ def plan_footer(
             start > model.last_data_row
             and [f.kind for f in found] == list(kinds)
             and [f.row for f in found] == list(range(start, start + len(kinds)))
-            and not any(lead.over_footer for lead in model.leads)
+            and not model.over_footer
         )
         if in_place:
             differences = footer_differences(model, figures)
@@ -302,7 +302,7 @@ def plan_footer(
     # touched here: its leftover figures are cleared by a row action (plan.py's
     # ``ClearFooterFigures``), checked like every write into a lead's row.
     own_columns = [layout.roles["lead_id"], layout.roles["name"], *layout.stages.values()]
-    over = {lead.row for lead in model.leads if lead.over_footer}
+    over = {lead.row for lead in model.over_footer}
     for row in sorted(old_rows - over):
         moved = row + shift if row >= start else row
         for column in own_columns:

@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import cached_property
 
 from .dates import serial_to_date
 from .records import Memory
@@ -80,8 +81,21 @@ class Identities:
     # Remembered leads a held row may be: not "missing" while a person decides.
     claimed: frozenset[str] = field(default_factory=frozenset)
 
-    def present_ids(self) -> set[str]:
-        return {p.lead_id for p in self.placed}
+    # Worked out once per object: a task ticked on a settled sheet plans with the very
+    # identities of the last plan (``plan.PlanMemo.identify``).
+
+    @cached_property
+    def present(self) -> frozenset[str]:
+        """The ids of the leads placed in the sheet."""
+        return frozenset(p.lead_id for p in self.placed)
+
+    @cached_property
+    def lead_of(self) -> Mapping[str, Lead]:
+        """Each placed lead's row, by its id."""
+        return {p.lead_id: p.lead for p in self.placed}
+
+    def present_ids(self) -> frozenset[str]:
+        return self.present
 
 
 def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:

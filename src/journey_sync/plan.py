@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -372,6 +372,21 @@ class _Lead:
         )
 
 
+@dataclass(frozen=True)
+class _LastPass:
+    """What the last plan's pass over the leads was made of (``PlanMemo.leads_to_replan``)."""
+
+    identities: Identities
+    model: SheetModel
+    epoch: object
+    copied: frozenset[str]
+    copied_now: frozenset[str]
+    top: int  # the highest stamp it saw
+    stamped: int  # how many leads had a stamp
+    unkept: frozenset[str]  # leads planned but not kept in ``PlanMemo.leads``
+    noted: Mapping[str, tuple[int, Placed]]  # kept leads with notes: where, their rows
+
+
 class PlanMemo:
     """Each lead's decisions in the last plan, with everything they were made from.
 
@@ -399,6 +414,83 @@ class PlanMemo:
         self.identities: tuple[tuple[Lead, ...], Mapping[str, tuple[str, str]], Identities] | None
         self.identities = None
         self.figures: tuple[tuple[Lead, ...], Workflow, date, Tally] | None = None
+        # The last plan's pass over the leads (``plan_cycle``), for the next one to replan
+        # only the leads whose stamp moved on since (see ``leads_to_replan``).
+        self.last: _LastPass | None = None
+        # The open tasks of remembered leads out of the sheet, with the stamps they were
+        # found under (``plan_missing``).
+        self.absent_open: tuple[object, dict[str, list[TaskRecord]]] | None = None
+        Marks = frozenset[tuple[str, str]]
+        self._marked: tuple[Marks, Marks, frozenset[str]] | None = None
+        self._wiped: tuple[Identities, Marks, frozenset[str]] | None = None
+        self._ids: (
+            tuple[Identities, Mapping[str, tuple[str, str]], int, tuple[Action, ...]] | None
+        ) = None
+
+    def marked_leads(self, memory: Memory) -> frozenset[str]:
+        """``_marked_leads``, or its last result for equal marks written and declined (a
+        sheet's marks number tens of thousands after a year; comparing sets is cheap)."""
+        kept = self._marked
+        if kept is not None and kept[0] == memory.marks_written and kept[1] == memory.marks_removed:
+            return kept[2]
+        found = _marked_leads(memory)
+        self._marked = (memory.marks_written, memory.marks_removed, found)
+        return found
+
+    def wiped_stages(self, memory: Memory, identities: Identities) -> frozenset[str]:
+        """``_wiped_stages``, or its last result for the very same identities (the rows'
+        marks) and equal marks written."""
+        kept = self._wiped
+        if kept is not None and kept[0] is identities and kept[1] == memory.marks_written:
+            return kept[2]
+        found = _wiped_stages(memory, identities)
+        self._wiped = (identities, memory.marks_written, found)
+        return found
+
+    def ids(self, identities: Identities, memory: Memory, id_column: int) -> tuple[Action, ...]:
+        """``plan_ids``, or its last result for the very same identities, remembered
+        fingerprints and id column (it reads nothing else)."""
+        kept = self._ids
+        if (
+            kept is not None
+            and kept[0] is identities
+            and kept[2] == id_column
+            and (kept[1] is memory.leads or kept[1] == memory.leads)
+        ):
+            return kept[3]
+        found = tuple(plan_ids(identities, memory, id_column))
+        self._ids = (identities, memory.leads, id_column, found)
+        return found
+
+    def leads_to_replan(
+        self,
+        identities: Identities,
+        model: SheetModel,
+        memory: Memory,
+        copied_now: frozenset[str],
+    ) -> set[str] | None:
+        """The leads a plan must look at again, when it plans the very identities (so the
+        same rows, ids and problems) of the very sheet model the last plan did, with the
+        same state epoch and copies: those whose stamp moved on since (any write about a
+        lead moves it, past every stamp the last plan saw) and those the last plan did not
+        keep. None: every lead (asked of each, as the memo's per-lead check does).
+        A task ticked in Todoist then costs a plan of its lead, not a pass over 10,000."""
+        last = self.last
+        if (
+            last is None
+            or memory.epoch is None
+            or last.epoch is not memory.epoch
+            or last.identities is not identities
+            or last.model is not model
+            or last.copied != memory.copied
+            or last.copied_now != copied_now
+            or len(memory.stamps) < last.stamped
+        ):
+            return None
+        top = last.top
+        redo = {lead_id for lead_id, stamp in memory.stamps.items() if stamp > top}
+        redo |= last.unkept
+        return redo
 
     def identify(self, model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:
         """``identify``, or its last result when every row is the same lead object, or
@@ -433,8 +525,14 @@ class PlanMemo:
         """Let go of kept identities and figures worked out from rows mostly not this
         cycle's, before Todoist's answer is read: they would hold the last read's leads in
         memory beside this read's, at the cycle's peak (a few changed rows cost nothing)."""
-        if self.identities is not None and _changed_positions(self.identities[0], leads) is None:
-            self.identities = None
+        if self.identities is not None:
+            changed = _changed_positions(self.identities[0], leads)
+            if changed is None:
+                self.identities = None
+            if changed != []:
+                self._ids = self._wiped = None  # of identities not planned again
+        else:
+            self._ids = self._wiped = None
         if self.figures is not None and _changed_positions(self.figures[0], leads) is None:
             self.figures = None
 
@@ -528,11 +626,9 @@ def plan_cycle(
         now,
         steps_marking,
         {s.key: i for i, s in enumerate(workflow.stages)},
-        _checkbox_stages(model),
+        model.checkbox_stages,
         versions=_versions(workflow),
-        marked_leads=frozenset(
-            lead_id for lead_id, _ in (*memory.marks_written, *memory.marks_removed)
-        ),
+        marked_leads=(memo.marked_leads(memory) if memo is not None else _marked_leads(memory)),
         reopened=reopened,
     )
     identities = (
@@ -540,7 +636,11 @@ def plan_cycle(
         if memo is not None
         else identify(model, memory, new_id)
     )
-    actions: list[Action] = list(plan_ids(identities, memory, model.layout.roles["lead_id"]))
+    actions: list[Action] = list(
+        memo.ids(identities, memory, model.layout.roles["lead_id"])
+        if memo is not None
+        else plan_ids(identities, memory, model.layout.roles["lead_id"])
+    )
     wanted_notes: dict[NoteKey, tuple[SheetActionFactory, int, str]] = {}
     for held in identities.held:
         wanted_notes[(held.key, "lead_id")] = (
@@ -562,10 +662,43 @@ def plan_cycle(
     }
     actions.extend(LeadCopied(i, True) for i in sorted(copied_now - memory.copied))
     if memory.marks_written:
-        ctx = replace(ctx, wiped_stages=_wiped_stages(memory, identities))
+        ctx = replace(
+            ctx,
+            wiped_stages=(
+                memo.wiped_stages(memory, identities)
+                if memo is not None
+                else _wiped_stages(memory, identities)
+            ),
+        )
     inputs_of = _lead_inputs(ctx, memo)
     planned_now: dict[str, tuple[tuple[object, ...], tuple[Action, ...], dict[NoteKey, Any]]] = {}
-    for placed in identities.placed:
+    frozen_copied_now = frozenset(copied_now)
+    redo = (
+        memo.leads_to_replan(identities, model, memory, frozen_copied_now)
+        if memo is not None and inputs_of is not None
+        else None
+    )
+    # The leads to look at, each with its place in ``identities.placed``: their notes are
+    # wanted in that order (after the held rows'), whichever leads are looked at.
+    to_plan: Iterable[tuple[int, Placed]] = enumerate(identities.placed)
+    unkept: set[str] = set()
+    noted: dict[str, tuple[int, Placed]] = {}  # kept leads with notes
+    carried: dict[str, tuple[int, Placed]] = {}  # of those, the ones not looked at again
+    lead_notes: list[tuple[int, SheetActionFactory, Mapping[NoteKey, tuple[int, str]]]] = []
+    fast = redo is not None and memo is not None and memo.last is not None
+    if fast and redo is not None and memo is not None and memo.last is not None:
+        # The same rows as the last plan's: every lead not in ``redo`` is kept as it was
+        # (no actions; its notes wanted again). Only those in ``redo`` are looked at.
+        planned_now = dict(memo.leads)
+        carried = {k: v for k, v in memo.last.noted.items() if k not in redo}
+        noted = dict(carried)
+        unkept = set(memo.last.unkept - redo)
+        for lead_id in redo:
+            planned_now.pop(lead_id, None)
+        to_plan = (
+            [(i, p) for i, p in enumerate(identities.placed) if p.lead_id in redo] if redo else ()
+        )
+    for index, placed in to_plan:
         row_problem = problems.get(placed.lead.row)
         copied = placed.lead_id in memory.copied or placed.lead_id in copied_now
         copy_resolved = placed.lead_id in memory.copied and placed.lead_id not in copied_now
@@ -583,8 +716,9 @@ def plan_cycle(
             if before is not None and before[0][0] is placed.lead and before[0] == inputs:
                 planned_now[placed.lead_id] = before
                 actions.extend(before[1])
-                for key, (column, text) in before[2].items():
-                    wanted_notes[key] = (_placed_factory(placed), column, text)
+                if before[2]:
+                    lead_notes.append((index, _placed_factory(placed), before[2]))
+                    noted[placed.lead_id] = (index, placed)
                 continue
         view = _view(ctx, placed, row_problem)
         view.copied = copied
@@ -611,18 +745,46 @@ def plan_cycle(
                 )
             }
         actions.extend(lead_actions)
-        for key, (column, text) in view.notes.items():
-            wanted_notes[key] = (view.at, column, text)
+        if view.notes:
+            lead_notes.append((index, view.at, view.notes))
         if memo is not None and inputs_of is not None and planned and not lead_actions:
             # Only a lead with nothing to do is kept: one with actions changes as they are
             # applied, and onboarding's 120,000 task creations would stay in memory for
             # nothing until the next plan.
             planned_now[placed.lead_id] = (inputs, (), dict(view.notes))
+            if view.notes:
+                noted[placed.lead_id] = (index, placed)
+        else:
+            unkept.add(placed.lead_id)
+    if carried:
+        lead_notes.extend(
+            (index, _placed_factory(placed), planned_now[lead_id][2])
+            for lead_id, (index, placed) in carried.items()
+        )
+        lead_notes.sort(key=lambda entry: entry[0])
+    for _, at, notes in lead_notes:
+        for key, (column, text) in notes.items():
+            wanted_notes[key] = (at, column, text)
     if memo is not None:
         memo.leads = planned_now if inputs_of is not None else {}
+        memo.last = (
+            _LastPass(
+                identities,
+                model,
+                memory.epoch,
+                memory.copied,
+                frozen_copied_now,
+                max(memory.stamps.values(), default=0),
+                len(memory.stamps),
+                frozenset(unkept),
+                noted,
+            )
+            if inputs_of is not None and memory.epoch is not None
+            else None
+        )
     actions.extend(plan_notes(ctx, identities, wanted_notes))
     actions.extend(plan_footer_leftovers(model, identities))
-    missing_actions, warnings = plan_missing(ctx, identities, missing_grace)
+    missing_actions, warnings = plan_missing(ctx, identities, missing_grace, memo)
     actions.extend(missing_actions)
     actions, warnings = hold_template_changes(ctx, actions, warnings)
     warnings = [*model.layout.warnings, *warnings]
@@ -675,6 +837,7 @@ def _lead_inputs(
     )
     if memo.context is None or memo.context[0] is not workflow or memo.context != context:
         memo.leads = {}
+        memo.last = None
     memo.context = context
     if memory.epoch is not None:
         # The state store says which leads' remembered state changed (their stamps): a
@@ -740,11 +903,15 @@ def _with_marks_written(leads: Sequence[Lead], actions: Sequence[Action]) -> lis
     return out
 
 
+def _marked_leads(memory: Memory) -> frozenset[str]:
+    return frozenset(lead_id for lead_id, _ in (*memory.marks_written, *memory.marks_removed))
+
+
 def _wiped_stages(memory: Memory, identities: Identities) -> frozenset[str]:
     """Stages whose column holds none of the marks journey-sync wrote (of leads in the
     sheet), when it wrote two or more: a column deleted and added back empty (as the Lead
     ID column's ids are given back then, so are these marks)."""
-    leads = {p.lead_id: p.lead for p in identities.placed}
+    leads = identities.lead_of
     ours: dict[str, int] = {}
     kept: dict[str, int] = {}
     for lead_id, stage in memory.marks_written:
@@ -757,28 +924,14 @@ def _wiped_stages(memory: Memory, identities: Identities) -> frozenset[str]:
     return frozenset(stage for stage, n in ours.items() if n >= 2 and not kept.get(stage))
 
 
-def _checkbox_stages(model: SheetModel) -> frozenset[str]:
-    found: set[str] = set()
-    stages = model.layout.stages
-    for lead in model.leads:
-        # A boolean cell is a mark (TRUE), unticked (FALSE) or, over the footer, a leftover
-        # formula's result: only those cells are looked at.
-        for key in lead.marks | lead.unticked | lead.footer_leftovers:
-            if key not in found and isinstance(model.snapshot.cell(lead.row, stages[key]), bool):
-                found.add(key)
-        if len(found) == len(stages):
-            break
-    return frozenset(found)
-
-
 def plan_footer_leftovers(model: SheetModel, identities: Identities) -> Iterator[Action]:
     """Clear the old footer's figures from leads typed over footer rows (their names,
     dates and what people typed stay)."""
+    if not model.over_footer:
+        return
     ids = {p.lead.row: p.lead_id for p in identities.placed}
     id_column = model.layout.roles["lead_id"]
-    for lead in model.leads:
-        if not lead.over_footer:
-            continue
+    for lead in model.over_footer:
         columns = tuple(
             column
             for key, column in model.layout.stages.items()
@@ -1284,8 +1437,17 @@ def _placed_factory(placed: Placed) -> SheetActionFactory:
     return at
 
 
+def _open_tasks(memory: Memory, leads: Container[str]) -> dict[str, list[TaskRecord]]:
+    """The open tasks of these leads (a pass over every task record)."""
+    open_tasks: dict[str, list[TaskRecord]] = {}
+    for record in memory.tasks.values():
+        if record.lead_id in leads and record.status == "open" and record.task_id:
+            open_tasks.setdefault(record.lead_id, []).append(record)
+    return open_tasks
+
+
 def plan_missing(
-    ctx: _Context, identities: Identities, grace: timedelta
+    ctx: _Context, identities: Identities, grace: timedelta, memo: PlanMemo | None = None
 ) -> tuple[list[Action], list[str]]:
     """Leads whose row is gone: logged by name every cycle; after ``grace`` their open
     tasks are removed, unless so many leads vanished at once that the read is suspect."""
@@ -1293,26 +1455,30 @@ def plan_missing(
     present = identities.present_ids() | identities.claimed
     actions: list[Action] = []
     warnings: list[str] = []
-    if all(lead_id in present for lead_id in memory.leads):
-        # No remembered lead is out of the sheet: none vanished, and those missing before
-        # are back (without a pass over every task record).
-        for lead_id in memory.missing_since:
-            if lead_id in present:
-                name = memory.leads.get(lead_id, (lead_id, ""))[0]
-                actions.append(LeadMissing(lead_id, name, None))
-        return actions, warnings
-    open_tasks: dict[str, list[TaskRecord]] = {}
-    for record in memory.tasks.values():
-        if record.status == "open" and record.task_id:
-            open_tasks.setdefault(record.lead_id, []).append(record)
     for lead_id in memory.missing_since:
         if lead_id in present:
             name = memory.leads.get(lead_id, (lead_id, ""))[0]
             actions.append(LeadMissing(lead_id, name, None))
-    vanished = sorted(i for i in open_tasks if i not in present and i in memory.leads)
+    absent = memory.leads.keys() - present
+    if not absent:
+        # No remembered lead is out of the sheet: none vanished, and those missing before
+        # are back (without a pass over every task record).
+        return actions, warnings
+    # Rows deleted long ago stay remembered: their open tasks (none, once removed) are
+    # looked for in every task record only when one of them changed since (its stamp).
+    seen = (memory.epoch, frozenset((i, memory.stamps.get(i)) for i in absent))
+    if memo is not None and memory.epoch is not None and memo.absent_open is not None:
+        open_tasks = memo.absent_open[1] if memo.absent_open[0] == seen else None
+    else:
+        open_tasks = None
+    if open_tasks is None:
+        open_tasks = _open_tasks(memory, absent)
+        if memo is not None:
+            memo.absent_open = (seen, open_tasks) if memory.epoch is not None else None
+    vanished = sorted(open_tasks)
     if not vanished:
         return actions, warnings
-    known = sum(1 for i in open_tasks if i in memory.leads)
+    known = len(_open_tasks(memory, memory.leads.keys())) if len(vanished) >= 2 else 1
     valve = len(vanished) >= 2 and len(vanished) > known * VANISH_SHARE_LIMIT
     if valve:
         warnings.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 
 from .dates import parse_text_date, serial_to_date
 from .errors import SheetLayoutError
@@ -118,6 +119,29 @@ class SheetModel:
     problems: tuple[RowProblem, ...]
     footer: tuple[FooterRow, ...]
     last_data_row: int  # the last row with a name or a lead date (not the footer)
+
+    # Facts of the whole sheet asked every cycle that is not quiet, worked out once per
+    # model (a task ticked on a settled sheet plans with the settled sheet's model again).
+
+    @cached_property
+    def over_footer(self) -> tuple[Lead, ...]:
+        """The leads typed over the footer's rows."""
+        return tuple(lead for lead in self.leads if lead.over_footer)
+
+    @cached_property
+    def checkbox_stages(self) -> frozenset[str]:
+        """Stage columns of checkboxes: some lead's cell there holds TRUE or FALSE (a
+        boolean cell is a mark, unticked or, over the footer, a leftover formula's result:
+        only those cells are looked at)."""
+        found: set[str] = set()
+        stages = self.layout.stages
+        for lead in self.leads:
+            for key in lead.marks | lead.unticked | lead.footer_leftovers:
+                if key not in found and isinstance(self.snapshot.cell(lead.row, stages[key]), bool):
+                    found.add(key)
+            if len(found) == len(stages):
+                break
+        return frozenset(found)
 
 
 _SETS: dict[frozenset[str], frozenset[str]] = {}

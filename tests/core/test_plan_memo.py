@@ -60,6 +60,18 @@ def test_a_memo_plan_is_the_plan_from_scratch(make_world, monkeypatch) -> None: 
         return real_identify(*args, **kwargs)
 
     monkeypatch.setattr(plan_module, "identify", counting)
+    # Plans that looked only at the leads whose stamp moved on (a task ticked on a settled
+    # sheet), and how many leads each looked at.
+    replanned: list[int] = []
+    real_replan = PlanMemo.leads_to_replan
+
+    def replanning(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        redo = real_replan(self, *args, **kwargs)
+        if redo is not None:
+            replanned.append(len(redo))
+        return redo
+
+    monkeypatch.setattr(PlanMemo, "leads_to_replan", replanning)
     names = ["Ann Lee", "Bo Ng", "Cy Oh", "Di Park", "Ed Quinn", "Flo Ray"]
     world = make_world([lead_row(n, TODAY - timedelta(days=i)) for i, n in enumerate(names)], TODAY)
     sheet, todoist = world.sheet, world.todoist
@@ -83,8 +95,71 @@ def test_a_memo_plan_is_the_plan_from_scratch(make_world, monkeypatch) -> None: 
     person(lambda: sheet.sort_leads("Client name", first=2, last=6, outside=("Lead ID",)))
     person(lambda: sheet.append_lead({"Client name": "Gus Todd", "Date of lead": 46083}))
     person(lambda: sheet.append_lead({"Client name": "Gus Todd", "Date of lead": 46083}))
-    assert len(compared) >= 26
+    # Rows with notes (an impossible date, an unreadable one) while other leads' tasks are
+    # ticked: the notes are wanted again, in the order of the rows, from the kept plans.
+    person(lambda: sheet.set(sheet.row_of("Cy Oh"), "Date of lead", "31/12/9999"))
+    person(lambda: sheet.set(sheet.row_of("Flo Ray"), "Date of lead", "next week"))
+    person(lambda: todoist.complete(todoist.task_for(world.lead_id("Bo Ng"), "contact").id))
+    person(lambda: todoist.complete(todoist.task_for(world.lead_id("Ann Lee"), "contact").id))
+    person(lambda: todoist.complete(todoist.task_for(world.lead_id("Flo Ray"), "book_meeting").id))
+    person(lambda: todoist.uncomplete(todoist.task_for(world.lead_id("Bo Ng"), "contact").id))
+    assert len(compared) >= 38
+    assert replanned and max(replanned) < len(names)  # the few leads' plans, not all
     # Each plan from scratch identifies; the memo's plans reused their last identities
     # when every row read as before (so fewer calls than two per compared plan).
     assert len(identified) < 2 * len(compared)
     assert sum(reused) > 0  # the memo was used, not only compared
+
+
+def test_a_row_that_could_not_be_planned_is_planned_again_when_only_todoist_changed(
+    make_world, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A lead whose plan failed is kept by no plan: when a task of another lead is ticked
+    on the settled sheet (only the leads whose stamp moved on are looked at), it is
+    planned again, and its note ("cannot handle this row") stays wanted."""
+    real_tasks = plan_module.plan_tasks
+    broken: set[str] = set()
+
+    def failing(ctx, view):  # type: ignore[no-untyped-def]
+        if view.lead_id in broken:
+            raise ValueError("a cell no plan can read")
+        return real_tasks(ctx, view)
+
+    monkeypatch.setattr(plan_module, "plan_tasks", failing)
+    real = engine_module.plan_cycle
+    looked_at: list[set[str] | None] = []
+    real_replan = PlanMemo.leads_to_replan
+
+    def replanning(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        looked_at.append(real_replan(self, *args, **kwargs))
+        return looked_at[-1]
+
+    monkeypatch.setattr(PlanMemo, "leads_to_replan", replanning)
+
+    def both(workflow, model, memory, today, new_id, **options):  # type: ignore[no-untyped-def]
+        ids: list[str] = []
+
+        def recording() -> str:
+            ids.append(new_id())
+            return ids[-1]
+
+        plan = real(workflow, model, memory, today, recording, **options)
+        replay: Callable[[], str] = iter(ids).__next__
+        scratch = real(workflow, model, memory, today, replay, **{**options, "memo": None})
+        assert scratch.actions == plan.actions
+        return plan
+
+    monkeypatch.setattr(engine_module, "plan_cycle", both)
+    world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Ng", TODAY)], TODAY)
+    broken.add("L-0002")  # Bo's id, once written
+    world.cycle()
+    assert world.lead_id("Bo Ng") == "L-0002"
+    world.cycle()  # Bo's note placed
+    world.cycle()
+    world.cycle()  # settled, Bo kept by no plan
+    looked_at.clear()
+    todoist = world.todoist
+    todoist.complete(todoist.task_for(world.lead_id("Ann Lee"), "contact").id)
+    report = world.cycle()
+    assert report.marks_written == 1
+    assert looked_at and looked_at[-1] == {world.lead_id("Ann Lee"), world.lead_id("Bo Ng")}
