@@ -372,6 +372,9 @@ class _Lead:
         )
 
 
+_Marks = frozenset[tuple[str, str]]  # (lead id, stage key)
+
+
 @dataclass(frozen=True)
 class _LastPass:
     """What the last plan's pass over the leads was made of (``PlanMemo.leads_to_replan``)."""
@@ -420,9 +423,9 @@ class PlanMemo:
         # The open tasks of remembered leads out of the sheet, with the stamps they were
         # found under (``plan_missing``).
         self.absent_open: tuple[object, dict[str, list[TaskRecord]]] | None = None
-        Marks = frozenset[tuple[str, str]]
-        self._marked: tuple[Marks, Marks, frozenset[str]] | None = None
-        self._wiped: tuple[Identities, Marks, frozenset[str]] | None = None
+        # Sheet-wide facts, with what they were worked out from (see their methods).
+        self._marked: tuple[_Marks, _Marks, frozenset[str]] | None = None
+        self._wiped: tuple[Identities, _Marks, frozenset[str]] | None = None
         self._ids: (
             tuple[Identities, Mapping[str, tuple[str, str]], int, tuple[Action, ...]] | None
         ) = None
@@ -685,8 +688,7 @@ def plan_cycle(
     noted: dict[str, tuple[int, Placed]] = {}  # kept leads with notes
     carried: dict[str, tuple[int, Placed]] = {}  # of those, the ones not looked at again
     lead_notes: list[tuple[int, SheetActionFactory, Mapping[NoteKey, tuple[int, str]]]] = []
-    fast = redo is not None and memo is not None and memo.last is not None
-    if fast and redo is not None and memo is not None and memo.last is not None:
+    if redo is not None and memo is not None and memo.last is not None:
         # The same rows as the last plan's: every lead not in ``redo`` is kept as it was
         # (no actions; its notes wanted again). Only those in ``redo`` are looked at.
         planned_now = dict(memo.leads)
