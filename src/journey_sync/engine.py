@@ -235,10 +235,6 @@ class Engine:
         # (a lead missing for its day of grace would log 1,440 warnings at one a minute).
         self._warned: frozenset[str] = frozenset()
         self._tab_checked_on: date | None = None  # the day the Funnel tab was last looked at
-        # What was worked out of the last model (a settled sheet's model is used again
-        # when only Todoist changed): its lead ids, and its leads' marks.
-        self._in_sheet: tuple[SheetModel, frozenset[str]] | None = None
-        self._marked: tuple[SheetModel, tuple[tuple[str, str], ...]] | None = None
 
     # ----------------------------------------------------------------- cycle
 
@@ -384,19 +380,8 @@ class Engine:
             if key[1] in marks_of
             and (key not in tasks or tasks[key].closed_by in (None, HAND_DECLINED, LEAVE_DECLINED))
         }
-        kept = self._marked
-        if kept is None or kept[0] is not model:
-            kept = self._marked = (
-                model,
-                tuple(
-                    (lead.lead_id, stage)
-                    for lead in model.leads
-                    if lead.lead_id
-                    for stage in lead.marks
-                ),
-            )
         marked = itertools.chain(
-            kept[1], ((lead_id, marks_of[step]) for lead_id, step in completions)
+            model.marked, ((lead_id, marks_of[step]) for lead_id, step in completions)
         )
         new = newly_reached(self.workflow, marked, known, completions, today)
         for lead_id, stage, day in new:
@@ -406,10 +391,10 @@ class Engine:
     def _model(self, snapshot: SheetSnapshot) -> SheetModel:
         """The sheet as leads; asks which cells are formulas only for the rare rows whose
         values alone are ambiguous (leads typed over the footer, tiny lead dates)."""
-        # What was worked out of the last model is let go before this one is built (it
-        # would hold the last read's leads beside these, at the echo cycle's peak).
-        self._in_sheet = self._marked = None
-        self._plans.last = None  # it is of the last model (reused only with it)
+        # The last plan's pass is of the last model (reused only with it): let go before
+        # this one is built, or it would hold the last read's leads beside these, at the
+        # echo cycle's peak.
+        self._plans.last = None
         rows = cells_to_check(self.workflow, snapshot)
         if not rows:
             model = read_sheet(self.workflow, snapshot, memo=self._rows)
@@ -454,12 +439,7 @@ class Engine:
         account has its own). Without a remembered project (a lost state file), it notes
         which projects hold the sheet's leads' tasks."""
         memory = self.state.memory(self.name)
-        kept = self._in_sheet
-        if kept is not None and kept[0] is model:
-            in_sheet = kept[1]  # the settled sheet's model again (a task ticked)
-        else:
-            in_sheet = frozenset(lead.lead_id for lead in model.leads if lead.lead_id)
-            self._in_sheet = (model, in_sheet)
+        in_sheet = model.lead_ids
         owners = in_sheet.union(memory.leads)
         if memory.project_id is not None:
             return Fold(memory, owners=owners)

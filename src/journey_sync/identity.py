@@ -85,7 +85,7 @@ class Identities:
     # identities of the last plan (``plan.PlanMemo.identify``).
 
     @cached_property
-    def present(self) -> frozenset[str]:
+    def present_ids(self) -> frozenset[str]:
         """The ids of the leads placed in the sheet."""
         return frozenset(p.lead_id for p in self.placed)
 
@@ -93,9 +93,6 @@ class Identities:
     def lead_of(self) -> Mapping[str, Lead]:
         """Each placed lead's row, by its id."""
         return {p.lead_id: p.lead for p in self.placed}
-
-    def present_ids(self) -> frozenset[str]:
-        return self.present
 
 
 def identify(model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:

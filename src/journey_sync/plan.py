@@ -659,7 +659,7 @@ def plan_cycle(
                 problem,
             )
     problems = {p.row: p for p in model.problems}
-    present = identities.present_ids()
+    present = identities.present_ids
     copied_now = {
         h.lead.lead_id for h in identities.held if h.lead.lead_id and h.lead.lead_id in present
     }
@@ -1454,7 +1454,7 @@ def plan_missing(
     """Leads whose row is gone: logged by name every cycle; after ``grace`` their open
     tasks are removed, unless so many leads vanished at once that the read is suspect."""
     memory = ctx.memory
-    present = identities.present_ids() | identities.claimed
+    present = identities.present_ids | identities.claimed
     actions: list[Action] = []
     warnings: list[str] = []
     for lead_id in memory.missing_since:

@@ -129,6 +129,18 @@ class SheetModel:
         return tuple(lead for lead in self.leads if lead.over_footer)
 
     @cached_property
+    def lead_ids(self) -> frozenset[str]:
+        """The ids in the rows' Lead ID cells."""
+        return frozenset(lead.lead_id for lead in self.leads if lead.lead_id)
+
+    @cached_property
+    def marked(self) -> tuple[tuple[str, str], ...]:
+        """(lead id, stage key) of every stage marked in a row with an id."""
+        return tuple(
+            (lead.lead_id, stage) for lead in self.leads if lead.lead_id for stage in lead.marks
+        )
+
+    @cached_property
     def checkbox_stages(self) -> frozenset[str]:
         """Stage columns of checkboxes: some lead's cell there holds TRUE or FALSE (a
         boolean cell is a mark, unticked or, over the footer, a leftover formula's result:
