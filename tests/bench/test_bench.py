@@ -141,6 +141,21 @@ def test_one_ticked_task_is_one_mark_within_the_design_budget(size: dict[str, An
     assert one["todoist_requests"] == 1
 
 
+def test_the_steady_and_one_lead_cycles_are_each_run_five_times_and_judged_on_the_median(
+    run: tuple[str, dict[str, Any]], size: dict[str, Any]
+) -> None:
+    for name in ("steady", "one_lead"):
+        cycle = size["cycles"][name]
+        samples = cycle["cpu_samples_s"]
+        assert len(samples) == 5, name
+        assert cycle["cpu_s"] == sorted(samples)[2], name
+    # Five different leads ticked, five marks: the 1% change left all of them alone.
+    assert size["cycles"]["one_lead"]["report"]["marks_written"] == 1
+    assert "CPU the median of 5 runs" in run[0]
+    for name in ("first_quiet", "onboarding", "one_percent"):
+        assert size["cycles"][name]["cpu_samples_s"] == [], name
+
+
 def test_a_restart_right_after_onboarding_takes_in_the_echo_and_plans_nothing(
     size: dict[str, Any],
 ) -> None:
