@@ -353,13 +353,22 @@ class RowMemo:
     A quiet-but-not-settled cycle of a 10,000-lead sheet reads 10,000 rows that mostly did
     not change. A row is read again unless it holds the same values, of the same types
     (``1 == True`` in Python, not in a sheet), at the same row number, with the same
-    workflow, layout and formula cells. A reused ``Lead`` is the very same object, which
-    is how planning knows the row did not change (``plan.PlanMemo``).
+    workflow, layout and formula cells. The very same row tuple as last time (the Sheets
+    gateway hands back an unchanged row's tuple again: ``adapters.sheet_rows``) is that;
+    another tuple is compared value by value and type by type. A reused ``Lead`` is the
+    very same object, which is how planning knows the row did not change
+    (``plan.PlanMemo``).
     """
 
     def __init__(self) -> None:
         self.context: tuple[object, ...] | None = None
-        self.rows: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
+        self.rows: dict[int, tuple[tuple[CellValue, ...], _RowRead]] = {}
+
+
+def same_row(a: tuple[CellValue, ...], b: tuple[CellValue, ...]) -> bool:
+    """The same values of the same types (``1``, ``1.0`` and ``TRUE`` are equal in Python,
+    not in a sheet)."""
+    return a is b or (a == b and all(type(x) is type(y) for x, y in zip(a, b, strict=True)))
 
 
 # What one row is: a footer row, a lead (and its problem, if any), and whether it holds a
@@ -382,13 +391,13 @@ def read_sheet(
     problems: list[RowProblem] = []
     footer: list[FooterRow] = []
     last_data_row = layout.header_row
-    known: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
+    known: dict[int, tuple[tuple[CellValue, ...], _RowRead]] = {}
     if memo is not None:
         context = (workflow, layout, formulas)
         if memo.context is not None and memo.context[0] is workflow and memo.context == context:
             known = memo.rows
         memo.context = context
-    rows_now: dict[int, tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead]] = {}
+    rows_now: dict[int, tuple[tuple[CellValue, ...], _RowRead]] = {}
     id_at = layout.roles["lead_id"] - 1
     reads: list[_RowRead] = []
     for row in range(layout.header_row + 1, len(snapshot.rows) + 1):
@@ -396,15 +405,14 @@ def read_sheet(
             read = _read_row(workflow, snapshot, layout, formulas, row)
         else:
             values = snapshot.rows[row - 1]
-            types = tuple(map(type, values))
             before = known.get(row)
-            if before is not None and before[0] == values and before[1] == types:
-                read = before[2]
+            if before is not None and same_row(before[0], values):
+                read = before[1]
             else:
                 read = (before is not None and _with_id_written(before, values, id_at)) or (
                     _read_row(workflow, snapshot, layout, formulas, row)
                 )
-            rows_now[row] = (values, types, read)
+            rows_now[row] = (values, read)
         reads.append(read)
     _recognise_unmarked_footer(reads, snapshot, layout)
     for row, read in enumerate(reads, start=layout.header_row + 1):
@@ -502,7 +510,7 @@ def _a_note(lead: Lead) -> bool:
 
 
 def _with_id_written(
-    before: tuple[tuple[CellValue, ...], tuple[type, ...], _RowRead],
+    before: tuple[tuple[CellValue, ...], _RowRead],
     values: tuple[CellValue, ...],
     id_at: int,
 ) -> _RowRead | None:
@@ -512,7 +520,7 @@ def _with_id_written(
     id): the lead is the remembered one with that id, its problem and footer role the
     same (a row without an id is a lead only with both a name and a date, which it
     keeps). tests/core/test_sheet_id_written.py checks it against a full read."""
-    footer_row, lead, problem, has_data = before[2]
+    footer_row, lead, problem, has_data = before[1]
     if lead is None or footer_row is not None or lead.lead_id is not None or lead.over_footer:
         return None
     if len(values) <= id_at:
@@ -524,12 +532,7 @@ def _with_id_written(
     width = max(len(old), len(values))
     was = old + ("",) * (width - len(old))
     now = values + ("",) * (width - len(values))
-    if was[:id_at] != now[:id_at] or was[id_at + 1 :] != now[id_at + 1 :]:
-        return None
-    types = before[1] + (str,) * (width - len(old))
-    if types[:id_at] != tuple(map(type, now[:id_at])) or types[id_at + 1 :] != tuple(
-        map(type, now[id_at + 1 :])
-    ):
+    if not same_row(was[:id_at], now[:id_at]) or not same_row(was[id_at + 1 :], now[id_at + 1 :]):
         return None
     if type(was[id_at]) is not str:  # a blank id cell reads as "" or "  ", never a number
         return None

@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, TypeVar
 import requests
 from google.auth.transport.requests import AuthorizedSession
 from gspread.exceptions import NoValidUrlKeyFound
-from gspread.utils import absolute_range_name, extract_id_from_url, rowcol_to_a1
+from gspread.urls import SPREADSHEET_VALUES_URL
+from gspread.utils import absolute_range_name, extract_id_from_url, quote, rowcol_to_a1
 
 from ..errors import ApiError, SettingsError, SheetLayoutError, UserError
-from ..ports import CellValue, SheetSnapshot, SheetWrites
+from ..ports import SheetSnapshot, SheetWrites
 from ..settings import DEFAULT_SHEETS_API_URL
 from .retry import RetryPolicy, RetryStats
+from .sheet_rows import RowDecoder
 from .sheets_requests import (
     METADATA_FIELDS,
     READ_PARAMS,
@@ -43,7 +45,6 @@ from .sheets_requests import (
     values_body,
 )
 from .sheets_transport import (
-    SERVICE,
     SHEETS_SCOPES,
     SheetsErrors,
     SheetsHTTPClient,
@@ -135,6 +136,7 @@ class GoogleSheetsGateway:
             stats=self.stats,
             timeout=timeout,
         )
+        self._rows = RowDecoder()
         self._errors = SheetsErrors(
             self.spreadsheet_id, self.service_account_email, self._client.retry.max_attempts
         )
@@ -154,11 +156,12 @@ class GoogleSheetsGateway:
 
     def read(self) -> SheetSnapshot:
         meta = self._metadata()
+        url = SPREADSHEET_VALUES_URL % (self.spreadsheet_id, quote(absolute_range_name(meta.title)))
         try:
-            body = self._errors.call(
-                lambda: self._client.values_get(
-                    self.spreadsheet_id, absolute_range_name(meta.title), params=dict(READ_PARAMS)
-                )
+            # The body as bytes (gspread's values_get would decode it all): rows unchanged
+            # since the last read are not decoded again (``sheet_rows``).
+            response = self._errors.call(
+                lambda: self._client.request("get", url, params=dict(READ_PARAMS))
             )
         except ApiError as exc:
             if exc.status != 400:
@@ -170,14 +173,9 @@ class GoogleSheetsGateway:
             if self._metadata().title == meta.title:
                 raise
             return self.read()
-        if not isinstance(body, dict):
-            raise ApiError(SERVICE, 200, "values.get answered with something that is not an object")
-        self._note_grid(body.get("range"), meta)
         # An empty sheet has no "values" key at all; rows are ragged, empty rows are [].
-        values = body.get("values", [])
-        if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
-            raise ApiError(SERVICE, 200, "values.get answered without a list of rows")
-        rows: tuple[tuple[CellValue, ...], ...] = tuple(tuple(row) for row in values)
+        echoed, rows = self._rows.decode(response.content)
+        self._note_grid(echoed, meta)
         return SheetSnapshot(title=meta.title, rows=rows)
 
     def formula_cells(self, rows: Sequence[int], last_column: int) -> frozenset[tuple[int, int]]:
