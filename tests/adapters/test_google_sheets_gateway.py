@@ -225,6 +225,19 @@ def test_read_of_an_empty_sheet_without_values_key(
     assert gateway.read() == SheetSnapshot(title="Leads", rows=())
 
 
+def test_a_row_unchanged_since_the_last_read_is_the_same_tuple_and_a_changed_one_is_new(
+    api: responses.RequestsMock, gateway: GoogleSheetsGateway
+) -> None:
+    # What sheet.RowMemo relies on to skip comparing 10,000 rows value by value.
+    mock_metadata(api)
+    mock_read(api, [["Client name", "Lead ID"], ["Ann", "L-1"], ["Bo", 1]])
+    mock_read(api, [["Client name", "Lead ID"], ["Ann", "L-1"], ["Bo", True]])
+    first, second = gateway.read(), gateway.read()
+    assert second.rows[0] is first.rows[0] and second.rows[1] is first.rows[1]
+    assert second.rows[2] == ("Bo", True) and type(second.rows[2][1]) is bool
+    assert first.rows[2] == ("Bo", 1) and type(first.rows[2][1]) is int
+
+
 def test_metadata_is_one_masked_spreadsheets_get(
     api: responses.RequestsMock, gateway: GoogleSheetsGateway
 ) -> None:

@@ -150,3 +150,26 @@ def test_leads_with_the_same_stages_share_one_set_object(workflow: Workflow) -> 
     assert cy.marks == frozenset() and cy.marks is di.marks
     sets = {id(s) for lead in model.leads for s in (lead.odd, lead.unticked, lead.footer_leftovers)}
     assert len(sets) == 1
+
+
+def test_the_row_memo_reuses_a_row_read_as_before_and_reads_one_whose_types_changed(
+    workflow: Workflow,
+) -> None:
+    from journey_sync.sheet import RowMemo
+
+    ann = ("Ann", 46083, "Friend", "Instagram", 1)
+    bo = ("Bo", 46084, "Friend", "Instagram", 0)
+    memo = RowMemo()
+    first = read_sheet(workflow, SheetSnapshot("Leads", (tuple(HEADERS), ann, bo)), memo=memo)
+    # Ann: the very same tuple (as the Sheets gateway hands an unchanged row back). Bo: his
+    # 0 became an unticked checkbox, FALSE: equal in Python (0 == False), not in a sheet.
+    bo_box = ("Bo", 46084, "Friend", "Instagram", False)
+    second = read_sheet(workflow, SheetSnapshot("Leads", (tuple(HEADERS), ann, bo_box)), memo=memo)
+    assert second.leads[0] is first.leads[0]
+    assert first.leads[1].odd == {"contacted"} and not first.leads[1].unticked
+    assert second.leads[1].unticked == {"contacted"} and not second.leads[1].odd
+    # An equal row of equal types in another tuple (a gateway that builds new ones): reused.
+    third = read_sheet(
+        workflow, SheetSnapshot("Leads", (tuple(HEADERS), tuple(list(ann)), bo_box)), memo=memo
+    )
+    assert third.leads[0] is first.leads[0] and third.leads[1] is second.leads[1]
