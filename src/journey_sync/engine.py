@@ -395,7 +395,7 @@ class Engine:
         # this one is built, or it would hold the last read's leads beside these, at the
         # echo cycle's peak.
         self._plans.last = None
-        rows = cells_to_check(self.workflow, snapshot)
+        rows = cells_to_check(self.workflow, snapshot, self._rows)
         if not rows:
             model = read_sheet(self.workflow, snapshot, memo=self._rows)
         else:

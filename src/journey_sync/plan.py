@@ -429,6 +429,19 @@ class PlanMemo:
         self._ids: (
             tuple[Identities, Mapping[str, tuple[str, str]], int, tuple[Action, ...]] | None
         ) = None
+        self._last_changed: tuple[Sequence[Lead], Sequence[Lead], tuple[int, ...]] | None = None
+
+    def _changed(self, a: Sequence[Lead], b: Sequence[Lead]) -> list[int] | None:
+        """``_changed_positions``, asked of the same two reads by the identities, the
+        figures and ``keep_only`` in one cycle: the last answer, when it was a few rows, is
+        kept with the very objects it compared (holding the other read's leads only then:
+        they are mostly this read's)."""
+        last = self._last_changed
+        if last is not None and last[0] is a and last[1] is b:
+            return list(last[2])
+        found = _changed_positions(a, b)
+        self._last_changed = (a, b, tuple(found)) if found is not None else None
+        return found
 
     def marked_leads(self, memory: Memory) -> frozenset[str]:
         """``_marked_leads``, or its last result for equal marks written and declined (a
@@ -504,7 +517,7 @@ class PlanMemo:
         decide only rows held for a lead gone from the sheet)."""
         kept = self.identities
         if kept is not None and (kept[1] is memory.leads or kept[1] == memory.leads):
-            changed = _changed_positions(kept[0], model.leads)
+            changed = self._changed(kept[0], model.leads)
             if changed is not None and all(
                 _same_identity(kept[0][i], model.leads[i]) for i in changed
             ):
@@ -514,6 +527,12 @@ class PlanMemo:
                         found, {model.leads[i].row: model.leads[i] for i in changed}
                     )
                     self.identities = (tuple(model.leads), kept[1], found)
+                    ids = self._ids
+                    if ids is not None and ids[0] is kept[2]:
+                        # ``plan_ids`` reads each row's number, id, name and fingerprint
+                        # (the same, as checked above) and what identify decided of it
+                        # (kept): its ids and fingerprints to write are the same.
+                        self._ids = (found, *ids[1:])
                 return found
         found = identify(model, memory, new_id)
         # Held rows (a copy, twins) are decided by the rows and fingerprints too; a held
@@ -529,20 +548,21 @@ class PlanMemo:
         cycle's, before Todoist's answer is read: they would hold the last read's leads in
         memory beside this read's, at the cycle's peak (a few changed rows cost nothing)."""
         if self.identities is not None:
-            changed = _changed_positions(self.identities[0], leads)
+            changed = self._changed(self.identities[0], leads)
             if changed is None:
                 self.identities = None
-            if changed != []:
                 self._ids = self._wiped = None  # of identities not planned again
+            elif changed:
+                self._wiped = None  # of the changed rows' marks (``identify`` keeps ``_ids``)
         else:
             self._ids = self._wiped = None
-        if self.figures is not None and _changed_positions(self.figures[0], leads) is None:
+        if self.figures is not None and self._changed(self.figures[0], leads) is None:
             self.figures = None
 
     def funnel(self, workflow: Workflow, leads: Sequence[Lead], today: date) -> Funnel:
         kept = self.figures
         if kept is not None and kept[1] is workflow and kept[2] == today:
-            changed = _changed_positions(kept[0], leads)
+            changed = self._changed(kept[0], leads)
             if changed is not None:
                 tally = kept[3]
                 if changed:

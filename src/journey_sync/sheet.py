@@ -146,14 +146,47 @@ class SheetModel:
         boolean cell is a mark, unticked or, over the footer, a leftover formula's result:
         only those cells are looked at)."""
         found: set[str] = set()
-        stages = self.layout.stages
         for lead in self.leads:
-            for key in lead.marks | lead.unticked | lead.footer_leftovers:
-                if key not in found and isinstance(self.snapshot.cell(lead.row, stages[key]), bool):
-                    found.add(key)
-            if len(found) == len(stages):
+            found |= self._boolean_stages(lead)
+            if len(found) == len(self.layout.stages):
                 break
         return frozenset(found)
+
+    def _boolean_stages(self, lead: Lead) -> set[str]:
+        """The stages whose cell in this lead's row holds TRUE or FALSE."""
+        stages = self.layout.stages
+        return {
+            key
+            for key in lead.marks | lead.unticked | lead.footer_leftovers
+            if isinstance(self.snapshot.cell(lead.row, stages[key]), bool)
+        }
+
+    def carry_facts(self, before: SheetModel) -> None:
+        """Take the sheet-wide facts already worked out for ``before``, a read of the same
+        layout whose leads are these but at a few positions, where those rows cannot have
+        changed them (a mark written: the cycle after a change reads the rows that change
+        wrote). Each fact is still worked out from scratch when asked otherwise."""
+        if len(before.leads) != len(self.leads):
+            return
+        changed = [
+            i for i, (a, b) in enumerate(zip(before.leads, self.leads, strict=True)) if a is not b
+        ]
+        if len(changed) > max(16, len(self.leads) // 8):
+            return
+        known, facts = before.__dict__, self.__dict__
+        was = [before.leads[i] for i in changed]
+        now = [self.leads[i] for i in changed]
+        if "lead_ids" in known and all(
+            a.lead_id == b.lead_id for a, b in zip(was, now, strict=True)
+        ):
+            facts["lead_ids"] = known["lead_ids"]
+        if "over_footer" in known and not any(lead.over_footer for lead in (*was, *now)):
+            facts["over_footer"] = known["over_footer"]  # the very same leads over the footer
+        if "checkbox_stages" in known:
+            lost: set[str] = set().union(*(before._boolean_stages(lead) for lead in was))
+            gained: set[str] = set().union(*(self._boolean_stages(lead) for lead in now))
+            if lost <= gained:  # no column lost a boolean these rows alone may have held
+                facts["checkbox_stages"] = known["checkbox_stages"] | gained
 
 
 _SETS: dict[frozenset[str], frozenset[str]] = {}
@@ -318,11 +351,18 @@ def is_mark(value: CellValue | None) -> bool:
 SMALL_DATE_SERIAL = 36526
 
 
-def cells_to_check(workflow: Workflow, snapshot: SheetSnapshot) -> list[int]:
+def cells_to_check(
+    workflow: Workflow, snapshot: SheetSnapshot, memo: RowMemo | None = None
+) -> list[int]:
     """Rows whose meaning depends on which of their cells are formulas (see
     ``SheetGateway.formula_cells``): leads typed over a footer row, and rows whose lead
-    date is a small number (a person's own "Total" row with =COUNTA(...))."""
+    date is a small number (a person's own "Total" row with =COUNTA(...)). ``memo``: a row
+    that is the very tuple of the last read at the same place is what it was then."""
     layout = find_layout(workflow, snapshot)
+    last: tuple[tuple[CellValue, ...], ...] = ()
+    checked: frozenset[int] = frozenset()
+    if memo is not None and memo.to_check is not None and memo.to_check[0] == layout:
+        _, last, checked = memo.to_check
     roles = layout.roles
     # Asked of every row each cycle that is not quiet: the cells are taken from the row
     # directly (``snapshot.cell``'s checks per cell cost 10,000 leads 30 ms).
@@ -331,6 +371,10 @@ def cells_to_check(workflow: Workflow, snapshot: SheetSnapshot) -> list[int]:
     rows: list[int] = []
     for index in range(layout.header_row, len(snapshot.rows)):
         cells = snapshot.rows[index]
+        if index < len(last) and last[index] is cells:
+            if index + 1 in checked:
+                rows.append(index + 1)
+            continue
         if len(cells) < least:
             continue
         day = cells[day_at]
@@ -344,6 +388,8 @@ def cells_to_check(workflow: Workflow, snapshot: SheetSnapshot) -> list[int]:
         marker = cells[id_at] if len(cells) > id_at else None
         if small or (type(marker) is str and marker.startswith(FOOTER_MARK)):
             rows.append(index + 1)
+    if memo is not None:
+        memo.to_check = (layout, snapshot.rows, frozenset(rows))
     return rows
 
 
@@ -363,6 +409,11 @@ class RowMemo:
     def __init__(self) -> None:
         self.context: tuple[object, ...] | None = None
         self.rows: dict[int, tuple[tuple[CellValue, ...], _RowRead]] = {}
+        # The last model read (its sheet-wide facts carried over: ``SheetModel.carry_facts``)
+        # and the last rows ``cells_to_check`` looked at, with their layout and what it found.
+        self.model: SheetModel | None = None
+        self.to_check: tuple[Layout, tuple[tuple[CellValue, ...], ...], frozenset[int]] | None
+        self.to_check = None
 
 
 def same_row(a: tuple[CellValue, ...], b: tuple[CellValue, ...]) -> bool:
@@ -431,9 +482,7 @@ def read_sheet(
             leads.append(lead)
         if problem is not None:
             problems.append(problem)
-    if memo is not None:
-        memo.rows = rows_now
-    return SheetModel(
+    model = SheetModel(
         snapshot=snapshot,
         layout=layout,
         leads=tuple(leads),
@@ -441,6 +490,11 @@ def read_sheet(
         footer=tuple(footer),
         last_data_row=last_data_row,
     )
+    if memo is not None:
+        if known and memo.model is not None:
+            model.carry_facts(memo.model)
+        memo.rows, memo.model = rows_now, model
+    return model
 
 
 def _recognise_unmarked_footer(

@@ -137,3 +137,42 @@ def test_a_mark_written_updates_the_kept_figures_and_identities(
     assert figures.stages[0].reached == 1
     assert [p.lead for p in found.placed] == changed
     assert found.placed[5].lead is changed[5]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_the_ids_to_write_are_kept_through_a_few_changed_rows_and_equal_a_fresh_pass(
+    workflow: Workflow, data: st.DataObject
+) -> None:  # type: ignore[no-untyped-def]
+    first = data.draw(_leads(workflow))
+    memory = Memory(
+        leads={"L1": ("ann lee", "46000"), "L2": ("bo ng", "46080"), "L3": ("", "46083")}
+    )
+    memo = PlanMemo()
+    model = _model(workflow, first)
+    memo.keep_only(model.leads)
+    kept = memo.identify(model, memory, lambda: "unused")
+    if memo.identities is None:
+        return  # not kept (an id to write): worked out again each cycle
+    memo.ids(kept, memory, 19)
+    second = list(first)
+    i = data.draw(st.integers(0, len(first) - 1))
+    keys = [s.key for s in workflow.stages]
+    second[i] = replace(first[i], marks=first[i].marks ^ {data.draw(st.sampled_from(keys))})
+    again = _model(workflow, second)
+    memo.keep_only(again.leads)  # as the engine does between the read and the plan
+    found = memo.identify(again, memory, lambda: "unused")
+    passes: list[int] = []
+    real = plan_module.plan_ids
+
+    def counted(*a):  # type: ignore[no-untyped-def]
+        passes.append(1)
+        return real(*a)
+
+    plan_module.plan_ids = counted  # type: ignore[assignment]
+    try:
+        ids = memo.ids(found, memory, 19)
+    finally:
+        plan_module.plan_ids = real
+    assert passes == []  # kept, not worked out again
+    assert list(ids) == list(real(found, memory, 19))
