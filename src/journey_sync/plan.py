@@ -72,7 +72,7 @@ from .records import (
     with_note_of,
     without_closed_note,
 )
-from .sheet import FOOTER_MARK, Lead, RowProblem, SheetModel, column_letter
+from .sheet import FOOTER_MARK, Lead, RowProblem, SheetModel, changed_positions, column_letter
 from .template import _orphans, _versions, hold_template_changes, plan_template_changes
 from .timing import ReachedOn
 from .workflow import Step, Workflow
@@ -432,14 +432,14 @@ class PlanMemo:
         self._last_changed: tuple[Sequence[Lead], Sequence[Lead], tuple[int, ...]] | None = None
 
     def _changed(self, a: Sequence[Lead], b: Sequence[Lead]) -> list[int] | None:
-        """``_changed_positions``, asked of the same two reads by the identities, the
+        """``sheet.changed_positions``, asked of the same two reads by the identities, the
         figures and ``keep_only`` in one cycle: the last answer, when it was a few rows, is
         kept with the very objects it compared (holding the other read's leads only then:
         they are mostly this read's)."""
         last = self._last_changed
         if last is not None and last[0] is a and last[1] is b:
             return list(last[2])
-        found = _changed_positions(a, b)
+        found = changed_positions(a, b)
         self._last_changed = (a, b, tuple(found)) if found is not None else None
         return found
 
@@ -576,20 +576,6 @@ class PlanMemo:
             tally.add(lead, 1)
         self.figures = (tuple(leads), workflow, today, tally)
         return tally.figures()
-
-
-# More rows changed than this share of the sheet: worked out again from scratch (the
-# kept ones would hold two reads' leads at once).
-_FEW_CHANGED = 8
-
-
-def _changed_positions(a: Sequence[Lead], b: Sequence[Lead]) -> list[int] | None:
-    """Where ``b`` holds another lead object than ``a``, when they are as long and that is
-    a few positions (None otherwise: too many, or rows added or removed)."""
-    if len(a) != len(b):
-        return None
-    changed = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x is not y]
-    return changed if len(changed) <= max(16, len(a) // _FEW_CHANGED) else None
 
 
 def _same_identity(a: Lead, b: Lead) -> bool:

@@ -166,12 +166,8 @@ class SheetModel:
         layout whose leads are these but at a few positions, where those rows cannot have
         changed them (a mark written: the cycle after a change reads the rows that change
         wrote). Each fact is still worked out from scratch when asked otherwise."""
-        if len(before.leads) != len(self.leads):
-            return
-        changed = [
-            i for i, (a, b) in enumerate(zip(before.leads, self.leads, strict=True)) if a is not b
-        ]
-        if len(changed) > max(16, len(self.leads) // 8):
+        changed = changed_positions(before.leads, self.leads)
+        if changed is None:
             return
         known, facts = before.__dict__, self.__dict__
         was = [before.leads[i] for i in changed]
@@ -187,6 +183,21 @@ class SheetModel:
             gained: set[str] = set().union(*(self._boolean_stages(lead) for lead in now))
             if lost <= gained:  # no column lost a boolean these rows alone may have held
                 facts["checkbox_stages"] = known["checkbox_stages"] | gained
+
+
+# More rows changed than this share of the sheet: worked out again from scratch (what was
+# kept would hold two reads' leads at once).
+_FEW_CHANGED = 8
+
+
+def changed_positions(a: Sequence[Lead], b: Sequence[Lead]) -> list[int] | None:
+    """Where ``b`` holds another lead object than ``a``, when they are as long and that is
+    a few positions (None otherwise: too many, or rows added or removed). ``RowMemo`` hands
+    back an unchanged row's very ``Lead``, so these are the rows that changed."""
+    if len(a) != len(b):
+        return None
+    changed = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x is not y]
+    return changed if len(changed) <= max(16, len(a) // _FEW_CHANGED) else None
 
 
 _SETS: dict[frozenset[str], frozenset[str]] = {}
