@@ -391,10 +391,10 @@ class Engine:
     def _model(self, snapshot: SheetSnapshot) -> SheetModel:
         """The sheet as leads; asks which cells are formulas only for the rare rows whose
         values alone are ambiguous (leads typed over the footer, tiny lead dates)."""
-        # The last plan's pass is of the last model (reused only with it): let go before
-        # this one is built, or it would hold the last read's leads beside these, at the
-        # echo cycle's peak.
-        self._plans.last = None
+        # The last plan's pass is of the last model: set aside while this one is built,
+        # and kept only if few rows changed (else it would hold the last read's leads
+        # beside these, at the echo cycle's peak).
+        last, self._plans.last = self._plans.last, None
         rows = cells_to_check(self.workflow, snapshot, self._rows)
         if not rows:
             model = read_sheet(self.workflow, snapshot, memo=self._rows)
@@ -402,7 +402,7 @@ class Engine:
             layout = find_layout(self.workflow, snapshot)
             formulas = self.sheet.formula_cells(rows, layout.last_column)
             model = read_sheet(self.workflow, snapshot, formulas, memo=self._rows)
-        self._plans.keep_only(model.leads)
+        self._plans.keep_only(model.leads, last)
         return model
 
     def _fill_report(self, report: CycleReport, plan: Plan) -> None:

@@ -430,6 +430,9 @@ class PlanMemo:
             tuple[Identities, Mapping[str, tuple[str, str]], int, tuple[Action, ...]] | None
         ) = None
         self._last_changed: tuple[Sequence[Lead], Sequence[Lead], tuple[int, ...]] | None = None
+        # Identities ``identify`` made from the kept ones by taking in a few changed rows:
+        # (the new, the kept ones), for ``leads_to_replan``.
+        self._derived: tuple[Identities, Identities] | None = None
 
     def _changed(self, a: Sequence[Lead], b: Sequence[Lead]) -> list[int] | None:
         """``sheet.changed_positions``, asked of the same two reads by the identities, the
@@ -496,8 +499,6 @@ class PlanMemo:
             last is None
             or memory.epoch is None
             or last.epoch is not memory.epoch
-            or last.identities is not identities
-            or last.model is not model
             or last.copied != memory.copied
             or last.copied_now != copied_now
             or len(memory.stamps) < last.stamped
@@ -506,6 +507,27 @@ class PlanMemo:
         top = last.top
         redo = {lead_id for lead_id, stamp in memory.stamps.items() if stamp > top}
         redo |= last.unkept
+        if last.identities is not identities or last.model is not model:
+            # A read in which a few rows changed (the marks the last cycle wrote, a cell
+            # typed), whose identities ``identify`` made from the last ones by taking in
+            # those rows: every other lead is the same ``Lead`` in the same ``Placed``, with
+            # the same row problem, so its plan is too; the changed rows' leads are planned.
+            changed = self._changed(last.model.leads, model.leads)
+            derived = self._derived
+            if changed is None:
+                return None
+            if last.identities is identities:
+                if changed:
+                    return None
+            elif (
+                derived is None or derived[0] is not identities or derived[1] is not last.identities
+            ):
+                return None
+            rows = {last.model.leads[i].row for i in changed}
+            rows |= {model.leads[i].row for i in changed}
+            for placed in (*last.identities.placed, *identities.placed):
+                if placed.lead.row in rows:
+                    redo.add(placed.lead_id)
         return redo
 
     def identify(self, model: SheetModel, memory: Memory, new_id: Callable[[], str]) -> Identities:
@@ -527,6 +549,7 @@ class PlanMemo:
                         found, {model.leads[i].row: model.leads[i] for i in changed}
                     )
                     self.identities = (tuple(model.leads), kept[1], found)
+                    self._derived = (found, kept[2])
                     ids = self._ids
                     if ids is not None and ids[0] is kept[2]:
                         # ``plan_ids`` reads each row's number, id, name and fingerprint
@@ -535,6 +558,7 @@ class PlanMemo:
                         self._ids = (found, *ids[1:])
                 return found
         found = identify(model, memory, new_id)
+        self._derived = None
         # Held rows (a copy, twins) are decided by the rows and fingerprints too; a held
         # row that claims a lead was decided by its open tasks as well: not kept.
         if not found.claimed and not any(p.id_written for p in found.placed):
@@ -543,10 +567,14 @@ class PlanMemo:
             self.identities = None
         return found
 
-    def keep_only(self, leads: Sequence[Lead]) -> None:
+    def keep_only(self, leads: Sequence[Lead], last: _LastPass | None = None) -> None:
         """Let go of kept identities and figures worked out from rows mostly not this
         cycle's, before Todoist's answer is read: they would hold the last read's leads in
-        memory beside this read's, at the cycle's peak (a few changed rows cost nothing)."""
+        memory beside this read's, at the cycle's peak (a few changed rows cost nothing).
+        ``last``: the last plan's pass, set aside while these rows were read, kept again
+        if they are its rows but a few (``leads_to_replan``)."""
+        if last is not None and self._changed(last.model.leads, leads) is not None:
+            self.last = last
         if self.identities is not None:
             changed = self._changed(self.identities[0], leads)
             if changed is None:
