@@ -127,30 +127,8 @@ def test_a_row_that_could_not_be_planned_is_planned_again_when_only_todoist_chan
         return real_tasks(ctx, view)
 
     monkeypatch.setattr(plan_module, "plan_tasks", failing)
-    real = engine_module.plan_cycle
-    looked_at: list[set[str] | None] = []
-    real_replan = PlanMemo.leads_to_replan
-
-    def replanning(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        looked_at.append(real_replan(self, *args, **kwargs))
-        return looked_at[-1]
-
-    monkeypatch.setattr(PlanMemo, "leads_to_replan", replanning)
-
-    def both(workflow, model, memory, today, new_id, **options):  # type: ignore[no-untyped-def]
-        ids: list[str] = []
-
-        def recording() -> str:
-            ids.append(new_id())
-            return ids[-1]
-
-        plan = real(workflow, model, memory, today, recording, **options)
-        replay: Callable[[], str] = iter(ids).__next__
-        scratch = real(workflow, model, memory, today, replay, **{**options, "memo": None})
-        assert scratch.actions == plan.actions
-        return plan
-
-    monkeypatch.setattr(engine_module, "plan_cycle", both)
+    looked_at = watch_replans(monkeypatch)
+    compare_with_scratch(monkeypatch, read_again=False)
     world = make_world([lead_row("Ann Lee", TODAY), lead_row("Bo Ng", TODAY)], TODAY)
     broken.add("L-0002")  # Bo's id, once written
     world.cycle()
@@ -172,31 +150,8 @@ def test_the_cycle_after_a_mark_was_written_plans_only_that_leads_row(
     """The cycle after a change reads the mark it wrote: one row changed, so the identities
     are the last ones with that row taken in, and only its lead is planned again (not a
     check of every lead's kept plan); the plan is the plan from scratch."""
-    real = engine_module.plan_cycle
-    looked_at: list[set[str] | None] = []
-    real_replan = PlanMemo.leads_to_replan
-
-    def replanning(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        looked_at.append(real_replan(self, *args, **kwargs))
-        return looked_at[-1]
-
-    monkeypatch.setattr(PlanMemo, "leads_to_replan", replanning)
-
-    def both(workflow, model, memory, today, new_id, **options):  # type: ignore[no-untyped-def]
-        ids: list[str] = []
-
-        def recording() -> str:
-            ids.append(new_id())
-            return ids[-1]
-
-        plan = real(workflow, model, memory, today, recording, **options)
-        fresh = read_sheet(workflow, model.snapshot)
-        replay: Callable[[], str] = iter(ids).__next__
-        scratch = real(workflow, fresh, memory, today, replay, **{**options, "memo": None})
-        assert scratch.actions == plan.actions and scratch.footer == plan.footer
-        return plan
-
-    monkeypatch.setattr(engine_module, "plan_cycle", both)
+    looked_at = watch_replans(monkeypatch)
+    compare_with_scratch(monkeypatch, read_again=True)
     names = ["Ann Lee", "Bo Ng", "Cy Oh", "Di Park"]
     world = make_world([lead_row(n, TODAY - timedelta(days=i)) for i, n in enumerate(names)], TODAY)
     for _ in range(4):
@@ -214,3 +169,38 @@ def test_the_cycle_after_a_mark_was_written_plans_only_that_leads_row(
     assert world.cycle().tasks_closed == 1
     assert looked_at[-1] is not None and world.lead_id("Bo Ng") in looked_at[-1]
     assert len(looked_at[-1]) <= 2
+
+
+def watch_replans(monkeypatch) -> list[set[str] | None]:  # type: ignore[no-untyped-def]
+    """What each plan's ``leads_to_replan`` answered (None: every lead looked at)."""
+    looked_at: list[set[str] | None] = []
+    real_replan = PlanMemo.leads_to_replan
+
+    def replanning(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        looked_at.append(real_replan(self, *args, **kwargs))
+        return looked_at[-1]
+
+    monkeypatch.setattr(PlanMemo, "leads_to_replan", replanning)
+    return looked_at
+
+
+def compare_with_scratch(monkeypatch, *, read_again: bool) -> None:  # type: ignore[no-untyped-def]
+    """Every plan the engine makes is checked against a plan from scratch (no memo; with
+    ``read_again``, of the snapshot read again without the row memo), ids replayed."""
+    real = engine_module.plan_cycle
+
+    def both(workflow, model, memory, today, new_id, **options):  # type: ignore[no-untyped-def]
+        ids: list[str] = []
+
+        def recording() -> str:
+            ids.append(new_id())
+            return ids[-1]
+
+        plan = real(workflow, model, memory, today, recording, **options)
+        fresh = read_sheet(workflow, model.snapshot) if read_again else model
+        replay: Callable[[], str] = iter(ids).__next__
+        scratch = real(workflow, fresh, memory, today, replay, **{**options, "memo": None})
+        assert scratch.actions == plan.actions and scratch.footer == plan.footer
+        return plan
+
+    monkeypatch.setattr(engine_module, "plan_cycle", both)
