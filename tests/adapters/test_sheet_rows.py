@@ -119,3 +119,26 @@ def test_an_answer_that_is_not_rows_is_an_api_error_and_the_next_is_read_afresh(
         decoder.decode(body)
     _, after = decoder.decode(answer([["Ann", 1]], {}))
     assert after == first
+
+
+def test_every_recorded_values_get_body_reads_as_its_recorded_json() -> None:
+    """Google's own answers, verbatim (pretty-printed, some without "values")."""
+    from support.recordings import RECORDINGS
+
+    bodies = [
+        interaction["response"]
+        for path in sorted(RECORDINGS.glob("gsheets_values_*.json"))
+        for interaction in json.loads(path.read_text("utf-8")).get("interactions", [])
+        if interaction["request"]["method"] == "GET"
+        and "/values/" in interaction["request"]["uri"]
+        and interaction["response"]["status"] == 200
+    ]
+    assert len(bodies) >= 5
+    for response in bodies:
+        decoder = RowDecoder()
+        body = response["body_raw"].encode()
+        echoed, rows = decoder.decode(body)
+        expected = response["body_json"]
+        assert echoed == expected["range"]
+        assert exactly(rows) == exactly(expected.get("values", []))
+        assert decoder.decode(body)[1] is rows  # the same answer again: the same rows
