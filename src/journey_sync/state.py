@@ -125,9 +125,20 @@ class _Kept:
     # (``epoch``): every write applied here touches the leads it writes about.
     stamps: dict[str, int] = field(default_factory=dict)
     epoch: object = field(default_factory=object)
+    # ``tasks`` is held by a Memory handed out (``StateStore.memory``): a write copies it
+    # first (``own_tasks``), so the holder's records never change under it, and a cycle
+    # that writes no task record copies none (120,000 at 10,000 leads, every cycle).
+    tasks_lent: bool = False
 
     def touch(self, lead_id: str) -> None:
         self.stamps[lead_id] = next_stamp()
+
+    def own_tasks(self) -> dict[tuple[str, str], TaskRecord]:
+        """The task records, to change (copied first if a Memory handed out holds them)."""
+        if self.tasks_lent:
+            self.tasks = dict(self.tasks)
+            self.tasks_lent = False
+        return self.tasks
 
 
 # Task records written through the store and kept in the process are built among a cycle's
@@ -342,11 +353,14 @@ class StateStore:
 
     def memory(self, workflow: str) -> Memory:
         """What is remembered of ``workflow``: a copy of the kept state (a caller may hold
-        it while later writes change the kept one)."""
+        it while later writes change the kept one). The task records are the kept dict
+        itself until the store next changes one, which copies it first (``_Kept.own_tasks``):
+        the dict is never changed while lent, and a cycle that writes no record copies none."""
         kept = self._kept_state(workflow) or self._load(workflow)
+        kept.tasks_lent = True
         return Memory(
             leads=dict(kept.leads),
-            tasks=dict(kept.tasks),
+            tasks=kept.tasks,
             marks_written=frozenset(kept.marks),
             marks_removed=frozenset(kept.marks_removed),
             left_on_written=dict(kept.left_on),
@@ -535,7 +549,7 @@ class StateStore:
         )
 
         def op(kept: _Kept) -> bool:
-            tasks = kept.tasks
+            tasks = kept.own_tasks()
             for r in records:
                 if not _texts(
                     r.lead_id,
@@ -573,7 +587,7 @@ class StateStore:
                 return False
             for key, record in list(kept.tasks.items()):
                 if record.task_id == task_id:
-                    kept.tasks[key] = replace(record, status=status)
+                    kept.own_tasks()[key] = replace(record, status=status)
                     kept.touch(record.lead_id)
             return True
 
@@ -731,7 +745,7 @@ class Writer:
         )
 
         def op(kept: _Kept) -> bool:
-            kept.tasks.pop((lead_id, step_key), None)
+            kept.own_tasks().pop((lead_id, step_key), None)
             kept.touch(lead_id)
             return _texts(lead_id, step_key)
 

@@ -142,3 +142,42 @@ def test_days_reached_handed_out_do_not_change_under_their_holder(tmp_path: Path
     assert store.reached("wf") == want
     reopened = StateStore(tmp_path / "s.db")  # as written to the file
     assert reopened.reached("wf") == want
+
+
+def test_task_records_handed_out_are_lent_and_never_change_under_their_holder(
+    tmp_path: Path,
+) -> None:
+    """``memory`` lends the kept task records (120,000 at 10,000 leads, asked every cycle
+    that is not quiet) instead of copying them: until the store writes a record, every
+    memory holds the same dict; a write (put, status, drop) copies it first, so a memory
+    handed out before it still holds what was remembered then."""
+    store = StateStore(tmp_path / "s.db")
+    with store.transaction() as db:
+        store.put_tasks(
+            db,
+            "wf",
+            [
+                TaskRecord("L-1", "contact", "T1", "open"),
+                TaskRecord("L-1", "book", "T2", "open"),
+            ],
+        )
+    first = store.memory("wf")
+    assert store.memory("wf").tasks is first.tasks  # lent, not copied
+    held = dict(first.tasks)
+    with store.transaction() as db:
+        store.put_task(db, "wf", TaskRecord("L-2", "contact", "T3", "open"))
+    assert first.tasks == held
+    second = store.memory("wf")
+    assert ("L-2", "contact") in second.tasks and second.tasks is not first.tasks
+    with store.transaction() as db:
+        store.set_status(db, "wf", "T1", "completed")
+    assert second.tasks[("L-1", "contact")].status == "open"
+    third = store.memory("wf")
+    assert third.tasks[("L-1", "contact")].status == "completed"
+    with store.transaction() as db:
+        writer = store.writer(db, "wf", third)
+        writer.drop_task("L-1", "book")
+        writer.flush()
+    assert ("L-1", "book") in third.tasks
+    assert ("L-1", "book") not in store.memory("wf").tasks
+    assert StateStore(tmp_path / "s.db").memory("wf").tasks == store.memory("wf").tasks
