@@ -14,6 +14,7 @@ planned again and does only what is still missing.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
@@ -513,19 +514,20 @@ class PlanMemo:
             # those rows: every other lead is the same ``Lead`` in the same ``Placed``, with
             # the same row problem, so its plan is too; the changed rows' leads are planned.
             changed = self._changed(last.model.leads, model.leads)
-            derived = self._derived
             if changed is None:
                 return None
             if last.identities is identities:
                 if changed:
                     return None
-            elif (
-                derived is None or derived[0] is not identities or derived[1] is not last.identities
+            elif not (
+                self._derived is not None
+                and self._derived[0] is identities
+                and self._derived[1] is last.identities
             ):
                 return None
             rows = {last.model.leads[i].row for i in changed}
             rows |= {model.leads[i].row for i in changed}
-            for placed in (*last.identities.placed, *identities.placed):
+            for placed in itertools.chain(last.identities.placed, identities.placed):
                 if placed.lead.row in rows:
                     redo.add(placed.lead_id)
         return redo
